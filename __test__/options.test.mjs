@@ -1,0 +1,106 @@
+// Options, models and database names are checked before any I/O: the URI below has no server, and
+// each check must fail fast, by name, and leave the wrapper unconnected.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PolyMongo } from '../index.mjs';
+import { model } from './helpers.mjs';
+
+const NOWHERE = 'mongodb://127.0.0.1:1';
+
+function rejects(options, ErrorClass, option) {
+  assert.throws(() => PolyMongo.createWrapper(options), (err) => {
+    assert.ok(err instanceof ErrorClass, `${err.name}: ${err.message}`);
+    assert.equal(err.option, option);
+    assert.match(err.message, new RegExp(option.replace(/[[\].]/g, '\\$&')));
+    assert.ok(typeof err.code === 'string');
+    return true;
+  });
+}
+
+test('the URI must be a mongodb:// or mongodb+srv:// string', () => {
+  rejects({}, TypeError, 'mongoURI');
+  rejects({ mongoURI: 42 }, TypeError, 'mongoURI');
+  rejects({ mongoURI: 'http://127.0.0.1' }, TypeError, 'mongoURI');
+  rejects({ mongoURI: 'mongodb://' }, TypeError, 'mongoURI');
+  assert.throws(() => PolyMongo.createWrapper(), TypeError);
+  assert.throws(() => PolyMongo.createWrapper('mongodb://x'), TypeError);
+});
+
+test('pool sizes and timeouts must be sensible numbers', () => {
+  rejects({ mongoURI: NOWHERE, maxPoolSize: '10' }, TypeError, 'maxPoolSize');
+  rejects({ mongoURI: NOWHERE, maxPoolSize: 0 }, RangeError, 'maxPoolSize');
+  rejects({ mongoURI: NOWHERE, maxPoolSize: -5 }, RangeError, 'maxPoolSize');
+  rejects({ mongoURI: NOWHERE, maxPoolSize: 2.5 }, RangeError, 'maxPoolSize');
+  rejects({ mongoURI: NOWHERE, maxPoolSize: NaN }, RangeError, 'maxPoolSize');
+  rejects({ mongoURI: NOWHERE, minFreeConnections: -1 }, RangeError, 'minFreeConnections');
+  rejects({ mongoURI: NOWHERE, maxPoolSize: 5, minFreeConnections: 6 }, RangeError, 'minFreeConnections');
+  rejects({ mongoURI: NOWHERE, idleTimeoutMS: -1 }, RangeError, 'idleTimeoutMS');
+  rejects({ mongoURI: NOWHERE, retry: -1 }, RangeError, 'retry');
+  rejects({ mongoURI: NOWHERE, coldStart: 'yes' }, TypeError, 'coldStart');
+});
+
+test('unknown option names are refused by name', () => {
+  rejects({ mongoURI: NOWHERE, maxPoolsize: 10 }, TypeError, 'maxPoolsize');
+  rejects({ mongoURI: NOWHERE, dbSpecific: [{ dbName: 'a', option: {} }] }, TypeError, 'dbSpecific[0].option');
+  rejects({ mongoURI: NOWHERE, debug: { verbose: true } }, TypeError, 'debug.verbose');
+});
+
+test('dbSpecific entries are checked', () => {
+  rejects({ mongoURI: NOWHERE, dbSpecific: {} }, TypeError, 'dbSpecific');
+  rejects({ mongoURI: NOWHERE, dbSpecific: [{}] }, TypeError, 'dbSpecific[0].dbName');
+  rejects({ mongoURI: NOWHERE, dbSpecific: [{ dbName: 'a.b' }] }, TypeError, 'dbSpecific.dbName');
+  rejects({ mongoURI: NOWHERE, dbSpecific: [{ dbName: 'a', mongoURI: 'x' }] }, TypeError, 'dbSpecific.mongoURI');
+  rejects({ mongoURI: NOWHERE, dbSpecific: [{ dbName: 'a', options: { maxConnections: 0 } }] }, RangeError,
+    'dbSpecific.options.maxConnections');
+  rejects({ mongoURI: NOWHERE, defaultDB: 'bad name' }, TypeError, 'defaultDB');
+});
+
+test('every PolyMongo option is accepted and nothing connects', () => {
+  const wrapper = PolyMongo.createWrapper({
+    mongoURI: `${NOWHERE}/fromuri`, maxPoolSize: 20, minFreeConnections: 2, idleTimeoutMS: 300000, coldStart: true,
+    retry: 2, debug: false, logPath: undefined,
+    dbSpecific: [{ dbName: 'analytics', mongoURI: 'mongodb://127.0.0.1:2', options: { maxConnections: 50, autoClose: true, ttl: 300000, coldStart: false } }],
+  });
+  assert.equal(wrapper.defaultDB, 'fromuri');
+  assert.equal(wrapper.getConnectionState(), 'not initialized');
+  assert.equal(wrapper.isConnected(), false);
+  assert.equal(PolyMongo.createWrapper({ mongoURI: NOWHERE }).defaultDB, 'test');
+  assert.equal(PolyMongo.createWrapper({ mongoURI: NOWHERE, defaultDB: 'main' }).defaultDB, 'main');
+});
+
+test('wrapModel takes only Mongoose models', () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: NOWHERE });
+  for (const notAModel of [undefined, null, {}, 'User', () => {}, { modelName: 'User' }]) {
+    assert.throws(() => wrapper.wrapModel(notAModel), TypeError);
+  }
+  const User = wrapper.wrapModel(model('User', { name: String }));
+  assert.equal(User.collectionName, 'users');
+  assert.equal(User.modelName, 'User');
+});
+
+test('database names follow MongoDB rules and are refused before any I/O', () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: NOWHERE, defaultDB: 'main' });
+  const User = wrapper.wrapModel(model('User', { name: String }));
+  const bad = ['', 'a.b', 'a/b', 'a\\b', 'a b', 'a"b', '$a', 'a*', 'a<b', 'a>b', 'a:b', 'a|b', 'a?', 'a\0b', 'x'.repeat(64),
+    '../admin', 'tenant.1'];
+  for (const name of bad) {
+    assert.throws(() => User.db(name), (err) => err instanceof TypeError && err.code === 'ERR_INVALID_DB_NAME' && err.dbName === name,
+      JSON.stringify(name));
+  }
+  for (const notAString of [42, {}, ['a']]) {
+    assert.throws(() => User.db(notAString), (err) => err instanceof TypeError && err.code === 'ERR_INVALID_DB_NAME');
+  }
+  assert.equal(wrapper.getConnectionState(), 'not initialized');
+});
+
+test('.db() returns the same bound model for the same name, and the default for no name', () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: NOWHERE, defaultDB: 'main' });
+  const User = wrapper.wrapModel(model('User', { name: String }));
+  assert.equal(User.dbName, 'main');
+  assert.equal(User.db(), User);
+  assert.equal(User.db(null), User);
+  assert.equal(User.db('tenant_1'), User.db('tenant_1'));
+  assert.equal(User.db('tenant_1').dbName, 'tenant_1');
+  assert.equal(User.db('tenant_1').db('tenant_2').dbName, 'tenant_2');
+  assert.equal(User.db('x'.repeat(63)).dbName.length, 63);
+});

@@ -1,0 +1,4 @@
+import polymongo from './index.js';
+
+export const { PolyMongo, PolyMongoWrapper } = polymongo;
+export default PolyMongo;

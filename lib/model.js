@@ -1,0 +1,278 @@
+'use strict';
+// wrapModel: a Mongoose model's collection, reachable in any database through `.db(name)`.
+
+const { Codec } = require('./codec');
+const { Query } = require('./query');
+const { Aggregate } = require('./aggregate');
+const { plain, toUpdate, queryOptions } = require('./args');
+
+/** Bound models kept per wrapped model; past this many databases the oldest entry is dropped (it is
+ *  rebuilt on its next use, which costs one native call and no I/O). */
+const MAX_CACHED_DATABASES = 50_000;
+
+function isMongooseModel(value) {
+  return typeof value === 'function' && typeof value.modelName === 'string' && value.schema != null
+    && value.base != null && value.base.mongo != null && value.collection != null;
+}
+
+/** One Mongoose model under a wrapper: its schema, collection name, BSON, and a bound model per db. */
+class WrappedModel {
+  constructor(wrapper, model) {
+    this.wrapper = wrapper;
+    this.model = model;
+    this.collectionName = model.collection.collectionName;
+    this.codec = new Codec(model.base.mongo.BSON);
+    this.idIsObjectId = model.schema.path('_id')?.instance === 'ObjectId';
+    this.bound = new Map();
+    this.defaultModel = new BoundModel(this, wrapper._native.collection(null, this.collectionName));
+  }
+
+  db(name) {
+    if (name == null) return this.defaultModel;
+    const hit = this.bound.get(name);
+    if (hit !== undefined) return hit;
+    if (typeof name !== 'string') {
+      const err = new TypeError(`polymongo-rs: a database name must be a string, got ${typeof name}`);
+      err.code = 'ERR_INVALID_DB_NAME';
+      throw err;
+    }
+    const model = new BoundModel(this, this.wrapper._native.collection(name, this.collectionName));
+    if (this.bound.size >= MAX_CACHED_DATABASES) this.bound.delete(this.bound.keys().next().value);
+    this.bound.set(name, model);
+    return model;
+  }
+
+  /** A 24-hex string as an ObjectId where the schema's _id is one, as Mongoose casts findById's id. */
+  castId(id) {
+    const { ObjectId } = this.codec.BSON;
+    if (this.idIsObjectId && typeof id === 'string' && id.length === 24 && ObjectId.isValid(id)) return new ObjectId(id);
+    return id ?? null;
+  }
+
+  /** The document with an `_id` (a new ObjectId if it had none), as a plain object. */
+  withId(doc) {
+    const object = plain(doc);
+    if (object._id !== undefined) return object;
+    return { _id: new this.codec.BSON.ObjectId(), ...object };
+  }
+}
+
+const UPDATE_RESULT = (r) => ({
+  acknowledged: true,
+  matchedCount: r.matchedCount,
+  modifiedCount: r.modifiedCount,
+  upsertedCount: r.upsertedCount,
+  upsertedId: r.upsertedCount > 0 ? r.upsertedIds['0'] : null,
+});
+const DELETE_RESULT = (r) => ({ acknowledged: true, deletedCount: r.deletedCount });
+
+/** The model's API bound to one database. */
+class BoundModel {
+  constructor(wrapped, native) {
+    this._wrapped = wrapped;
+    this._native = native;
+    this._codec = wrapped.codec;
+  }
+
+  get dbName() {
+    return this._native.dbName;
+  }
+
+  get modelName() {
+    return this._wrapped.model.modelName;
+  }
+
+  get collectionName() {
+    return this._wrapped.collectionName;
+  }
+
+  get schema() {
+    return this._wrapped.model.schema;
+  }
+
+  /** The same model on database `name`; `db()` and `db(null)` are the default database. */
+  db(name) {
+    return this._wrapped.db(name);
+  }
+
+  find(filter, projection, options) {
+    return new Query(this, 'find', { filter, projection, options });
+  }
+
+  findOne(filter, projection, options) {
+    return new Query(this, 'findOne', { filter, projection, options });
+  }
+
+  findById(id, projection, options) {
+    return this.findOne({ _id: this._wrapped.castId(id) }, projection, options);
+  }
+
+  countDocuments(filter, options) {
+    return new Query(this, 'countDocuments', { filter, options });
+  }
+
+  estimatedDocumentCount(options) {
+    return new Query(this, 'estimatedDocumentCount', { options });
+  }
+
+  exists(filter) {
+    return new Query(this, 'exists', { filter, projection: { _id: 1 } });
+  }
+
+  distinct(field, filter, options) {
+    if (typeof field !== 'string') throw new TypeError('polymongo-rs: distinct() needs a field name');
+    return new Query(this, 'distinct', { field, filter, options });
+  }
+
+  updateOne(filter, update, options) {
+    return new Query(this, 'updateOne', { filter, update, options });
+  }
+
+  updateMany(filter, update, options) {
+    return new Query(this, 'updateMany', { filter, update, options });
+  }
+
+  replaceOne(filter, replacement, options) {
+    return new Query(this, 'replaceOne', { filter, update: replacement, options });
+  }
+
+  deleteOne(filter, options) {
+    return new Query(this, 'deleteOne', { filter, options });
+  }
+
+  deleteMany(filter, options) {
+    return new Query(this, 'deleteMany', { filter, options });
+  }
+
+  findOneAndUpdate(filter, update, options) {
+    return new Query(this, 'findOneAndUpdate', { filter, update, options });
+  }
+
+  findOneAndReplace(filter, replacement, options) {
+    return new Query(this, 'findOneAndReplace', { filter, update: replacement, options });
+  }
+
+  findOneAndDelete(filter, options) {
+    return new Query(this, 'findOneAndDelete', { filter, options });
+  }
+
+  findByIdAndUpdate(id, update, options) {
+    return this.findOneAndUpdate({ _id: this._wrapped.castId(id) }, update, options);
+  }
+
+  findByIdAndDelete(id, options) {
+    return this.findOneAndDelete({ _id: this._wrapped.castId(id) }, options);
+  }
+
+  /** One document → that document; an array → the array, inserted in order. */
+  async create(docs, options) {
+    if (Array.isArray(docs)) return this.insertMany(docs, { ordered: true, ...options });
+    return this.insertOne(docs);
+  }
+
+  async insertOne(doc) {
+    const document = this._wrapped.withId(doc);
+    await this._write({ insertOne: { document } });
+    return document;
+  }
+
+  /** Inserts in order (or not, with `ordered: false`); resolves to the inserted documents, or with
+   *  `rawResult: true` to the driver-style result. A failure carries `insertedDocs`. */
+  async insertMany(docs, { ordered = true, rawResult = false } = {}) {
+    if (!Array.isArray(docs)) docs = [docs];
+    if (docs.length === 0) return rawResult ? { acknowledged: true, insertedCount: 0, insertedIds: {} } : [];
+    const documents = docs.map((doc) => this._wrapped.withId(doc));
+    const ops = documents.map((document) => ({ insertOne: { document } }));
+    let result;
+    try {
+      result = await this._bulk(ops, ordered);
+    } catch (err) {
+      if (err.insertedIds) err.insertedDocs = Object.keys(err.insertedIds).map((i) => documents[i]);
+      throw err;
+    }
+    if (rawResult) return { acknowledged: true, insertedCount: result.insertedCount, insertedIds: result.insertedIds };
+    return documents;
+  }
+
+  /** Mongoose / Node-driver bulk operations; updates without operators are `$set` as in Mongoose. */
+  async bulkWrite(ops, { ordered = true } = {}) {
+    if (!Array.isArray(ops)) throw new TypeError('polymongo-rs: bulkWrite() takes an array of operations');
+    const prepared = ops.map((op) => {
+      const [kind, spec] = Object.entries(op ?? {})[0] ?? [];
+      if (kind === 'updateOne' || kind === 'updateMany') return { [kind]: { ...spec, update: toUpdate(spec.update) } };
+      if (kind === 'insertOne') return { insertOne: { document: plain(spec.document) } };
+      if (kind === 'replaceOne') return { replaceOne: { ...spec, replacement: plain(spec.replacement) } };
+      return op;
+    });
+    return { ok: 1, ...(await this._bulk(prepared, ordered)) };
+  }
+
+  aggregate(pipeline, options) {
+    return new Aggregate(this, pipeline, options);
+  }
+
+  /** Runs a Query. */
+  _run(query) {
+    const filter = query._filter;
+    const options = query._options;
+    const codec = this._codec;
+    const native = this._native;
+    switch (query.op) {
+      case 'find':
+        return query.cursor().toArray();
+      case 'findOne':
+        return codec.settle(native.findOne(codec.encode({ filter, options })), (doc) => codec.decode(doc));
+      case 'exists':
+        return codec.settle(native.findOne(codec.encode({ filter, options })), (doc) => (doc ? { _id: codec.decode(doc)._id } : null));
+      case 'countDocuments':
+        return codec.settle(native.countDocuments(codec.encode({ filter, options })));
+      case 'estimatedDocumentCount':
+        return codec.settle(native.estimatedDocumentCount(codec.encode({ options })));
+      case 'distinct':
+        return codec.settle(native.distinct(codec.encode({ field: query._field, filter, options })), (b) => codec.decode(b).values);
+      case 'updateOne':
+      case 'updateMany':
+        return this._write({ [query.op]: { filter, update: toUpdate(query._update), ...writeOptions(options) } }).then(UPDATE_RESULT);
+      case 'replaceOne':
+        return this._write({ replaceOne: { filter, replacement: plain(query._update), ...writeOptions(options) } }).then(UPDATE_RESULT);
+      case 'deleteOne':
+      case 'deleteMany':
+        return this._write({ [query.op]: { filter, collation: options.collation, hint: options.hint } }).then(DELETE_RESULT);
+      case 'findOneAndUpdate':
+        return this._findAndModify('findOneAndUpdate', { filter, update: toUpdate(query._update), options });
+      case 'findOneAndReplace':
+        return this._findAndModify('findOneAndReplace', { filter, replacement: plain(query._update), options });
+      case 'findOneAndDelete':
+        return this._findAndModify('findOneAndDelete', { filter, options });
+      default:
+        return Promise.reject(new TypeError(`polymongo-rs: unknown operation ${query.op}`));
+    }
+  }
+
+  _findAndModify(method, request) {
+    return this._codec.settle(this._native[method](this._codec.encode(request)), (doc) => this._codec.decode(doc));
+  }
+
+  _write(op) {
+    return this._codec.settle(this._native.writeOne(this._codec.encode(op)), (b) => this._codec.decode(b));
+  }
+
+  _bulk(ops, ordered) {
+    return this._codec.settle(this._native.bulkWrite(this._codec.encode({ ops, ordered })), (b) => this._codec.decode(b));
+  }
+
+  _nativeFind(query) {
+    return this._native.find(this._codec.encode({ filter: query._filter, options: query._options }));
+  }
+
+  _nativeAggregate(pipeline, options) {
+    return this._native.aggregate(this._codec.encode({ pipeline, options: queryOptions(options) }));
+  }
+}
+
+/** The options an update or replace statement takes. */
+function writeOptions({ upsert, arrayFilters, collation, hint }) {
+  return { upsert, arrayFilters, collation, hint };
+}
+
+module.exports = { WrappedModel, BoundModel, isMongooseModel };

@@ -1,0 +1,62 @@
+'use strict';
+// Shape checks for createWrapper's options: kinds of value and option names, which only JS can see.
+// Ranges and cross-field rules (maxPoolSize > 0, minFreeConnections <= maxPoolSize, URI scheme,
+// database names) are checked by the engine, so each rule lives in one place.
+
+const WRAPPER_OPTIONS = {
+  mongoURI: 'string',
+  defaultDB: 'string',
+  maxPoolSize: 'number',
+  minFreeConnections: 'number',
+  idleTimeoutMS: 'number',
+  coldStart: 'boolean',
+  retry: 'number',
+  debug: 'boolean|object',
+  logPath: 'string',
+  dbSpecific: 'array',
+};
+const DB_SPECIFIC = { dbName: 'string', mongoURI: 'string', options: 'object' };
+const DB_SPECIFIC_POOL = { maxConnections: 'number', autoClose: 'boolean', ttl: 'number', coldStart: 'boolean' };
+const DEBUG = { log: 'boolean', logPath: 'string' };
+
+function kindOf(value) {
+  if (Array.isArray(value)) return 'array';
+  if (value === null) return 'null';
+  return typeof value;
+}
+
+function optionError(option, message) {
+  const err = new TypeError(`polymongo-rs: option ${option} ${message}`);
+  err.code = 'ERR_INVALID_ARG_TYPE';
+  err.option = option;
+  return err;
+}
+
+/** Checks `value` against a table of option kinds; `prefix` names nested options in messages. */
+function checkShape(value, table, prefix, required = []) {
+  if (kindOf(value) !== 'object') throw optionError(prefix || 'options', `must be an object, got ${kindOf(value)}`);
+  for (const [key, option] of Object.entries(value)) {
+    const name = prefix ? `${prefix}.${key}` : key;
+    const expected = table[key];
+    if (expected === undefined) {
+      throw optionError(name, `is not a known option (known: ${Object.keys(table).join(', ')})`);
+    }
+    if (option !== undefined && !expected.split('|').includes(kindOf(option))) {
+      throw optionError(name, `must be a ${expected.replace('|', ' or ')}, got ${kindOf(option)}`);
+    }
+  }
+  for (const key of required) {
+    if (value[key] === undefined) throw optionError(prefix ? `${prefix}.${key}` : key, 'is required');
+  }
+}
+
+function checkWrapperOptions(options) {
+  checkShape(options, WRAPPER_OPTIONS, '', ['mongoURI']);
+  if (kindOf(options.debug) === 'object') checkShape(options.debug, DEBUG, 'debug');
+  for (const [i, spec] of (options.dbSpecific ?? []).entries()) {
+    checkShape(spec, DB_SPECIFIC, `dbSpecific[${i}]`, ['dbName']);
+    if (spec.options !== undefined) checkShape(spec.options, DB_SPECIFIC_POOL, `dbSpecific[${i}].options`);
+  }
+}
+
+module.exports = { checkWrapperOptions };

@@ -1,0 +1,76 @@
+'use strict';
+// PolyMongo.createWrapper and the wrapper it returns.
+
+const { NativeWrapper } = require('../native.js');
+const { checkWrapperOptions } = require('./options');
+const { WrappedModel, isMongooseModel } = require('./model');
+
+class PolyMongoWrapper {
+  constructor(options) {
+    checkWrapperOptions(options);
+    this._native = new NativeWrapper(options);
+    this._models = new WeakMap();
+    if (!this._native.coldStart) {
+      // coldStart: false connects now. A failure here is not lost: the first operation tries again
+      // and reports it.
+      this._native.connect().catch(() => {});
+    }
+  }
+
+  /** The database used by `.db()` / `.db(null)`. */
+  get defaultDB() {
+    return this._native.defaultDb;
+  }
+
+  /** A Mongoose model's collection on this wrapper; `.db(name)` gives it in another database. */
+  wrapModel(model) {
+    if (!isMongooseModel(model)) {
+      throw new TypeError('polymongo-rs: wrapModel() takes a Mongoose model (the result of mongoose.model(...))');
+    }
+    let wrapped = this._models.get(model);
+    if (wrapped === undefined) {
+      wrapped = new WrappedModel(this, model);
+      this._models.set(model, wrapped);
+    }
+    return wrapped.defaultModel;
+  }
+
+  /** Opens the connection now (otherwise it opens on first use); reopens after `disconnect()`. */
+  async connect() {
+    const alreadyConnected = await this._native.connect();
+    return { success: true, alreadyConnected, state: this.getConnectionState() };
+  }
+
+  /** Closes every connection; operations fail with code ERR_WRAPPER_CLOSED until `connect()`. */
+  async disconnect() {
+    await this._native.disconnect();
+    return { success: true };
+  }
+
+  /** `{ ok: true, latency }` in ms, or `{ ok: false, latency: null, error }` when the server does not answer. */
+  async ping(db) {
+    try {
+      return { ok: true, latency: await this._native.ping(db ?? null) };
+    } catch (error) {
+      if (error.code === 'ERR_INVALID_DB_NAME') throw error;
+      return { ok: false, latency: null, error };
+    }
+  }
+
+  isConnected() {
+    return this._native.state() === 'connected';
+  }
+
+  /** 'not initialized' | 'connecting' | 'connected' | 'disconnecting' | 'disconnected' */
+  getConnectionState() {
+    return this._native.state();
+  }
+}
+
+const PolyMongo = {
+  createWrapper(options) {
+    return new PolyMongoWrapper(options);
+  },
+};
+
+module.exports = { PolyMongo, PolyMongoWrapper };

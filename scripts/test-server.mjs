@@ -1,0 +1,88 @@
+// The local test server: SecantusDB's `secantusd-rs`, a MongoDB-wire server in Rust (GPL-2.0, run as
+// a separate tool, never linked). Installed once into a cache outside the repo, started on a free port
+// with a throwaway storage dir. `node scripts/test-server.mjs` installs it and prints where.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SERVER_VERSION = '0.5.3-beta.196';
+const cacheDir = process.env.POLYMONGO_CACHE_DIR ?? join(homedir(), '.cache', 'polymongo-rs');
+const installRoot = join(cacheDir, `secantus-${SERVER_VERSION}`);
+const binary = join(installRoot, 'bin', 'secantusd-rs');
+const START_TIMEOUT_MS = 30_000;
+
+function run(command, args) {
+  const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) {
+    throw new Error(`test server install: \`${command} ${args.join(' ')}\` failed (${result.error?.message ?? `exit ${result.status}`})`);
+  }
+}
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Installs secantusd-rs into the cache if it is not there yet (about 7 minutes, once). */
+export function ensureInstalled() {
+  if (existsSync(binary)) return binary;
+  console.error(`polymongo-rs: installing the test server secantusd-rs ${SERVER_VERSION} into ${installRoot} (one time, ~7 min)`);
+  if (!has('cmake')) {
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', 'cmake']);
+  }
+  run('cargo', ['install', 'secantus-mdb', '--version', SERVER_VERSION, '--locked', '--ignore-rust-version', '--root', installRoot]);
+  return binary;
+}
+
+/** Starts a server on 127.0.0.1 and a free port; resolves to `{ uri, stop }`. */
+export async function startServer() {
+  ensureInstalled();
+  const dir = mkdtempSync(join(tmpdir(), 'polymongo-rs-server-'));
+  // An empty config file of our own keeps a stray ~/.secantus/secantusd.toml from changing the server.
+  const config = join(dir, 'secantusd.toml');
+  writeFileSync(config, '');
+  const args = ['--config', config, '--host', '127.0.0.1', '--port', '0', '--storage-path', join(dir, 'data'),
+    '--log-file-max', '1MB', '--cache-size', '256M', '--log-level', 'WARNING'];
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  let output = '';
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`test server did not start within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
+    const scan = (data) => {
+      output += data;
+      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout.on('data', scan);
+    child.stderr.on('data', scan);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`test server exited with ${code} before listening:\n${output}`));
+    });
+  });
+  // Keep draining its output so a chatty server never blocks on a full pipe.
+  child.stdout.resume();
+  child.stderr.resume();
+  const stop = async () => {
+    process.removeListener('exit', killOnExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { uri: `mongodb://127.0.0.1:${port}`, stop };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log(ensureInstalled());
+}

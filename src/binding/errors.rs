@@ -1,0 +1,204 @@
+//! Engine errors as JS errors: the Node driver's error names, MongoDB's `code` / `codeName`, and the
+//! server's extra fields (keyPattern, keyValue, errInfo, ...) as BSON in `bsonDetails`, which the JS
+//! facade decodes with the application's own BSON library.
+
+use std::future::Future;
+
+use bson::{doc, Bson, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use napi::bindgen_prelude::{BufferSlice, JsObjectValue, Object, PromiseRaw, ToNapiValue};
+use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Status};
+
+use crate::error::Error;
+use crate::ops::write::{BulkWriteFailure, WriteErrorInfo};
+
+enum Class {
+    Error,
+    TypeError,
+    RangeError,
+}
+
+enum Code {
+    Server(i32),
+    Ours(&'static str),
+}
+
+/// Everything a JS error gets besides its message.
+struct Description {
+    class: Class,
+    name: &'static str,
+    code: Option<Code>,
+    code_name: Option<String>,
+    labels: Vec<String>,
+    /// Plain string properties, set on the error as they are.
+    props: Vec<(&'static str, String)>,
+    /// BSON-typed properties, left for the facade to decode with the application's BSON.
+    details: Option<Document>,
+}
+
+impl Description {
+    fn new(class: Class, name: &'static str) -> Self {
+        Description { class, name, code: None, code_name: None, labels: Vec::new(), props: Vec::new(), details: None }
+    }
+
+    fn server(name: &'static str, code: i32, code_name: Option<String>) -> Self {
+        Description { code: Some(Code::Server(code)), code_name, ..Description::new(Class::Error, name) }
+    }
+
+    fn ours(class: Class, name: &'static str, code: &'static str) -> Self {
+        Description { code: Some(Code::Ours(code)), ..Description::new(class, name) }
+    }
+
+    fn with_details(mut self, details: Document) -> Self {
+        self.details = Some(details).filter(|d| !d.is_empty());
+        self
+    }
+}
+
+fn describe(err: &Error) -> (String, Description) {
+    let message = err.to_string();
+    let description = match err {
+        Error::Config { option, range, .. } => {
+            let mut d = if *range {
+                Description::ours(Class::RangeError, "RangeError", "ERR_OUT_OF_RANGE")
+            } else {
+                Description::ours(Class::TypeError, "TypeError", "ERR_INVALID_ARG_VALUE")
+            };
+            d.props.push(("option", (*option).to_owned()));
+            d
+        }
+        Error::InvalidDbName { name, .. } => {
+            let mut d = Description::ours(Class::TypeError, "TypeError", "ERR_INVALID_DB_NAME");
+            d.props.push(("dbName", name.clone()));
+            d
+        }
+        Error::Closed => Description::ours(Class::Error, "PolyMongoError", "ERR_WRAPPER_CLOSED"),
+        Error::InvalidArgument(_) => Description::new(Class::Error, "MongoInvalidArgumentError"),
+        Error::Write(info) => write_error("MongoServerError", info),
+        Error::WriteConcern(info) => write_error("MongoWriteConcernError", info),
+        Error::BulkWrite(failure) => bulk_write_error(failure),
+        Error::Driver(e) => return driver_error(e),
+    };
+    (message, description)
+}
+
+fn write_error(name: &'static str, info: &WriteErrorInfo) -> Description {
+    let mut details = info.details.clone();
+    details.insert("index", info.index as i64);
+    Description::server(name, info.code, info.code_name.clone()).with_details(details)
+}
+
+fn bulk_write_error(failure: &BulkWriteFailure) -> Description {
+    let first = failure.first_error();
+    let mut d = Description::server("MongoBulkWriteError", first.map_or(0, |e| e.code), first.and_then(|e| e.code_name.clone()));
+    let write_errors: Vec<Bson> = failure.write_errors.iter().map(|e| Bson::Document(write_error_document(e))).collect();
+    // The Node driver's MongoBulkWriteError exposes the result's counts on the error itself.
+    let mut details = bson::serialize_to_document(&failure.result).unwrap_or_default();
+    details.insert("result", details.clone());
+    details.insert("writeErrors", write_errors);
+    if let Some(wce) = &failure.write_concern_error {
+        details.insert("writeConcernError", write_error_document(wce));
+    }
+    d.details = Some(details);
+    d
+}
+
+fn write_error_document(e: &WriteErrorInfo) -> Document {
+    let mut doc = doc! { "index": e.index as i64, "code": e.code, "errmsg": e.message.as_str() };
+    if let Some(name) = &e.code_name {
+        doc.insert("codeName", name.as_str());
+    }
+    doc.extend(e.details.clone());
+    doc
+}
+
+fn driver_error(e: &mongodb::error::Error) -> (String, Description) {
+    let mut labels: Vec<String> = e.labels().iter().cloned().collect();
+    labels.sort();
+    let (message, mut d) = match e.kind.as_ref() {
+        ErrorKind::Command(c) => (c.message.clone(), Description::server("MongoServerError", c.code, Some(c.code_name.clone()))),
+        ErrorKind::Write(WriteFailure::WriteError(w)) => (
+            w.message.clone(),
+            Description::server("MongoServerError", w.code, w.code_name.clone())
+                .with_details(w.details.clone().map(|info| doc! { "errInfo": info }).unwrap_or_default()),
+        ),
+        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => {
+            (w.message.clone(), Description::server("MongoWriteConcernError", w.code, Some(w.code_name.clone())))
+        }
+        ErrorKind::Shutdown => return describe(&Error::Closed),
+        kind => {
+            let name = match kind {
+                ErrorKind::ServerSelection { .. } => "MongoServerSelectionError",
+                ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => "MongoNetworkTimeoutError",
+                ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } | ErrorKind::DnsResolve { .. } => "MongoNetworkError",
+                ErrorKind::Authentication { .. } => "MongoAuthenticationError",
+                ErrorKind::InvalidArgument { .. } => "MongoInvalidArgumentError",
+                ErrorKind::BsonDeserialization(_) | ErrorKind::BsonSerialization(_) | ErrorKind::Bson(_) => "BSONError",
+                ErrorKind::Transaction { .. } => "MongoTransactionError",
+                ErrorKind::IncompatibleServer { .. } => "MongoCompatibilityError",
+                _ => "MongoError",
+            };
+            (kind.to_string(), Description::new(Class::Error, name))
+        }
+    };
+    d.labels = labels;
+    (message, d)
+}
+
+fn build<'e>(env: &'e Env, err: &Error) -> napi::Result<Object<'e>> {
+    let (message, d) = describe(err);
+    let base = napi::Error::new(Status::GenericFailure, message);
+    // SAFETY: `env` is the live environment of the calling JS thread.
+    let raw = unsafe {
+        match d.class {
+            Class::Error => JsError::from(base).into_value(env.raw()),
+            Class::TypeError => JsTypeError::from(base).into_value(env.raw()),
+            Class::RangeError => JsRangeError::from(base).into_value(env.raw()),
+        }
+    };
+    let mut error = Object::from_raw(env.raw(), raw);
+    error.set_named_property("name", d.name)?;
+    match d.code {
+        Some(Code::Server(code)) => error.set_named_property("code", code)?,
+        Some(Code::Ours(code)) => error.set_named_property("code", code)?,
+        None => {
+            error.delete_named_property("code")?;
+        }
+    }
+    if let Some(code_name) = d.code_name {
+        error.set_named_property("codeName", code_name)?;
+    }
+    if matches!(d.code, Some(Code::Server(_))) || !d.labels.is_empty() {
+        error.set_named_property("errorLabels", d.labels)?;
+    }
+    for (key, value) in d.props {
+        error.set_named_property(key, value)?;
+    }
+    if let Some(details) = d.details {
+        let bytes = bson::serialize_to_vec(&details).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        error.set_named_property("bsonDetails", BufferSlice::copy_from(env, bytes)?)?;
+    }
+    Ok(error)
+}
+
+/// The JS error for an engine error, ready to throw or reject with.
+pub(crate) fn js_error(env: &Env, err: &Error) -> napi::Error {
+    match build(env, err) {
+        Ok(error) => napi::Error::from(error.to_unknown()),
+        Err(e) => e,
+    }
+}
+
+/// Runs `work` on the runtime and settles a promise: with `to_js` of its value, or with its error.
+pub(crate) fn promise<'e, T, V, F, C>(env: &'e Env, work: F, to_js: C) -> napi::Result<PromiseRaw<'e, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    C: FnOnce(&'e Env, T) -> napi::Result<V> + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, outcome| match outcome {
+        Ok(value) => to_js(env, value),
+        Err(e) => Err(js_error(env, &e)),
+    })
+}

@@ -1,0 +1,7 @@
+//! The Node.js binding: thin `#[napi]` classes over the engine. Requests and results cross as BSON
+//! bytes; engine errors become JS errors here and nowhere else.
+
+mod collection;
+mod cursor;
+mod errors;
+mod wrapper;

@@ -1,0 +1,138 @@
+//! `NativeWrapper`: one engine, created from the options the JS facade has checked for type.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
+use napi_derive::napi;
+
+use super::collection::NativeCollection;
+use super::errors::{js_error, promise};
+use crate::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
+use crate::engine::Engine;
+use crate::error::Error;
+
+#[napi(object)]
+pub struct WrapperOptions {
+    #[napi(js_name = "mongoURI")]
+    pub mongo_uri: String,
+    #[napi(js_name = "defaultDB")]
+    pub default_db: Option<String>,
+    pub max_pool_size: Option<f64>,
+    pub min_free_connections: Option<f64>,
+    #[napi(js_name = "idleTimeoutMS")]
+    pub idle_timeout_ms: Option<f64>,
+    pub cold_start: Option<bool>,
+    pub retry: Option<f64>,
+    pub db_specific: Option<Vec<DbSpecificOptions>>,
+}
+
+#[napi(object)]
+pub struct DbSpecificOptions {
+    pub db_name: String,
+    #[napi(js_name = "mongoURI")]
+    pub mongo_uri: Option<String>,
+    pub options: Option<DbSpecificPoolOptions>,
+}
+
+#[napi(object)]
+pub struct DbSpecificPoolOptions {
+    pub max_connections: Option<f64>,
+    pub auto_close: Option<bool>,
+    pub ttl: Option<f64>,
+    pub cold_start: Option<bool>,
+}
+
+fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
+    let mut config = WrapperConfig::new(options.mongo_uri);
+    config.default_db = options.default_db;
+    config.max_pool_size = options.max_pool_size.map_or(Ok(DEFAULT_MAX_POOL_SIZE), |v| whole_number("maxPoolSize", v))?;
+    config.min_free_connections = options.min_free_connections.map_or(Ok(0), |v| whole_number("minFreeConnections", v))?;
+    config.idle_timeout = options.idle_timeout_ms.map(|v| millis("idleTimeoutMS", v)).transpose()?;
+    config.cold_start = options.cold_start.unwrap_or(true);
+    config.retry = options.retry.map_or(Ok(0), |v| whole_number("retry", v))?;
+    for spec in options.db_specific.unwrap_or_default() {
+        let pool = spec.options.unwrap_or(DbSpecificPoolOptions {
+            max_connections: None,
+            auto_close: None,
+            ttl: None,
+            cold_start: None,
+        });
+        config.db_specific.push(DbSpecific {
+            db_name: spec.db_name,
+            mongo_uri: spec.mongo_uri,
+            max_connections: pool.max_connections.map(|v| whole_number("dbSpecific.options.maxConnections", v)).transpose()?,
+            auto_close: pool.auto_close.unwrap_or(false),
+            ttl: pool.ttl.map(|v| millis("dbSpecific.options.ttl", v)).transpose()?,
+            cold_start: pool.cold_start.unwrap_or(true),
+        });
+    }
+    Ok(config)
+}
+
+#[napi]
+pub struct NativeWrapper {
+    engine: Arc<Engine>,
+}
+
+#[napi]
+impl NativeWrapper {
+    #[napi(constructor)]
+    pub fn new(env: Env, options: WrapperOptions) -> napi::Result<Self> {
+        let engine = config(options).and_then(Engine::new).map_err(|e| js_error(&env, &e))?;
+        Ok(NativeWrapper { engine: Arc::new(engine) })
+    }
+
+    #[napi(getter)]
+    pub fn default_db(&self) -> String {
+        self.engine.default_db().to_owned()
+    }
+
+    #[napi(getter)]
+    pub fn cold_start(&self) -> bool {
+        self.engine.config().cold_start
+    }
+
+    /// The URI with its password masked.
+    #[napi(getter)]
+    pub fn redacted_uri(&self) -> String {
+        self.engine.redacted_uri()
+    }
+
+    /// 'not initialized' | 'connecting' | 'connected' | 'disconnecting' | 'disconnected'
+    #[napi]
+    pub fn state(&self) -> &'static str {
+        self.engine.state().as_str()
+    }
+
+    /// Resolves to whether the wrapper already was connected.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn connect<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, bool>> {
+        let engine = self.engine.clone();
+        promise(env, async move { engine.connect().await }, |_, already| Ok(already))
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn disconnect<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
+        let engine = self.engine.clone();
+        let work = async move {
+            engine.disconnect().await;
+            Ok(())
+        };
+        promise(env, work, |_, ()| Ok(()))
+    }
+
+    /// Resolves to the round-trip time in milliseconds.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn ping<'e>(&self, env: &'e Env, db: Option<String>) -> napi::Result<PromiseRaw<'e, f64>> {
+        let engine = self.engine.clone();
+        promise(env, async move { engine.ping(db.as_deref()).await }, |_, rtt| Ok(rtt.as_secs_f64() * 1000.0))
+    }
+
+    /// The collection `coll` in `db` (the default database when null); checks the names, does no I/O.
+    #[napi]
+    pub fn collection(&self, env: Env, db: Option<String>, coll: String) -> napi::Result<NativeCollection> {
+        let ns = self.engine.namespace(db.as_deref(), &coll).map_err(|e| js_error(&env, &e))?;
+        Ok(NativeCollection::new(ns))
+    }
+}

@@ -1,0 +1,166 @@
+//! The wrapper's configuration, checked as a whole before any I/O.
+
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::names::check_db_name;
+
+/// Database used when a URI names none and `defaultDB` is not given (Mongoose's default).
+pub const FALLBACK_DB: &str = "test";
+pub const DEFAULT_MAX_POOL_SIZE: u32 = 10;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrapperConfig {
+    pub mongo_uri: String,
+    pub default_db: Option<String>,
+    pub max_pool_size: u32,
+    pub min_free_connections: u32,
+    pub idle_timeout: Option<Duration>,
+    pub cold_start: bool,
+    /// Extra attempts at the initial connection, with backoff.
+    pub retry: u32,
+    pub db_specific: Vec<DbSpecific>,
+}
+
+/// A database with its own pool, possibly on another cluster (routed by the pool engine).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DbSpecific {
+    pub db_name: String,
+    pub mongo_uri: Option<String>,
+    pub max_connections: Option<u32>,
+    pub auto_close: bool,
+    pub ttl: Option<Duration>,
+    pub cold_start: bool,
+}
+
+impl WrapperConfig {
+    pub fn new(mongo_uri: impl Into<String>) -> Self {
+        WrapperConfig {
+            mongo_uri: mongo_uri.into(),
+            default_db: None,
+            max_pool_size: DEFAULT_MAX_POOL_SIZE,
+            min_free_connections: 0,
+            idle_timeout: None,
+            cold_start: true,
+            retry: 0,
+            db_specific: Vec::new(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), Error> {
+        check_uri("mongoURI", &self.mongo_uri)?;
+        if self.max_pool_size == 0 {
+            return Err(Error::range("maxPoolSize", "must be a positive integer"));
+        }
+        if self.min_free_connections > self.max_pool_size {
+            return Err(Error::range(
+                "minFreeConnections",
+                format!("({}) must not exceed maxPoolSize ({})", self.min_free_connections, self.max_pool_size),
+            ));
+        }
+        if let Some(db) = &self.default_db {
+            check_db_name(db).map_err(|e| Error::type_error("defaultDB", e.to_string()))?;
+        }
+        for spec in &self.db_specific {
+            check_db_name(&spec.db_name).map_err(|e| Error::type_error("dbSpecific.dbName", e.to_string()))?;
+            if let Some(uri) = &spec.mongo_uri {
+                check_uri("dbSpecific.mongoURI", uri)?;
+            }
+            if spec.max_connections == Some(0) {
+                return Err(Error::range("dbSpecific.options.maxConnections", "must be a positive integer"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The default database: `defaultDB`, else the URI's path, else `test`.
+    pub fn default_db_name(&self) -> String {
+        self.default_db.clone().or_else(|| uri_database(&self.mongo_uri)).unwrap_or_else(|| FALLBACK_DB.to_owned())
+    }
+}
+
+fn check_uri(option: &'static str, uri: &str) -> Result<(), Error> {
+    let rest = uri.strip_prefix("mongodb://").or_else(|| uri.strip_prefix("mongodb+srv://"));
+    match rest {
+        Some(rest) if !rest.is_empty() => Ok(()),
+        _ => Err(Error::type_error(option, "must be a mongodb:// or mongodb+srv:// connection string")),
+    }
+}
+
+/// The database named in a URI's path (`mongodb://host/db?opts`), if any.
+fn uri_database(uri: &str) -> Option<String> {
+    let after_scheme = &uri[uri.find("://")? + 3..];
+    let path = &after_scheme[after_scheme.find('/')? + 1..];
+    let db = path.split('?').next().unwrap_or_default();
+    (!db.is_empty()).then(|| db.to_owned())
+}
+
+/// A JS number as a count: finite, whole, non-negative and within `u32`.
+pub fn whole_number(option: &'static str, value: f64) -> Result<u32, Error> {
+    if value.is_finite() && value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(Error::range(option, format!("must be a non-negative integer, got {value}")))
+    }
+}
+
+/// A JS number of milliseconds as a duration.
+pub fn millis(option: &'static str, value: f64) -> Result<Duration, Error> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(Duration::from_secs_f64(value / 1000.0))
+    } else {
+        Err(Error::range(option, format!("must be a non-negative number of milliseconds, got {value}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn option_of(result: Result<(), Error>) -> &'static str {
+        match result {
+            Err(Error::Config { option, .. }) => option,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(WrapperConfig::new("mongodb://127.0.0.1:27017").validate().is_ok());
+        assert!(WrapperConfig::new("mongodb+srv://u:p@cluster0.example.net").validate().is_ok());
+    }
+
+    #[test]
+    fn rejects_bad_uris_and_sizes() {
+        assert_eq!(option_of(WrapperConfig::new("http://x").validate()), "mongoURI");
+        assert_eq!(option_of(WrapperConfig::new("mongodb://").validate()), "mongoURI");
+        let mut c = WrapperConfig::new("mongodb://h");
+        c.max_pool_size = 0;
+        assert_eq!(option_of(c.validate()), "maxPoolSize");
+        let mut c = WrapperConfig::new("mongodb://h");
+        c.min_free_connections = 11;
+        assert_eq!(option_of(c.validate()), "minFreeConnections");
+        let mut c = WrapperConfig::new("mongodb://h");
+        c.db_specific.push(DbSpecific { db_name: "a.b".into(), ..Default::default() });
+        assert_eq!(option_of(c.validate()), "dbSpecific.dbName");
+    }
+
+    #[test]
+    fn default_db_comes_from_option_then_uri_then_test() {
+        let mut c = WrapperConfig::new("mongodb://h:1/shop?w=1");
+        assert_eq!(c.default_db_name(), "shop");
+        c.default_db = Some("main".into());
+        assert_eq!(c.default_db_name(), "main");
+        assert_eq!(WrapperConfig::new("mongodb://h/?w=1").default_db_name(), "test");
+    }
+
+    #[test]
+    fn numbers_from_js_are_checked() {
+        assert_eq!(whole_number("maxPoolSize", 10.0).unwrap(), 10);
+        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 5e9] {
+            assert!(whole_number("maxPoolSize", bad).is_err(), "{bad}");
+        }
+        assert_eq!(millis("idleTimeoutMS", 1500.0).unwrap(), Duration::from_millis(1500));
+        assert!(millis("idleTimeoutMS", -1.0).is_err());
+    }
+}

@@ -1,0 +1,68 @@
+//! The engine's one error type. The binding turns each variant into a JS error with a name and code.
+
+use mongodb::error::{ErrorKind, WriteFailure};
+
+use crate::ops::write::{BulkWriteFailure, WriteErrorInfo};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value that cannot work; `range` tells a bad number from a bad kind of value.
+    #[error("polymongo-rs: option {option} {message}")]
+    Config { option: &'static str, message: String, range: bool },
+
+    #[error("polymongo-rs: invalid database name {name:?}: {reason}")]
+    InvalidDbName { name: String, reason: &'static str },
+
+    #[error("polymongo-rs: the wrapper is disconnected; call connect() to use it again")]
+    Closed,
+
+    /// A request that is malformed before it reaches the server (bad filter, options, documents).
+    #[error("polymongo-rs: {0}")]
+    InvalidArgument(String),
+
+    /// The server refused a single write (duplicate key, validation, ...).
+    #[error("{}", .0.message)]
+    Write(Box<WriteErrorInfo>),
+
+    /// Some writes of a batch failed; the rest of the outcome is in `result`.
+    #[error("{}", .0.message())]
+    BulkWrite(Box<BulkWriteFailure>),
+
+    /// A write was applied but its write concern was not satisfied.
+    #[error("{}", .0.message)]
+    WriteConcern(Box<WriteErrorInfo>),
+
+    #[error(transparent)]
+    Driver(#[from] mongodb::error::Error),
+}
+
+impl Error {
+    pub fn range(option: &'static str, message: impl Into<String>) -> Self {
+        Error::Config { option, message: message.into(), range: true }
+    }
+
+    pub fn type_error(option: &'static str, message: impl Into<String>) -> Self {
+        Error::Config { option, message: message.into(), range: false }
+    }
+
+    /// The server's error code, where the error came from the server.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            Error::Write(info) | Error::WriteConcern(info) => Some(info.code),
+            Error::BulkWrite(failure) => failure.first_error().map(|e| e.code),
+            Error::Driver(e) => match e.kind.as_ref() {
+                ErrorKind::Command(c) => Some(c.code),
+                ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
+                ErrorKind::Write(WriteFailure::WriteConcernError(w)) => Some(w.code),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl From<bson::error::Error> for Error {
+    fn from(e: bson::error::Error) -> Self {
+        Error::InvalidArgument(format!("malformed BSON: {e}"))
+    }
+}

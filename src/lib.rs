@@ -1,0 +1,13 @@
+//! polymongo-rs: a MongoDB pool engine for applications with many databases, and its Node.js binding.
+//!
+//! Everything but `binding` is pure Rust with no napi types, so it is tested with `cargo test`.
+
+pub mod cluster;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod names;
+pub mod ops;
+pub mod redact;
+
+mod binding;

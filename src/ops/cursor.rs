@@ -1,0 +1,84 @@
+//! Cursors that hand results over in chunks of raw BSON, so a large result never sits in memory whole.
+
+use bson::RawDocumentBuf;
+use mongodb::Cursor;
+
+use super::read::{AggregateRequest, FilterRequest};
+use crate::engine::Namespace;
+use crate::error::Error;
+
+/// At most this many documents per chunk unless the query's batchSize says otherwise.
+pub const DEFAULT_CHUNK_DOCS: u32 = 1000;
+/// A chunk closes once it holds this many bytes.
+pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+
+pub enum Source {
+    Find(Namespace, FilterRequest),
+    Aggregate(Namespace, AggregateRequest),
+}
+
+enum State {
+    /// Not yet sent: the query runs when the first chunk is asked for.
+    Pending(Source),
+    Open(Box<Cursor<RawDocumentBuf>>),
+    Exhausted,
+}
+
+/// Documents laid end to end as BSON, the way js-bson's `deserializeStream` reads them.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub bytes: Vec<u8>,
+    pub count: u32,
+    pub done: bool,
+}
+
+pub struct DocCursor {
+    state: State,
+    chunk_docs: u32,
+}
+
+impl DocCursor {
+    pub fn new(source: Source) -> Self {
+        let batch_size = match &source {
+            Source::Find(_, req) => req.options.batch_size,
+            Source::Aggregate(_, req) => req.options.batch_size,
+        };
+        DocCursor { state: State::Pending(source), chunk_docs: batch_size.unwrap_or(DEFAULT_CHUNK_DOCS).max(1) }
+    }
+
+    /// The next documents, up to a chunk's size; `done` once nothing is left.
+    pub async fn next_chunk(&mut self) -> Result<Chunk, Error> {
+        if let State::Pending(_) = self.state {
+            let State::Pending(source) = std::mem::replace(&mut self.state, State::Exhausted) else { unreachable!() };
+            self.state = State::Open(Box::new(open(source).await?));
+        }
+        let State::Open(cursor) = &mut self.state else { return Ok(Chunk { done: true, ..Chunk::default() }) };
+        let mut chunk = Chunk::default();
+        while chunk.count < self.chunk_docs && chunk.bytes.len() < MAX_CHUNK_BYTES {
+            if !cursor.advance().await? {
+                chunk.done = true;
+                self.state = State::Exhausted;
+                break;
+            }
+            chunk.bytes.extend_from_slice(cursor.current().as_bytes());
+            chunk.count += 1;
+        }
+        Ok(chunk)
+    }
+
+    /// Drops the cursor; the driver kills it on the server if it is still open there.
+    pub fn close(&mut self) {
+        self.state = State::Exhausted;
+    }
+}
+
+async fn open(source: Source) -> Result<Cursor<RawDocumentBuf>, Error> {
+    match source {
+        Source::Find(ns, req) => Ok(ns.collection().await?.find(req.filter).with_options(req.options.find()).await?),
+        Source::Aggregate(ns, req) => {
+            let options = req.options.aggregate();
+            let cursor = ns.collection().await?.aggregate(req.pipeline).with_options(options).await?;
+            Ok(cursor.with_type())
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! Writes as the server's own `insert` / `update` / `delete` commands.
+//!
+//! The driver's typed writes drop the fields a duplicate-key error carries (`keyPattern`, `keyValue`)
+//! and its `bulk_write` needs MongoDB 8's `bulkWrite` command; issuing the classic write commands keeps
+//! the server's whole answer and gives a bulk write on every server version.
+
+use std::collections::HashSet;
+
+use bson::oid::ObjectId;
+use bson::raw::CStr;
+use bson::{cstr, rawdoc, Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Namespace;
+use crate::error::Error;
+
+/// The server's `maxWriteBatchSize` since MongoDB 3.6.
+const MAX_BATCH_OPS: usize = 100_000;
+/// Room for a batch's entries inside a command of at most `maxBsonObjectSize` (16 MiB) + 16 KiB.
+const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkWriteRequest {
+    pub ops: Vec<WriteModel>,
+    #[serde(default = "ordered_by_default")]
+    pub ordered: bool,
+    pub bypass_document_validation: Option<bool>,
+}
+
+fn ordered_by_default() -> bool {
+    true
+}
+
+/// One write, in the shape of Mongoose's and the Node driver's `bulkWrite` entries.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WriteModel {
+    InsertOne { document: RawDocumentBuf },
+    UpdateOne(UpdateModel),
+    UpdateMany(UpdateModel),
+    ReplaceOne(ReplaceModel),
+    DeleteOne(DeleteModel),
+    DeleteMany(DeleteModel),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateModel {
+    pub filter: RawDocumentBuf,
+    /// An update document with operators, or an aggregation pipeline.
+    pub update: RawBson,
+    #[serde(default)]
+    pub upsert: bool,
+    pub array_filters: Option<RawArrayBuf>,
+    pub collation: Option<RawDocumentBuf>,
+    pub hint: Option<RawBson>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplaceModel {
+    pub filter: RawDocumentBuf,
+    pub replacement: RawDocumentBuf,
+    #[serde(default)]
+    pub upsert: bool,
+    pub collation: Option<RawDocumentBuf>,
+    pub hint: Option<RawBson>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteModel {
+    pub filter: RawDocumentBuf,
+    pub collation: Option<RawDocumentBuf>,
+    pub hint: Option<RawBson>,
+}
+
+/// What a write did, in the Node driver's names; ids are keyed by the index of their operation.
+#[derive(Debug, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkWriteResult {
+    pub inserted_count: i64,
+    pub matched_count: i64,
+    pub modified_count: i64,
+    pub deleted_count: i64,
+    pub upserted_count: i64,
+    pub inserted_ids: Document,
+    pub upserted_ids: Document,
+}
+
+/// A write error or write-concern error as the server reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteErrorInfo {
+    /// Index of the failed operation in the request (not in the server batch).
+    pub index: usize,
+    pub code: i32,
+    pub code_name: Option<String>,
+    pub message: String,
+    /// The remaining fields: keyPattern, keyValue, errInfo, ...
+    pub details: Document,
+}
+
+#[derive(Debug)]
+pub struct BulkWriteFailure {
+    pub result: BulkWriteResult,
+    pub write_errors: Vec<WriteErrorInfo>,
+    pub write_concern_error: Option<WriteErrorInfo>,
+}
+
+impl BulkWriteFailure {
+    pub fn first_error(&self) -> Option<&WriteErrorInfo> {
+        self.write_errors.first().or(self.write_concern_error.as_ref())
+    }
+
+    pub fn message(&self) -> String {
+        self.first_error().map_or_else(|| "bulk write failed".to_owned(), |e| e.message.clone())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Kind {
+    fn command(self) -> &'static CStr {
+        match self {
+            Kind::Insert => cstr!("insert"),
+            Kind::Update => cstr!("update"),
+            Kind::Delete => cstr!("delete"),
+        }
+    }
+
+    fn entries(self) -> &'static CStr {
+        match self {
+            Kind::Insert => cstr!("documents"),
+            Kind::Update => cstr!("updates"),
+            Kind::Delete => cstr!("deletes"),
+        }
+    }
+}
+
+/// One operation ready for a command: its index in the request and its entry in the command's array.
+struct Entry {
+    index: usize,
+    kind: Kind,
+    body: RawDocumentBuf,
+    /// The `_id` of an inserted document.
+    id: Option<Bson>,
+}
+
+impl WriteModel {
+    fn into_entry(self, index: usize) -> Result<Entry, Error> {
+        let (kind, body, id) = match self {
+            WriteModel::InsertOne { document } => {
+                let (document, id) = with_id(document)?;
+                (Kind::Insert, document, Some(id))
+            }
+            WriteModel::UpdateOne(m) => (Kind::Update, update_statement(m, false)?, None),
+            WriteModel::UpdateMany(m) => (Kind::Update, update_statement(m, true)?, None),
+            WriteModel::ReplaceOne(m) => (Kind::Update, replace_statement(m)?, None),
+            WriteModel::DeleteOne(m) => (Kind::Delete, delete_statement(m, 1), None),
+            WriteModel::DeleteMany(m) => (Kind::Delete, delete_statement(m, 0), None),
+        };
+        Ok(Entry { index, kind, body, id })
+    }
+}
+
+/// The document with an `_id`, generating an ObjectId first in the document if it has none.
+fn with_id(document: RawDocumentBuf) -> Result<(RawDocumentBuf, Bson), Error> {
+    if let Some(id) = document.get("_id")? {
+        let id = Bson::try_from(id)?;
+        return Ok((document, id));
+    }
+    let id = ObjectId::new();
+    let mut with_id = rawdoc! { "_id": id };
+    for element in document.iter() {
+        let (key, value) = element?;
+        with_id.append(key, value);
+    }
+    Ok((with_id, Bson::ObjectId(id)))
+}
+
+fn first_key_is_operator(doc: &RawDocumentBuf) -> Result<Option<bool>, Error> {
+    Ok(doc.iter().next().transpose()?.map(|(key, _)| key.as_str().starts_with('$')))
+}
+
+fn update_statement(m: UpdateModel, multi: bool) -> Result<RawDocumentBuf, Error> {
+    match &m.update {
+        RawBson::Document(doc) if first_key_is_operator(doc)? == Some(true) => {}
+        RawBson::Array(_) => {}
+        _ => {
+            return Err(Error::InvalidArgument(
+                "an update must be a document of update operators ($set, $inc, ...) or a pipeline".into(),
+            ))
+        }
+    }
+    let mut statement = rawdoc! { "q": m.filter, "u": m.update, "upsert": m.upsert, "multi": multi };
+    if let Some(filters) = m.array_filters {
+        statement.append(cstr!("arrayFilters"), filters);
+    }
+    append_collation_and_hint(&mut statement, m.collation, m.hint);
+    Ok(statement)
+}
+
+fn replace_statement(m: ReplaceModel) -> Result<RawDocumentBuf, Error> {
+    if first_key_is_operator(&m.replacement)? == Some(true) {
+        return Err(Error::InvalidArgument("a replacement document must not contain update operators".into()));
+    }
+    let mut statement = rawdoc! { "q": m.filter, "u": m.replacement, "upsert": m.upsert, "multi": false };
+    append_collation_and_hint(&mut statement, m.collation, m.hint);
+    Ok(statement)
+}
+
+fn delete_statement(m: DeleteModel, limit: i32) -> RawDocumentBuf {
+    let mut statement = rawdoc! { "q": m.filter, "limit": limit };
+    append_collation_and_hint(&mut statement, m.collation, m.hint);
+    statement
+}
+
+fn append_collation_and_hint(statement: &mut RawDocumentBuf, collation: Option<RawDocumentBuf>, hint: Option<RawBson>) {
+    if let Some(collation) = collation {
+        statement.append(cstr!("collation"), collation);
+    }
+    if let Some(hint) = hint {
+        statement.append(cstr!("hint"), hint);
+    }
+}
+
+/// Runs the writes; an ordered request stops at its first failed write, as the server does.
+pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<BulkWriteResult, Error> {
+    if req.ops.is_empty() {
+        return Err(Error::InvalidArgument("a bulk write needs at least one operation".into()));
+    }
+    let entries = req.ops.into_iter().enumerate().map(|(i, op)| op.into_entry(i)).collect::<Result<Vec<_>, _>>()?;
+    let batches = batches(entries, req.ordered);
+    let coll = ns.collection().await?;
+    let write_concern = match coll.write_concern() {
+        Some(wc) => Some(bson::serialize_to_raw_document_buf(wc)?).filter(|wc| !wc.is_empty()),
+        None => None,
+    };
+    let db = ns.database().await?;
+    let mut failure =
+        BulkWriteFailure { result: BulkWriteResult::default(), write_errors: Vec::new(), write_concern_error: None };
+    for batch in batches {
+        let kind = batch[0].kind;
+        let mut items = RawArrayBuf::new();
+        for entry in &batch {
+            items.push(entry.body.as_ref());
+        }
+        let mut command = RawDocumentBuf::new();
+        command.append(kind.command(), ns.coll.as_str());
+        command.append(kind.entries(), items);
+        command.append(cstr!("ordered"), req.ordered);
+        if let Some(bypass) = req.bypass_document_validation {
+            command.append(cstr!("bypassDocumentValidation"), bypass);
+        }
+        if let Some(wc) = &write_concern {
+            command.append(cstr!("writeConcern"), wc.as_ref());
+        }
+        let reply = db.run_raw_command(command).await?;
+        let stop = merge_reply(&mut failure, kind, &batch, &reply, req.ordered)?;
+        if stop {
+            break;
+        }
+    }
+    if failure.write_errors.is_empty() && failure.write_concern_error.is_none() {
+        Ok(failure.result)
+    } else {
+        Err(Error::BulkWrite(Box::new(failure)))
+    }
+}
+
+/// One write, failing with the server's error for it rather than a bulk error.
+pub async fn write_one(ns: &Namespace, op: WriteModel) -> Result<BulkWriteResult, Error> {
+    let req = BulkWriteRequest { ops: vec![op], ordered: true, bypass_document_validation: None };
+    match bulk_write(ns, req).await {
+        Err(Error::BulkWrite(mut failure)) => Err(match failure.write_errors.pop() {
+            Some(error) => Error::Write(Box::new(error)),
+            None => Error::WriteConcern(Box::new(failure.write_concern_error.expect("a failure has an error"))),
+        }),
+        other => other,
+    }
+}
+
+/// Groups entries into server batches: consecutive runs of one kind when ordered, one group per kind
+/// otherwise; each split to the server's limits on count and size.
+fn batches(entries: Vec<Entry>, ordered: bool) -> Vec<Vec<Entry>> {
+    let mut groups: Vec<Vec<Entry>> = Vec::new();
+    if ordered {
+        for entry in entries {
+            match groups.last_mut() {
+                Some(group) if group[0].kind == entry.kind => group.push(entry),
+                _ => groups.push(vec![entry]),
+            }
+        }
+    } else {
+        let mut by_kind = [Vec::new(), Vec::new(), Vec::new()];
+        for entry in entries {
+            by_kind[entry.kind as usize].push(entry);
+        }
+        groups.extend(by_kind.into_iter().filter(|g| !g.is_empty()));
+    }
+    let mut out = Vec::new();
+    for group in groups {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for entry in group {
+            let size = entry.body.as_bytes().len();
+            if !batch.is_empty() && (batch.len() == MAX_BATCH_OPS || bytes + size > MAX_BATCH_BYTES) {
+                out.push(std::mem::take(&mut batch));
+                bytes = 0;
+            }
+            bytes += size;
+            batch.push(entry);
+        }
+        out.push(batch);
+    }
+    out
+}
+
+/// Adds one command reply to the outcome; tells whether an ordered write must stop here.
+fn merge_reply(
+    out: &mut BulkWriteFailure,
+    kind: Kind,
+    batch: &[Entry],
+    reply: &Document,
+    ordered: bool,
+) -> Result<bool, Error> {
+    let n = number(reply, "n");
+    let mut errors = Vec::new();
+    if let Ok(list) = reply.get_array("writeErrors") {
+        for item in list {
+            let Bson::Document(doc) = item else { continue };
+            let at = number(doc, "index") as usize;
+            let index = batch.get(at).map_or(at, |e| e.index);
+            errors.push((at, error_info(doc, index)));
+        }
+    }
+    match kind {
+        Kind::Insert => {
+            out.result.inserted_count += n;
+            let failed: HashSet<usize> = errors.iter().map(|(at, _)| *at).collect();
+            let first_failed = errors.iter().map(|(at, _)| *at).min();
+            for (at, entry) in batch.iter().enumerate() {
+                let attempted = !ordered || first_failed.is_none_or(|first| at < first);
+                if attempted && !failed.contains(&at) {
+                    if let Some(id) = &entry.id {
+                        out.result.inserted_ids.insert(entry.index.to_string(), id.clone());
+                    }
+                }
+            }
+        }
+        Kind::Update => {
+            let upserted = reply.get_array("upserted").map(|a| a.as_slice()).unwrap_or_default();
+            for item in upserted {
+                let Bson::Document(doc) = item else { continue };
+                let at = number(doc, "index") as usize;
+                let index = batch.get(at).map_or(at, |e| e.index);
+                out.result.upserted_ids.insert(index.to_string(), doc.get("_id").cloned().unwrap_or(Bson::Null));
+            }
+            out.result.upserted_count += upserted.len() as i64;
+            out.result.matched_count += n - upserted.len() as i64;
+            out.result.modified_count += number(reply, "nModified");
+        }
+        Kind::Delete => out.result.deleted_count += n,
+    }
+    if let (Ok(doc), None) = (reply.get_document("writeConcernError"), &out.write_concern_error) {
+        out.write_concern_error = Some(error_info(doc, 0));
+    }
+    let stop = ordered && !errors.is_empty();
+    out.write_errors.extend(errors.into_iter().map(|(_, e)| e));
+    Ok(stop)
+}
+
+fn error_info(doc: &Document, index: usize) -> WriteErrorInfo {
+    let mut details = doc.clone();
+    for key in ["index", "code", "codeName", "errmsg"] {
+        details.remove(key);
+    }
+    WriteErrorInfo {
+        index,
+        code: number(doc, "code") as i32,
+        code_name: doc.get_str("codeName").ok().map(str::to_owned),
+        message: doc.get_str("errmsg").unwrap_or("write failed").to_owned(),
+        details,
+    }
+}
+
+/// A count from a server reply, whichever numeric type the server chose.
+fn number(doc: &Document, key: &str) -> i64 {
+    match doc.get(key) {
+        Some(Bson::Int32(v)) => i64::from(*v),
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Double(v)) => *v as i64,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    fn models(ops: Vec<Document>) -> Vec<WriteModel> {
+        let req = doc! { "ops": ops };
+        crate::ops::decode::<BulkWriteRequest>("request", &bson::serialize_to_vec(&req).unwrap()).unwrap().ops
+    }
+
+    fn entries(ops: Vec<Document>) -> Vec<Entry> {
+        models(ops).into_iter().enumerate().map(|(i, m)| m.into_entry(i).unwrap()).collect()
+    }
+
+    fn kinds(batches: &[Vec<Entry>]) -> Vec<(Kind, Vec<usize>)> {
+        batches.iter().map(|b| (b[0].kind, b.iter().map(|e| e.index).collect())).collect()
+    }
+
+    fn mixed() -> Vec<Document> {
+        vec![
+            doc! { "insertOne": { "document": { "a": 1 } } },
+            doc! { "updateOne": { "filter": {}, "update": { "$set": { "a": 2 } } } },
+            doc! { "insertOne": { "document": { "_id": 7, "a": 3 } } },
+            doc! { "deleteMany": { "filter": { "a": 1 } } },
+        ]
+    }
+
+    #[test]
+    fn ordered_batches_keep_order_unordered_group_by_kind() {
+        use Kind::*;
+        assert_eq!(
+            kinds(&batches(entries(mixed()), true)),
+            vec![(Insert, vec![0]), (Update, vec![1]), (Insert, vec![2]), (Delete, vec![3])]
+        );
+        assert_eq!(kinds(&batches(entries(mixed()), false)), vec![(Insert, vec![0, 2]), (Update, vec![1]), (Delete, vec![3])]);
+    }
+
+    #[test]
+    fn batches_respect_the_size_limit() {
+        let big = "x".repeat(5 * 1024 * 1024);
+        let ops = (0..4).map(|_| doc! { "insertOne": { "document": { "s": big.clone() } } }).collect();
+        assert_eq!(kinds(&batches(entries(ops), true)).iter().map(|(_, i)| i.len()).collect::<Vec<_>>(), vec![3, 1]);
+    }
+
+    #[test]
+    fn inserts_get_an_id_first_and_keep_theirs() {
+        let e = entries(mixed());
+        let generated = Document::try_from(e[0].body.clone()).unwrap();
+        assert_eq!(generated.keys().collect::<Vec<_>>(), vec!["_id", "a"]);
+        assert_eq!(Some(generated.get("_id").unwrap().clone()), e[0].id);
+        assert_eq!(e[2].id, Some(Bson::Int32(7)));
+    }
+
+    #[test]
+    fn updates_need_operators_and_replacements_must_not_have_them() {
+        for op in [
+            doc! { "updateOne": { "filter": {}, "update": { "a": 1 } } },
+            doc! { "updateMany": { "filter": {}, "update": {} } },
+            doc! { "replaceOne": { "filter": {}, "replacement": { "$set": { "a": 1 } } } },
+        ] {
+            let model = models(vec![op]).pop().unwrap();
+            assert!(matches!(model.into_entry(0), Err(Error::InvalidArgument(_))));
+        }
+        let pipeline = models(vec![doc! { "updateOne": { "filter": {}, "update": [{ "$set": { "a": 1 } }] } }]);
+        assert!(pipeline.into_iter().next().unwrap().into_entry(0).is_ok());
+    }
+
+    #[test]
+    fn write_errors_are_mapped_back_to_request_indexes() {
+        let batch = batches(entries(mixed()), false).remove(0);
+        let reply = doc! {
+            "n": 1, "ok": 1,
+            "writeErrors": [{ "index": 1, "code": 11000, "errmsg": "E11000 dup", "keyValue": { "_id": 7 } }],
+        };
+        let mut out = BulkWriteFailure { result: Default::default(), write_errors: vec![], write_concern_error: None };
+        assert!(!merge_reply(&mut out, Kind::Insert, &batch, &reply, false).unwrap());
+        assert_eq!(out.write_errors[0].index, 2);
+        assert_eq!(out.write_errors[0].details, doc! { "keyValue": { "_id": 7 } });
+        assert_eq!(out.result.inserted_count, 1);
+        assert_eq!(out.result.inserted_ids.keys().collect::<Vec<_>>(), vec!["0"]);
+    }
+}
