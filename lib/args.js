@@ -70,9 +70,9 @@ function queryOptions(options = {}, projection) {
   const proj = toProjection(projection ?? p ?? fields ?? select);
   if (proj !== undefined) out.projection = proj;
   if (sort !== undefined) out.sort = toSort(sort);
-  const after = returnDocument === 'after' || returnNew === true || returnOriginal === false;
-  if (returnDocument !== undefined || returnNew !== undefined || returnOriginal !== undefined) {
-    out.returnDocument = after ? 'after' : 'before';
+  if (returnDocument !== undefined) out.returnDocument = returnDocument;
+  else if (returnNew !== undefined || returnOriginal !== undefined) {
+    out.returnDocument = returnNew === true || returnOriginal === false ? 'after' : 'before';
   }
   return out;
 }

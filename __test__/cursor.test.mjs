@@ -1,0 +1,93 @@
+// Large results stream in chunks through cursors, for-await and Node streams.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { PolyMongo } from '../index.mjs';
+import { MongoClient, dropDatabases, model, uniqueDb, useServer } from './helpers.mjs';
+
+const PREFIX = uniqueDb('cur');
+const COUNT = 10_000;
+let server, wrapper, client, Rows;
+
+before(async () => {
+  server = await useServer();
+  client = await MongoClient.connect(server.uri);
+  wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: PREFIX });
+  const Row = wrapper.wrapModel(model('Row', { i: Number, pad: String }));
+  Rows = Row.db(`${PREFIX}_big`);
+  const pad = 'x'.repeat(200);
+  await Rows.insertMany(Array.from({ length: COUNT }, (_, i) => ({ i, pad })));
+});
+
+after(async () => {
+  await dropDatabases(client, PREFIX);
+  await wrapper.disconnect();
+  await client.close();
+  await server.stop();
+});
+
+test('10,000 documents arrive in bounded chunks, in order', async () => {
+  const cursor = Rows.find({}).sort({ i: 1 }).cursor();
+  let seen = 0;
+  let largest = 0;
+  let chunks = 0;
+  for (let docs = await cursor.nextChunk(); docs.length > 0; docs = await cursor.nextChunk()) {
+    chunks++;
+    largest = Math.max(largest, docs.length);
+    for (const doc of docs) assert.equal(doc.i, seen++);
+  }
+  assert.equal(seen, COUNT);
+  assert.ok(chunks >= 10, `${chunks} chunks`);
+  assert.ok(largest <= 1000, `a chunk held ${largest} documents`);
+  const small = Rows.find({}).batchSize(100).cursor();
+  assert.equal((await small.nextChunk()).length, 100);
+  await small.close();
+});
+
+test('streaming all documents keeps memory flat', async () => {
+  global.gc?.();
+  const start = process.memoryUsage().heapUsed;
+  let peak = start;
+  let n = 0;
+  for await (const doc of Rows.find({}).batchSize(500)) {
+    n += doc.i >= 0;
+    if (n % 1000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
+  }
+  assert.equal(n, COUNT);
+  // All 10,000 documents are ~3 MB as JS objects; a streaming read holds one chunk of 500 at a time.
+  assert.ok(peak - start < 16 * 1024 * 1024, `heap grew by ${((peak - start) / 1e6).toFixed(1)} MB`);
+});
+
+test('next(), eachAsync(), and a Readable stream', async () => {
+  const cursor = Rows.find({ i: { $lt: 3 } }).sort('i').cursor();
+  assert.equal((await cursor.next()).i, 0);
+  assert.equal((await cursor.next()).i, 1);
+  assert.equal((await cursor.next()).i, 2);
+  assert.equal(await cursor.next(), null);
+  assert.equal(await cursor.next(), null);
+  const seen = [];
+  await Rows.find({ i: { $lt: 5 } }).sort('-i').cursor().eachAsync((doc) => { seen.push(doc.i); });
+  assert.deepEqual(seen, [4, 3, 2, 1, 0]);
+  let piped = 0;
+  await pipeline(Rows.find({ i: { $lt: 2500 } }).cursor(), new Writable({ objectMode: true, write(_doc, _enc, cb) { piped++; cb(); } }));
+  assert.equal(piped, 2500);
+});
+
+test('leaving a loop early closes the cursor, and aggregate cursors stream too', async () => {
+  const cursor = Rows.find({}).cursor();
+  let n = 0;
+  for await (const doc of cursor) {
+    if (doc && ++n === 5) break;
+  }
+  assert.equal(n, 5);
+  assert.ok(cursor.destroyed);
+  let total = 0;
+  for await (const group of Rows.aggregate([{ $group: { _id: { $mod: ['$i', 10] }, n: { $sum: 1 } } }]).cursor()) total += group.n;
+  assert.equal(total, COUNT);
+});
+
+test('a failing query rejects from the cursor', async () => {
+  await assert.rejects(Rows.find({ $bad: 1 }).cursor().next(), { name: 'MongoServerError', code: 2 });
+  assert.throws(() => Rows.countDocuments().cursor(), TypeError);
+});

@@ -1,0 +1,36 @@
+// Compiled (not run) by types.test.mjs: the typings accept PolyMongo-style code and infer results.
+import mongoose, { Schema, Types } from 'mongoose';
+import { PolyMongo, type WrappedModel } from 'polymongo-rs';
+
+interface IUser {
+  name: string;
+  age?: number;
+}
+
+const wrapper = PolyMongo.createWrapper({
+  mongoURI: 'mongodb://127.0.0.1:27017',
+  defaultDB: 'main',
+  maxPoolSize: 10,
+  dbSpecific: [{ dbName: 'analytics', options: { maxConnections: 5, autoClose: true, ttl: 60_000 } }],
+});
+const User: WrappedModel<IUser> = wrapper.wrapModel(mongoose.model<IUser>('User', new Schema<IUser>({ name: String, age: Number })));
+
+export async function usage(): Promise<void> {
+  const admins = await User.db('tenant_1').find({ role: 'admin' }).sort('-age').limit(10).select('name');
+  const first: string | undefined = admins[0]?.name;
+  const id: Types.ObjectId | undefined = admins[0]?._id;
+  const one = await User.findById(id);
+  const n: number = await User.db(null).countDocuments({ age: { $gt: 1 } });
+  const created = await User.db('tenant_2').create({ name: 'a' });
+  const many = await User.insertMany([{ name: 'b' }], { ordered: false });
+  const raw = await User.insertMany([{ name: 'c' }], { rawResult: true });
+  const updated = await User.updateOne({ name: 'a' }, { $set: { age: 3 } }, { upsert: true });
+  const modified: number = updated.modifiedCount + raw.insertedCount;
+  const after = await User.findOneAndUpdate({ name: 'a' }, { age: 4 }, { new: true });
+  const groups = await User.aggregate<{ _id: string; n: number }>().group({ _id: '$name', n: { $sum: 1 } }).exec();
+  for await (const doc of User.find().cursor()) doc.name.toUpperCase();
+  const state: 'connected' | string = wrapper.getConnectionState();
+  const ping = await wrapper.ping();
+  if (ping.ok) ping.latency.toFixed(1);
+  void [first, one, n, created._id, many.length, modified, after?.age, groups[0]?.n, state];
+}

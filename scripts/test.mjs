@@ -1,0 +1,33 @@
+// `npm test`: builds the addon, starts the local test server (unless MONGODB_URI names one), runs the
+// Rust unit tests and the end-to-end suites against it, and stops the server whatever happened.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startServer } from './test-server.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function run(command, args, env = process.env) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: 'inherit' });
+    child.once('error', (err) => {
+      console.error(`${command}: ${err.message}`);
+      resolve(1);
+    });
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+if ((await run('node', ['scripts/build.mjs'])) !== 0) process.exit(1);
+
+const server = process.env.MONGODB_URI ? null : await startServer();
+const env = { ...process.env, MONGODB_URI: process.env.MONGODB_URI ?? server.uri };
+let failures = 0;
+try {
+  // Release, like the addon build, so both share one build of the dependencies.
+  failures += (await run('cargo', ['test', '--release'], env)) !== 0;
+  // One file at a time: suites read the server's global connection counts.
+  failures += (await run('node', ['--test', '--test-concurrency=1', '__test__/'], env)) !== 0;
+} finally {
+  await server?.stop();
+}
+process.exit(failures === 0 ? 0 : 1);
