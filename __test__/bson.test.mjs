@@ -3,24 +3,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PolyMongo } from '../index.mjs';
-import { MongoClient, dropDatabases, model, mongoose, uniqueDb, useServer } from './helpers.mjs';
+import { model, mongoose, openSuite, uniqueDb } from './helpers.mjs';
 
 const { BSON } = mongoose.mongo;
 const PREFIX = uniqueDb('bson');
-let server, wrapper, client, Thing;
+let suite, wrapper, client, Thing;
 
 before(async () => {
-  server = await useServer();
-  client = await MongoClient.connect(server.uri);
-  wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: PREFIX });
+  suite = await openSuite(PREFIX);
+  client = suite.client;
+  wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: PREFIX });
   Thing = wrapper.wrapModel(model('Thing', {}, { strict: false }));
 });
 
 after(async () => {
-  await dropDatabases(client, PREFIX);
   await wrapper.disconnect();
-  await client.close();
-  await server.stop();
+  await suite.close();
 });
 
 const sample = () => ({

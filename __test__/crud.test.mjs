@@ -3,10 +3,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PolyMongo } from '../index.mjs';
-import { MongoClient, ObjectId, dropDatabases, model, uniqueDb, useServer } from './helpers.mjs';
+import { ObjectId, model, openSuite, uniqueDb } from './helpers.mjs';
 
 const PREFIX = uniqueDb('crud');
-let server, wrapper, client, User;
+let suite, wrapper, client, User;
 let dbCount = 0;
 /** A fresh tenant database and its raw-driver view. */
 function tenant() {
@@ -15,17 +15,15 @@ function tenant() {
 }
 
 before(async () => {
-  server = await useServer();
-  client = await MongoClient.connect(server.uri);
-  wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: `${PREFIX}_default` });
+  suite = await openSuite(PREFIX);
+  client = suite.client;
+  wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_default` });
   User = wrapper.wrapModel(model('User', { name: String, age: Number, role: String, tags: [String] }));
 });
 
 after(async () => {
-  await dropDatabases(client, PREFIX);
   await wrapper.disconnect();
-  await client.close();
-  await server.stop();
+  await suite.close();
 });
 
 const people = () => [

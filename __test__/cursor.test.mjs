@@ -4,16 +4,16 @@ import assert from 'node:assert/strict';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { PolyMongo } from '../index.mjs';
-import { MongoClient, dropDatabases, model, uniqueDb, useServer } from './helpers.mjs';
+import { model, openSuite, uniqueDb } from './helpers.mjs';
 
 const PREFIX = uniqueDb('cur');
 const COUNT = 10_000;
-let server, wrapper, client, Rows;
+let suite, wrapper, client, Rows;
 
 before(async () => {
-  server = await useServer();
-  client = await MongoClient.connect(server.uri);
-  wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: PREFIX });
+  suite = await openSuite(PREFIX);
+  client = suite.client;
+  wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: PREFIX });
   const Row = wrapper.wrapModel(model('Row', { i: Number, pad: String }));
   Rows = Row.db(`${PREFIX}_big`);
   const pad = 'x'.repeat(200);
@@ -21,10 +21,8 @@ before(async () => {
 });
 
 after(async () => {
-  await dropDatabases(client, PREFIX);
   await wrapper.disconnect();
-  await client.close();
-  await server.stop();
+  await suite.close();
 });
 
 test('10,000 documents arrive in bounded chunks, in order', async () => {

@@ -5,9 +5,10 @@ import mongoose from 'mongoose';
 import { startServer } from '../scripts/test-server.mjs';
 
 export { mongoose };
-export const { MongoClient, ObjectId } = mongoose.mongo;
+const { MongoClient } = mongoose.mongo;
+export const { ObjectId } = mongoose.mongo;
 
-export async function useServer() {
+async function useServer() {
   if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI, stop: async () => {} };
   return startServer();
 }
@@ -29,8 +30,16 @@ export async function serverConnections(client) {
   return status.connections.current;
 }
 
-/** Drops every database whose name starts with `prefix`. */
-export async function dropDatabases(client, prefix) {
-  const { databases } = await client.db('admin').command({ listDatabases: 1, nameOnly: true });
-  await Promise.all(databases.filter((d) => d.name.startsWith(prefix)).map((d) => client.db(d.name).dropDatabase()));
+/** A suite's server, a Node-driver client observing it, and `close()`, which drops every database
+ *  whose name starts with `prefix` and stops what the suite started. */
+export async function openSuite(prefix) {
+  const server = await useServer();
+  const client = await MongoClient.connect(server.uri, { maxPoolSize: 1 });
+  const close = async () => {
+    const { databases } = await client.db('admin').command({ listDatabases: 1, nameOnly: true });
+    await Promise.all(databases.filter((d) => d.name.startsWith(prefix)).map((d) => client.db(d.name).dropDatabase()));
+    await client.close();
+    await server.stop();
+  };
+  return { uri: server.uri, client, close };
 }

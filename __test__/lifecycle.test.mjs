@@ -5,27 +5,25 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PolyMongo } from '../index.mjs';
 import { startServer } from '../scripts/test-server.mjs';
-import { MongoClient, dropDatabases, model, serverConnections, uniqueDb, useServer } from './helpers.mjs';
+import { model, openSuite, serverConnections, uniqueDb } from './helpers.mjs';
 
 const PREFIX = uniqueDb('life');
 const UNREACHABLE = 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200';
-let server, client;
+let suite, client;
 
 before(async () => {
-  server = await useServer();
-  client = await MongoClient.connect(server.uri, { maxPoolSize: 1 });
+  suite = await openSuite(PREFIX);
+  client = suite.client;
 });
 
 after(async () => {
-  await dropDatabases(client, PREFIX);
-  await client.close();
-  await server.stop();
+  await suite.close();
 });
 
 const Note = () => model('Note', { text: String });
 
 test('coldStart connects on first use, once, however many operations start together', async () => {
-  const wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: PREFIX, maxPoolSize: 4 });
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: PREFIX, maxPoolSize: 4 });
   const Notes = wrapper.wrapModel(Note());
   assert.equal(wrapper.getConnectionState(), 'not initialized');
   const before = await serverConnections(client);
@@ -38,14 +36,14 @@ test('coldStart connects on first use, once, however many operations start toget
 });
 
 test('coldStart: false connects without waiting for an operation', async () => {
-  const wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: PREFIX, coldStart: false });
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: PREFIX, coldStart: false });
   for (let i = 0; i < 100 && wrapper.getConnectionState() !== 'connected'; i++) await sleep(20);
   assert.equal(wrapper.getConnectionState(), 'connected');
   await wrapper.disconnect();
 });
 
 test('connect() and ping() report on the connection', async () => {
-  const wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: PREFIX });
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: PREFIX });
   assert.deepEqual(await wrapper.connect(), { success: true, alreadyConnected: false, state: 'connected' });
   const ping = await wrapper.ping();
   assert.equal(ping.ok, true);
@@ -56,7 +54,7 @@ test('connect() and ping() report on the connection', async () => {
 });
 
 test('after disconnect() operations fail clearly until connect() reopens, and nothing is lost', async () => {
-  const wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: PREFIX });
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: PREFIX });
   const Notes = wrapper.wrapModel(Note()).db(`${PREFIX}_closed`);
   await Notes.create({ text: 'kept' });
   assert.deepEqual(await wrapper.disconnect(), { success: true });

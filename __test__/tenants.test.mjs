@@ -3,21 +3,19 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PolyMongo } from '../index.mjs';
-import { MongoClient, dropDatabases, model, serverConnections, uniqueDb, useServer } from './helpers.mjs';
+import { model, openSuite, serverConnections, uniqueDb } from './helpers.mjs';
 
 const PREFIX = uniqueDb('ten');
 const MAX_POOL = 5;
-let server, client;
+let suite, client;
 
 before(async () => {
-  server = await useServer();
-  client = await MongoClient.connect(server.uri, { maxPoolSize: 1 });
+  suite = await openSuite(PREFIX);
+  client = suite.client;
 });
 
 after(async () => {
-  await dropDatabases(client, PREFIX);
-  await client.close();
-  await server.stop();
+  await suite.close();
 });
 
 async function inBatches(count, size, fn) {
@@ -27,7 +25,7 @@ async function inBatches(count, size, fn) {
 }
 
 test('the same collection in two databases never mixes', async () => {
-  const wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: `${PREFIX}_main` });
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_main` });
   const Note = wrapper.wrapModel(model('Note', { text: String }));
   await Note.db(`${PREFIX}_a`).create({ text: 'for a' });
   await Note.db(`${PREFIX}_b`).insertMany([{ text: 'for b' }, { text: 'also b' }]);
@@ -42,7 +40,7 @@ test('the same collection in two databases never mixes', async () => {
 });
 
 test('1,000 tenants through one wrapper open no more than maxPoolSize + 2 connections', async () => {
-  const wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: `${PREFIX}_main`, maxPoolSize: MAX_POOL });
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_main`, maxPoolSize: MAX_POOL });
   const Item = wrapper.wrapModel(model('Item', { n: Number }));
   const before = await serverConnections(client);
   let peak = before;
@@ -61,7 +59,7 @@ test('1,000 tenants through one wrapper open no more than maxPoolSize + 2 connec
 });
 
 test('reading tenants that have no data creates no databases', async () => {
-  const wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: `${PREFIX}_main` });
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_main` });
   const Item = wrapper.wrapModel(model('Item', { n: Number }));
   const names = async () => (await client.db('admin').command({ listDatabases: 1, nameOnly: true })).databases.map((d) => d.name);
   const before = await names();

@@ -3,6 +3,7 @@
 
 const { QueryCursor } = require('./cursor');
 const { toSort } = require('./args');
+const { makeThenable } = require('./thenable');
 
 const STAGES = {
   match: '$match', group: '$group', project: '$project', limit: '$limit', skip: '$skip',
@@ -68,18 +69,6 @@ class Aggregate {
     return this.cursor().toArray();
   }
 
-  then(resolve, reject) {
-    return this.exec().then(resolve, reject);
-  }
-
-  catch(reject) {
-    return this.exec().catch(reject);
-  }
-
-  finally(fn) {
-    return this.exec().finally(fn);
-  }
-
   cursor(options = {}) {
     const native = this.model._nativeAggregate(this._pipeline, { ...this._options, ...options });
     return new QueryCursor(native, this.model._codec);
@@ -99,5 +88,7 @@ for (const [method, stage] of Object.entries(STAGES)) {
     return this.append({ [stage]: value });
   };
 }
+
+makeThenable(Aggregate);
 
 module.exports = { Aggregate };

@@ -4,6 +4,7 @@
 
 const { QueryCursor } = require('./cursor');
 const { toSort, toProjection, queryOptions } = require('./args');
+const { makeThenable } = require('./thenable');
 
 const CURSOR_OPS = new Set(['find']);
 
@@ -27,7 +28,7 @@ class Query {
   }
 
   where(filter) {
-    Object.assign(this._filter, filter);
+    this._filter = { ...this._filter, ...filter };
     return this;
   }
 
@@ -99,18 +100,6 @@ class Query {
     return this.model._run(this);
   }
 
-  then(resolve, reject) {
-    return this.exec().then(resolve, reject);
-  }
-
-  catch(reject) {
-    return this.exec().catch(reject);
-  }
-
-  finally(fn) {
-    return this.exec().finally(fn);
-  }
-
   /** Streams the results; only `find` has a cursor. */
   cursor() {
     if (!CURSOR_OPS.has(this.op)) throw new TypeError(`polymongo-rs: ${this.op}() has no cursor`);
@@ -125,5 +114,7 @@ class Query {
     return 'Query';
   }
 }
+
+makeThenable(Query);
 
 module.exports = { Query };

@@ -124,7 +124,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_disconnected_engine_refuses_work_until_reconnected() {
+    async fn a_disconnected_engine_refuses_work() {
         let engine = engine();
         engine.disconnect().await;
         assert_eq!(engine.state(), ConnectionState::Disconnected);

@@ -1,7 +1,5 @@
 //! The engine's one error type. The binding turns each variant into a JS error with a name and code.
 
-use mongodb::error::{ErrorKind, WriteFailure};
-
 use crate::ops::write::{BulkWriteFailure, WriteErrorInfo};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,21 +41,6 @@ impl Error {
 
     pub fn type_error(option: &'static str, message: impl Into<String>) -> Self {
         Error::Config { option, message: message.into(), range: false }
-    }
-
-    /// The server's error code, where the error came from the server.
-    pub fn code(&self) -> Option<i32> {
-        match self {
-            Error::Write(info) | Error::WriteConcern(info) => Some(info.code),
-            Error::BulkWrite(failure) => failure.first_error().map(|e| e.code),
-            Error::Driver(e) => match e.kind.as_ref() {
-                ErrorKind::Command(c) => Some(c.code),
-                ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
-                ErrorKind::Write(WriteFailure::WriteConcernError(w)) => Some(w.code),
-                _ => None,
-            },
-            _ => None,
-        }
     }
 }
 

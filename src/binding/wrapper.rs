@@ -36,6 +36,7 @@ pub struct DbSpecificOptions {
 }
 
 #[napi(object)]
+#[derive(Default)]
 pub struct DbSpecificPoolOptions {
     pub max_connections: Option<f64>,
     pub auto_close: Option<bool>,
@@ -52,12 +53,7 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
     config.cold_start = options.cold_start.unwrap_or(true);
     config.retry = options.retry.map_or(Ok(0), |v| whole_number("retry", v))?;
     for spec in options.db_specific.unwrap_or_default() {
-        let pool = spec.options.unwrap_or(DbSpecificPoolOptions {
-            max_connections: None,
-            auto_close: None,
-            ttl: None,
-            cold_start: None,
-        });
+        let pool = spec.options.unwrap_or_default();
         config.db_specific.push(DbSpecific {
             db_name: spec.db_name,
             mongo_uri: spec.mongo_uri,

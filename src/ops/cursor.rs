@@ -19,7 +19,7 @@ pub enum Source {
 
 enum State {
     /// Not yet sent: the query runs when the first chunk is asked for.
-    Pending(Source),
+    Pending(Box<Source>),
     Open(Box<Cursor<RawDocumentBuf>>),
     Exhausted,
 }
@@ -43,15 +43,16 @@ impl DocCursor {
             Source::Find(_, req) => req.options.batch_size,
             Source::Aggregate(_, req) => req.options.batch_size,
         };
-        DocCursor { state: State::Pending(source), chunk_docs: batch_size.unwrap_or(DEFAULT_CHUNK_DOCS).max(1) }
+        DocCursor { state: State::Pending(Box::new(source)), chunk_docs: batch_size.unwrap_or(DEFAULT_CHUNK_DOCS).max(1) }
     }
 
     /// The next documents, up to a chunk's size; `done` once nothing is left.
     pub async fn next_chunk(&mut self) -> Result<Chunk, Error> {
-        if let State::Pending(_) = self.state {
-            let State::Pending(source) = std::mem::replace(&mut self.state, State::Exhausted) else { unreachable!() };
-            self.state = State::Open(Box::new(open(source).await?));
-        }
+        // A query that fails to open leaves the cursor exhausted: its error is reported once.
+        self.state = match std::mem::replace(&mut self.state, State::Exhausted) {
+            State::Pending(source) => State::Open(Box::new(open(*source).await?)),
+            other => other,
+        };
         let State::Open(cursor) = &mut self.state else { return Ok(Chunk { done: true, ..Chunk::default() }) };
         let mut chunk = Chunk::default();
         while chunk.count < self.chunk_docs && chunk.bytes.len() < MAX_CHUNK_BYTES {

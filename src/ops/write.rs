@@ -262,8 +262,7 @@ pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<BulkWri
             command.append(cstr!("writeConcern"), wc.as_ref());
         }
         let reply = db.run_raw_command(command).await?;
-        let stop = merge_reply(&mut failure, kind, &batch, &reply, req.ordered)?;
-        if stop {
+        if merge_reply(&mut failure, kind, &batch, &reply, req.ordered) {
             break;
         }
     }
@@ -329,7 +328,7 @@ fn merge_reply(
     batch: &[Entry],
     reply: &Document,
     ordered: bool,
-) -> Result<bool, Error> {
+) -> bool {
     let n = number(reply, "n");
     let mut errors = Vec::new();
     if let Ok(list) = reply.get_array("writeErrors") {
@@ -373,7 +372,7 @@ fn merge_reply(
     }
     let stop = ordered && !errors.is_empty();
     out.write_errors.extend(errors.into_iter().map(|(_, e)| e));
-    Ok(stop)
+    stop
 }
 
 fn error_info(doc: &Document, index: usize) -> WriteErrorInfo {
@@ -475,7 +474,7 @@ mod tests {
             "writeErrors": [{ "index": 1, "code": 11000, "errmsg": "E11000 dup", "keyValue": { "_id": 7 } }],
         };
         let mut out = BulkWriteFailure { result: Default::default(), write_errors: vec![], write_concern_error: None };
-        assert!(!merge_reply(&mut out, Kind::Insert, &batch, &reply, false).unwrap());
+        assert!(!merge_reply(&mut out, Kind::Insert, &batch, &reply, false));
         assert_eq!(out.write_errors[0].index, 2);
         assert_eq!(out.write_errors[0].details, doc! { "keyValue": { "_id": 7 } });
         assert_eq!(out.result.inserted_count, 1);
