@@ -65,6 +65,8 @@ const UPDATE_RESULT = (r) => ({
   upsertedId: r.upsertedCount > 0 ? r.upsertedIds['0'] : null,
 });
 const DELETE_RESULT = (r) => ({ acknowledged: true, deletedCount: r.deletedCount });
+/** Counts arrive from the addon as numbers, with nothing to decode. */
+const COUNT = (n) => n;
 
 /** The model's API bound to one database. */
 class BoundModel {
@@ -215,21 +217,19 @@ class BoundModel {
   _run(query) {
     const filter = query._filter;
     const options = query._options;
-    const codec = this._codec;
-    const native = this._native;
     switch (query.op) {
       case 'find':
         return query.cursor().toArray();
       case 'findOne':
-        return codec.settle(native.findOne(codec.encode({ filter, options })), (doc) => codec.decode(doc));
+        return this._call('findOne', { filter, options });
       case 'exists':
-        return codec.settle(native.findOne(codec.encode({ filter, options })), (doc) => (doc ? { _id: codec.decode(doc)._id } : null));
+        return this._call('findOne', { filter, options }, (doc) => (doc ? { _id: this._codec.decode(doc)._id } : null));
       case 'countDocuments':
-        return codec.settle(native.countDocuments(codec.encode({ filter, options })));
+        return this._call('countDocuments', { filter, options }, COUNT);
       case 'estimatedDocumentCount':
-        return codec.settle(native.estimatedDocumentCount(codec.encode({ options })));
+        return this._call('estimatedDocumentCount', { options }, COUNT);
       case 'distinct':
-        return codec.settle(native.distinct(codec.encode({ field: query._field, filter, options })), (b) => codec.decode(b).values);
+        return this._call('distinct', { field: query._field, filter, options }, (b) => this._codec.decode(b).values);
       case 'updateOne':
       case 'updateMany':
         return this._write({ [query.op]: { filter, update: toUpdate(query._update), ...writeOptions(options) } }).then(UPDATE_RESULT);
@@ -239,26 +239,27 @@ class BoundModel {
       case 'deleteMany':
         return this._write({ [query.op]: { filter, collation: options.collation, hint: options.hint } }).then(DELETE_RESULT);
       case 'findOneAndUpdate':
-        return this._findAndModify('findOneAndUpdate', { filter, update: toUpdate(query._update), options });
+        return this._call('findOneAndUpdate', { filter, update: toUpdate(query._update), options });
       case 'findOneAndReplace':
-        return this._findAndModify('findOneAndReplace', { filter, replacement: plain(query._update), options });
+        return this._call('findOneAndReplace', { filter, replacement: plain(query._update), options });
       case 'findOneAndDelete':
-        return this._findAndModify('findOneAndDelete', { filter, options });
+        return this._call('findOneAndDelete', { filter, options });
       default:
         return Promise.reject(new TypeError(`polymongo-rs: unknown operation ${query.op}`));
     }
   }
 
-  _findAndModify(method, request) {
-    return this._codec.settle(this._native[method](this._codec.encode(request)), (doc) => this._codec.decode(doc));
+  /** Calls a native method with one BSON request; resolves through `decode` (BSON decoding by default). */
+  _call(method, request, decode = (bytes) => this._codec.decode(bytes)) {
+    return this._codec.settle(this._native[method](this._codec.encode(request)), decode);
   }
 
   _write(op) {
-    return this._codec.settle(this._native.writeOne(this._codec.encode(op)), (b) => this._codec.decode(b));
+    return this._call('writeOne', op);
   }
 
   _bulk(ops, ordered) {
-    return this._codec.settle(this._native.bulkWrite(this._codec.encode({ ops, ordered })), (b) => this._codec.decode(b));
+    return this._call('bulkWrite', { ops, ordered });
   }
 
   _nativeFind(query) {
