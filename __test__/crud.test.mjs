@@ -117,6 +117,15 @@ describe('reads', () => {
     assert.deepEqual(Object.keys((await Users.find().select(['name']).limit(1))[0]).sort(), ['_id', 'name']);
   });
 
+  test('where() narrows the filter without changing the caller\'s object', async () => {
+    const filter = { role: 'user' };
+    const query = Users.find(filter).where({ age: { $gt: 30 } });
+    assert.deepEqual(filter, { role: 'user' });
+    assert.deepEqual(query.getFilter(), { role: 'user', age: { $gt: 30 } });
+    assert.deepEqual((await query).map((d) => d.name), ['cid']);
+    assert.equal((await Users.find(filter)).length, 2);
+  });
+
   test('find() takes batchSize, maxTimeMS, comment, hint and collation', async () => {
     const docs = await Users.find({}).sort({ name: 1 }).batchSize(1).maxTimeMS(5000).comment('crud test').hint({ _id: 1 });
     assert.deepEqual(docs.map((d) => d.name), ['ann', 'bob', 'cid', 'dee']);
