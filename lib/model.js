@@ -2,6 +2,7 @@
 // wrapModel: a Mongoose model's collection, reachable in any database through `.db(name)`.
 
 const { Codec } = require('./codec');
+const { ModelSchema } = require('./schema');
 const { Query } = require('./query');
 const { Aggregate } = require('./aggregate');
 const { plain, toUpdate, queryOptions } = require('./args');
@@ -17,14 +18,45 @@ function isMongooseModel(value) {
 
 /** One Mongoose model under a wrapper: its schema, collection name, BSON, and a bound model per db. */
 class WrappedModel {
-  constructor(wrapper, model) {
+  constructor(wrapper, model, { autoIndex, jsonSchema = false } = {}) {
     this.wrapper = wrapper;
     this.model = model;
     this.collectionName = model.collection.collectionName;
     this.codec = new Codec(model.base.mongo.BSON);
+    this.schema = new ModelSchema(model, this.codec);
     this.idIsObjectId = model.schema.path('_id')?.instance === 'ObjectId';
+    this.autoIndex = autoIndex ?? (model.schema.options.autoIndex !== false && model.db?.config?.autoIndex !== false);
+    this.jsonSchema = jsonSchema === true;
+    /** Per database, the set-up (indexes, validator) its first write waits for; each runs once. */
+    this.setUps = new Map();
     this.bound = new Map();
-    this.defaultModel = new BoundModel(this, wrapper._native.collection(null, this.collectionName));
+    this.defaultModel = new BoundModel(this, this.nativeCollection(null));
+  }
+
+  nativeCollection(name) {
+    return this.wrapper._native.collection(name, this.collectionName, this.schema.native);
+  }
+
+  /** Before the first write to a database: its indexes (autoIndex) and `$jsonSchema` validator, once.
+   *  Reads never come here, so reading a tenant does not create it. A failure is reported on the
+   *  wrapper, never thrown into the write that happened to start it. */
+  setUp(bound) {
+    if (!this.autoIndex && !this.jsonSchema) return undefined;
+    const key = bound.dbName;
+    let pending = this.setUps.get(key);
+    if (pending === undefined) {
+      pending = bound._native.setUp(this.jsonSchema).then(
+        () => true,
+        (err) => {
+          this.setUps.delete(key);
+          this.wrapper._report(this.codec.error(err), { db: key, collection: this.collectionName, during: 'setUp' });
+          return false;
+        },
+      );
+      if (this.setUps.size >= MAX_CACHED_DATABASES) this.setUps.delete(this.setUps.keys().next().value);
+      this.setUps.set(key, pending);
+    }
+    return pending;
   }
 
   db(name) {
@@ -36,7 +68,7 @@ class WrappedModel {
       err.code = 'ERR_INVALID_DB_NAME';
       throw err;
     }
-    const model = new BoundModel(this, this.wrapper._native.collection(name, this.collectionName));
+    const model = new BoundModel(this, this.nativeCollection(name));
     if (this.bound.size >= MAX_CACHED_DATABASES) this.bound.delete(this.bound.keys().next().value);
     this.bound.set(name, model);
     return model;
@@ -47,13 +79,6 @@ class WrappedModel {
     const { ObjectId } = this.codec.BSON;
     if (this.idIsObjectId && typeof id === 'string' && id.length === 24 && ObjectId.isValid(id)) return new ObjectId(id);
     return id ?? null;
-  }
-
-  /** The document with an `_id` (a new ObjectId if it had none), as a plain object. */
-  withId(doc) {
-    const object = plain(doc);
-    if (object._id !== undefined) return object;
-    return { _id: new this.codec.BSON.ObjectId(), ...object };
   }
 }
 
@@ -74,6 +99,7 @@ class BoundModel {
     this._wrapped = wrapped;
     this._native = native;
     this._codec = wrapped.codec;
+    this._schema = wrapped.schema;
   }
 
   get dbName() {
@@ -172,40 +198,69 @@ class BoundModel {
     return this.insertOne(docs);
   }
 
+  /** Casts, fills in and validates the document by the schema, inserts it, and resolves to it. */
   async insertOne(doc) {
-    const document = this._wrapped.withId(doc);
-    await this._write({ insertOne: { document } });
-    return document;
+    const { bytes, doc: cast } = await this._schema.castDocument(plain(doc));
+    await this._wrapped.setUp(this);
+    await this._settle(this._native.insertOne(bytes));
+    return cast;
   }
 
   /** Inserts in order (or not, with `ordered: false`); resolves to the inserted documents, or with
-   *  `rawResult: true` to the driver-style result. A failure carries `insertedDocs`. */
+   *  `rawResult: true` to the driver-style result. As in Mongoose, an invalid document stops an ordered
+   *  insert before anything is written, and is left out of an unordered one (listed in
+   *  `mongoose.validationErrors` of the raw result). A server failure carries `insertedDocs`. */
   async insertMany(docs, { ordered = true, rawResult = false } = {}) {
     if (!Array.isArray(docs)) docs = [docs];
-    if (docs.length === 0) return rawResult ? { acknowledged: true, insertedCount: 0, insertedIds: {} } : [];
-    const documents = docs.map((doc) => this._wrapped.withId(doc));
-    const ops = documents.map((document) => ({ insertOne: { document } }));
+    const valid = [];
+    const validationErrors = [];
+    for (const doc of docs) {
+      try {
+        valid.push(await this._schema.castDocument(plain(doc)));
+      } catch (err) {
+        if (ordered) throw err;
+        validationErrors.push(err);
+      }
+    }
+    const documents = valid.map((v) => v.doc);
+    const raw = (result) => {
+      const out = { acknowledged: true, insertedCount: result.insertedCount, insertedIds: result.insertedIds };
+      if (validationErrors.length > 0) out.mongoose = { validationErrors };
+      return out;
+    };
+    if (valid.length === 0) return rawResult ? raw({ insertedCount: 0, insertedIds: {} }) : [];
+    await this._wrapped.setUp(this);
     let result;
     try {
-      result = await this._bulk(ops, ordered);
+      result = await this._settle(this._native.insertMany(valid.map((v) => v.bytes), ordered));
     } catch (err) {
       if (err.insertedIds) err.insertedDocs = Object.keys(err.insertedIds).map((i) => documents[i]);
       throw err;
     }
-    if (rawResult) return { acknowledged: true, insertedCount: result.insertedCount, insertedIds: result.insertedIds };
-    return documents;
+    return rawResult ? raw(result) : documents;
   }
 
-  /** Mongoose / Node-driver bulk operations; updates without operators are `$set` as in Mongoose. */
+  /** Mongoose / Node-driver bulk operations; updates without operators are `$set` as in Mongoose.
+   *  Inserted and replacement documents are cast and validated by the schema first. */
   async bulkWrite(ops, { ordered = true } = {}) {
     if (!Array.isArray(ops)) throw new TypeError('polymongo-rs: bulkWrite() takes an array of operations');
-    const prepared = ops.map((op) => {
+    const prepared = [];
+    for (const op of ops) {
       const [kind, spec] = Object.entries(op ?? {})[0] ?? [];
-      if (kind === 'updateOne' || kind === 'updateMany') return { [kind]: { ...spec, update: toUpdate(spec.update) } };
-      if (kind === 'insertOne') return { insertOne: { document: plain(spec.document) } };
-      if (kind === 'replaceOne') return { replaceOne: { ...spec, replacement: plain(spec.replacement) } };
-      return op;
-    });
+      if (kind === 'updateOne' || kind === 'updateMany') {
+        const update = toUpdate(spec.update);
+        await this._schema.checkUpdate(update);
+        prepared.push({ [kind]: { ...spec, update } });
+      } else if (kind === 'insertOne') {
+        prepared.push({ insertOne: { document: (await this._schema.castDocument(plain(spec.document))).doc } });
+      } else if (kind === 'replaceOne') {
+        const replacement = (await this._schema.castDocument(plain(spec.replacement), true)).doc;
+        prepared.push({ replaceOne: { ...spec, replacement } });
+      } else {
+        prepared.push(op);
+      }
+    }
+    await this._wrapped.setUp(this);
     return { ok: 1, ...(await this._bulk(prepared, ordered)) };
   }
 
@@ -213,8 +268,28 @@ class BoundModel {
     return new Aggregate(this, pipeline, options);
   }
 
-  /** Runs a Query. */
-  _run(query) {
+  /** Runs a Query: writes first check what only JS can (custom validators, whole documents) and
+   *  wait for the database's set-up; filters and updates are cast by the engine. */
+  async _run(query) {
+    let replacement;
+    switch (query.op) {
+      case 'updateOne':
+      case 'updateMany':
+      case 'findOneAndUpdate':
+        await this._schema.checkUpdate(toUpdate(query._update));
+        await this._wrapped.setUp(this);
+        break;
+      case 'replaceOne':
+      case 'findOneAndReplace':
+        replacement = (await this._schema.castDocument(plain(query._update), true)).doc;
+        await this._wrapped.setUp(this);
+        break;
+      default:
+    }
+    return this._read(query, replacement);
+  }
+
+  _read(query, replacement) {
     const filter = query._filter;
     const options = query._options;
     switch (query.op) {
@@ -234,14 +309,14 @@ class BoundModel {
       case 'updateMany':
         return this._write({ [query.op]: { filter, update: toUpdate(query._update), ...writeOptions(options) } }).then(UPDATE_RESULT);
       case 'replaceOne':
-        return this._write({ replaceOne: { filter, replacement: plain(query._update), ...writeOptions(options) } }).then(UPDATE_RESULT);
+        return this._write({ replaceOne: { filter, replacement, ...writeOptions(options) } }).then(UPDATE_RESULT);
       case 'deleteOne':
       case 'deleteMany':
         return this._write({ [query.op]: { filter, collation: options.collation, hint: options.hint } }).then(DELETE_RESULT);
       case 'findOneAndUpdate':
         return this._call('findOneAndUpdate', { filter, update: toUpdate(query._update), options });
       case 'findOneAndReplace':
-        return this._call('findOneAndReplace', { filter, replacement: plain(query._update), options });
+        return this._call('findOneAndReplace', { filter, replacement, options });
       case 'findOneAndDelete':
         return this._call('findOneAndDelete', { filter, options });
       default:
@@ -250,8 +325,26 @@ class BoundModel {
   }
 
   /** Calls a native method with one BSON request; resolves through `decode` (BSON decoding by default). */
-  _call(method, request, decode = (bytes) => this._codec.decode(bytes)) {
-    return this._codec.settle(this._native[method](this._codec.encode(request)), decode);
+  _call(method, request, decode) {
+    let pending;
+    try {
+      pending = this._native[method](this._codec.encode(request));
+    } catch (err) {
+      return Promise.reject(this._error(err));
+    }
+    return this._settle(pending, decode);
+  }
+
+  /** A native promise resolved through `decode`, or rejected with a complete error. */
+  _settle(pending, decode = (bytes) => this._codec.decode(bytes)) {
+    return pending.then(decode, (err) => {
+      throw this._error(err);
+    });
+  }
+
+  /** An error from the addon, with its BSON details decoded and schema failures as Mongoose errors. */
+  _error(err) {
+    return this._schema.error(this._codec.error(err));
   }
 
   _write(op) {
@@ -263,7 +356,11 @@ class BoundModel {
   }
 
   _nativeFind(query) {
-    return this._native.find(this._codec.encode({ filter: query._filter, options: query._options }));
+    try {
+      return this._native.find(this._codec.encode({ filter: query._filter, options: query._options }));
+    } catch (err) {
+      throw this._error(err);
+    }
   }
 
   _nativeAggregate(pipeline, options) {

@@ -18,6 +18,7 @@ const WRAPPER_OPTIONS = {
 const DB_SPECIFIC = { dbName: 'string', mongoURI: 'string', options: 'object' };
 const DB_SPECIFIC_POOL = { maxConnections: 'number', autoClose: 'boolean', ttl: 'number', coldStart: 'boolean' };
 const DEBUG = { log: 'boolean', logPath: 'string' };
+const MODEL_OPTIONS = { autoIndex: 'boolean', jsonSchema: 'boolean' };
 
 function kindOf(value) {
   if (Array.isArray(value)) return 'array';
@@ -59,4 +60,11 @@ function checkWrapperOptions(options) {
   }
 }
 
-module.exports = { checkWrapperOptions };
+/** wrapModel's options; none is `{}`. */
+function checkModelOptions(options) {
+  if (options === undefined) return {};
+  checkShape(options, MODEL_OPTIONS, 'wrapModel options');
+  return options;
+}
+
+module.exports = { checkWrapperOptions, checkModelOptions };

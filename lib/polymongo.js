@@ -1,12 +1,14 @@
 'use strict';
 // PolyMongo.createWrapper and the wrapper it returns.
 
+const { EventEmitter } = require('node:events');
 const { NativeWrapper } = require('../native.js');
-const { checkWrapperOptions } = require('./options');
+const { checkWrapperOptions, checkModelOptions } = require('./options');
 const { WrappedModel, isMongooseModel } = require('./model');
 
-class PolyMongoWrapper {
+class PolyMongoWrapper extends EventEmitter {
   constructor(options) {
+    super();
     checkWrapperOptions(options);
     this._native = new NativeWrapper(options);
     this._models = new WeakMap();
@@ -22,17 +24,28 @@ class PolyMongoWrapper {
     return this._native.defaultDb;
   }
 
-  /** A Mongoose model's collection on this wrapper; `.db(name)` gives it in another database. */
-  wrapModel(model) {
+  /** A Mongoose model's collection on this wrapper; `.db(name)` gives it in another database.
+   *  Options: `autoIndex` (default: the schema's, on as in Mongoose) builds the schema's indexes
+   *  before the first write to each database; `jsonSchema: true` also applies a `$jsonSchema`
+   *  validator derived from the schema there. The first call for a model decides its options. */
+  wrapModel(model, options) {
     if (!isMongooseModel(model)) {
       throw new TypeError('polymongo-rs: wrapModel() takes a Mongoose model (the result of mongoose.model(...))');
     }
     let wrapped = this._models.get(model);
     if (wrapped === undefined) {
-      wrapped = new WrappedModel(this, model);
+      wrapped = new WrappedModel(this, model, checkModelOptions(options));
       this._models.set(model, wrapped);
     }
     return wrapped.defaultModel;
+  }
+
+  /** A background failure (an index build, a validator): an 'error' event when someone listens,
+   *  and a process warning either way, never thrown into an unrelated operation. */
+  _report(err, context) {
+    Object.assign(err, context);
+    process.emitWarning(`polymongo-rs: ${context.during} of ${context.db}.${context.collection} failed: ${err.message}`, 'PolyMongoWarning');
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   /** Opens the connection now (otherwise it opens on first use); reopens after `disconnect()`. */

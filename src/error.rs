@@ -1,6 +1,7 @@
 //! The engine's one error type. The binding turns each variant into a JS error with a name and code.
 
 use crate::ops::write::{BulkWriteFailure, WriteErrorInfo};
+use crate::schema::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,6 +31,18 @@ pub enum Error {
     #[error("{}", .0.message)]
     WriteConcern(Box<WriteErrorInfo>),
 
+    /// A document or update that fails the model's schema: Mongoose's ValidationError.
+    #[error("{model} validation failed: {}", describe_paths(.errors))]
+    Validation { model: String, errors: Vec<FieldError> },
+
+    /// A filter value that cannot be cast to its path's type: Mongoose's CastError.
+    #[error("Cast to {} failed for value {:?} at path \"{}\" for model \"{model}\"", .error.kind, .error.value, .error.path)]
+    Cast { model: String, error: FieldError },
+
+    /// A path outside the schema when the schema's `strict` is `'throw'`: Mongoose's StrictModeError.
+    #[error("Field `{path}` is not in schema and strict mode is set to throw.")]
+    Strict { path: String },
+
     #[error(transparent)]
     Driver(#[from] mongodb::error::Error),
 }
@@ -42,6 +55,10 @@ impl Error {
     pub fn type_error(option: &'static str, message: impl Into<String>) -> Self {
         Error::Config { option, message: message.into(), range: false }
     }
+}
+
+fn describe_paths(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("{}: {}", e.path, e.kind)).collect::<Vec<_>>().join(", ")
 }
 
 impl From<bson::error::Error> for Error {

@@ -9,5 +9,6 @@ pub mod error;
 pub mod names;
 pub mod ops;
 pub mod redact;
+pub mod schema;
 
 mod binding;

@@ -11,6 +11,7 @@ use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Status};
 
 use crate::error::Error;
 use crate::ops::write::{BulkWriteFailure, WriteErrorInfo};
+use crate::schema::FieldError;
 
 enum Class {
     Error,
@@ -77,9 +78,22 @@ fn describe(err: &Error) -> (String, Description) {
         Error::Write(info) => write_error("MongoServerError", info),
         Error::WriteConcern(info) => write_error("MongoWriteConcernError", info),
         Error::BulkWrite(failure) => bulk_write_error(failure),
+        Error::Validation { errors, .. } => schema_error("ValidationError", errors),
+        Error::Cast { error, .. } => schema_error("CastError", std::slice::from_ref(error)),
+        Error::Strict { path } => {
+            let mut d = Description::new(Class::Error, "StrictModeError");
+            d.props.push(("path", path.clone()));
+            d
+        }
         Error::Driver(e) => return driver_error(e),
     };
     (message, description)
+}
+
+/// The failing paths travel as BSON; the facade rebuilds them as the application's Mongoose errors.
+fn schema_error(name: &'static str, errors: &[FieldError]) -> Description {
+    let errors = bson::serialize_to_bson(errors).unwrap_or(Bson::Array(Vec::new()));
+    Description::new(Class::Error, name).with_details(doc! { "schemaErrors": errors })
 }
 
 fn write_error(name: &'static str, info: &WriteErrorInfo) -> Description {

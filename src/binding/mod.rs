@@ -4,4 +4,5 @@
 mod collection;
 mod cursor;
 mod errors;
+mod schema;
 mod wrapper;

@@ -3,7 +3,9 @@
 
 pub mod cursor;
 pub mod options;
+pub mod prepare;
 pub mod read;
+pub mod setup;
 pub mod write;
 
 use serde::de::DeserializeOwned;

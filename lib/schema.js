@@ -1,0 +1,324 @@
+'use strict';
+// The schema bridge: a Mongoose schema becomes a spec (plain JSON) that the Rust engine casts and
+// validates with. What only JS can run stays here: custom validators, conditional `required`, default
+// functions other than Date.now, and patterns the Rust regex engine does not take. Errors come back
+// as the application's own Mongoose errors (ValidationError, ValidatorError, CastError).
+
+const { NativeSchema } = require('../native.js');
+
+const TYPES = {
+  String: 'string',
+  Number: 'number',
+  Boolean: 'boolean',
+  Date: 'date',
+  ObjectId: 'objectId',
+  ObjectID: 'objectId',
+  Buffer: 'buffer',
+  Decimal128: 'decimal128',
+  BigInt: 'bigInt',
+  Mixed: 'mixed',
+  Map: 'map',
+  Array: 'array',
+  Embedded: 'subdocument',
+  DocumentArrayElement: 'subdocument',
+};
+
+/** Built-in validator types the engine runs, with the option that holds each one's bound. */
+const BUILT_IN = {
+  required: null,
+  enum: 'enumValues',
+  min: 'min',
+  max: 'max',
+  minlength: 'minlength',
+  maxlength: 'maxlength',
+  regexp: 'regexp',
+};
+
+/** The element type of an array path (Mongoose 8 and 9 name it differently). */
+const elementOf = (schemaType) => schemaType.embeddedSchemaType ?? schemaType.$embeddedSchemaType ?? schemaType.caster;
+
+/** Walks a Mongoose schema into a spec, keeping what must run in JS by path. */
+class SpecBuilder {
+  constructor() {
+    /** Mongoose validator objects by id: errors from the engine name the one that failed. */
+    this.validators = [];
+    /** `{ path: [...segments], validator }` run in JS on the cast document; `*` is any element. */
+    this.jsChecks = [];
+    /** `{ path: [...segments], schemaType }` whose default is a function, filled in before casting. */
+    this.fnDefaults = [];
+    /** Every `match` validator, for the engine may leave some patterns to JS. */
+    this.patterns = [];
+  }
+
+  schema(schema, path, modelName) {
+    const root = { fields: [] };
+    const nodes = new Map([['', root]]);
+    for (const [name, schemaType] of Object.entries(schema.paths)) {
+      if (name.endsWith('.$*')) continue;
+      const segments = name.split('.');
+      let parent = root;
+      for (let i = 0; i < segments.length - 1; i++) {
+        const key = segments.slice(0, i + 1).join('.');
+        let node = nodes.get(key);
+        if (node === undefined) {
+          node = { name: segments[i], type: 'object', fields: [] };
+          nodes.set(key, node);
+          parent.fields.push(node);
+        }
+        parent = node;
+      }
+      parent.fields.push(this.field(segments.at(-1), schemaType, [...path, ...segments]));
+    }
+    const { options } = schema;
+    const strict = options.strict === 'throw' ? 'throw' : options.strict === false ? 'keep' : 'drop';
+    const spec = { model: modelName ?? '', fields: root.fields, strict, autoId: schema.paths._id?.options?.auto === true };
+    const ts = options.timestamps;
+    if (ts) {
+      const name = (key, fallback) => (ts === true || ts[key] === undefined || ts[key] === true ? fallback : ts[key] || null);
+      spec.timestamps = { createdAt: name('createdAt', 'createdAt'), updatedAt: name('updatedAt', 'updatedAt') };
+    }
+    if (options.versionKey) spec.versionKey = options.versionKey;
+    return spec;
+  }
+
+  field(name, schemaType, path) {
+    const type = TYPES[schemaType.instance] ?? 'mixed';
+    const field = { name, type };
+    const o = schemaType.options ?? {};
+    for (const setter of ['trim', 'lowercase', 'uppercase']) if (o[setter] === true) field[setter] = true;
+    if (o.immutable === true) field.immutable = true;
+    this.defaultOf(field, schemaType, path);
+    field.checks = this.checks(schemaType, path);
+    if (type === 'array') {
+      const element = elementOf(schemaType);
+      if (schemaType.schema) field.item = { name: '', type: 'subdocument', schema: this.schema(schemaType.schema, [...path, '*']) };
+      else if (element) field.item = this.field('', element, [...path, '*']);
+    } else if (type === 'map' && schemaType.$__schemaType) {
+      field.item = this.field('', schemaType.$__schemaType, [...path, '*']);
+    } else if (type === 'subdocument' && schemaType.schema) {
+      field.schema = this.schema(schemaType.schema, path);
+    }
+    return field;
+  }
+
+  defaultOf(field, schemaType, path) {
+    const o = schemaType.options ?? {};
+    if (!Object.hasOwn(o, 'default')) {
+      // Arrays default to `[]` unless the schema says `default: undefined`.
+      if (field.type === 'array') field.default = { value: [] };
+      return;
+    }
+    const value = o.default;
+    if (value === undefined) return;
+    if (value === Date.now) field.default = { now: true };
+    else if (typeof value === 'function') this.fnDefaults.push({ path, schemaType });
+    else field.default = { value };
+  }
+
+  checks(schemaType, path) {
+    const checks = [];
+    for (const v of schemaType.validators ?? []) {
+      const id = this.validators.push(v) - 1;
+      const bound = BUILT_IN[v.type];
+      const conditional = v.type === 'required' && typeof schemaType.originalRequiredValue === 'function';
+      if (bound === undefined || conditional) {
+        this.jsChecks.push({ path, validator: v, id, schemaType });
+        continue;
+      }
+      if (v.type === 'required') checks.push({ id, kind: 'required' });
+      else if (v.type === 'enum') checks.push({ id, kind: 'enum', values: v.enumValues });
+      else if (v.type === 'regexp') {
+        checks.push({ id, kind: 'match', pattern: v.regexp.source, flags: v.regexp.flags });
+        this.patterns.push({ path, validator: v, id, schemaType });
+      }
+      else checks.push({ id, kind: v.type, value: v[bound] });
+    }
+    return checks;
+  }
+}
+
+/** Each value at `segments` in `doc` (`*` is each element of an array or each value of a map), with
+ *  its dotted path. */
+function* valuesAt(doc, segments, i = 0, prefix = '') {
+  if (i === segments.length) {
+    yield [prefix.slice(0, -1), doc];
+    return;
+  }
+  if (doc == null || typeof doc !== 'object') {
+    if (i === segments.length - 1 || segments[i] !== '*') yield* valuesAt(undefined, segments, segments.length, `${prefix}${segments.slice(i).join('.')}.`);
+    return;
+  }
+  const segment = segments[i];
+  if (segment === '*') {
+    const entries = doc instanceof Map ? [...doc] : Array.isArray(doc) ? doc.map((v, k) => [k, v]) : Object.entries(doc);
+    for (const [key, value] of entries) yield* valuesAt(value, segments, i + 1, `${prefix}${key}.`);
+    return;
+  }
+  yield* valuesAt(doc[segment], segments, i + 1, `${prefix}${segment}.`);
+}
+
+/** A model's schema on the engine, with the parts only JS can run. */
+class ModelSchema {
+  constructor(model, codec) {
+    this.model = model;
+    this.codec = codec;
+    this.errors = model.base.Error;
+    const builder = new SpecBuilder();
+    const spec = builder.schema(model.schema, [], model.modelName);
+    spec.indexes = model.schema.indexes().map(([key, options]) => ({ key, options: indexOptions(options) }));
+    this.spec = spec;
+    this.native = new NativeSchema(codec.BSON.EJSON.stringify(spec, { relaxed: false }));
+    this.validators = builder.validators;
+    const leftToJs = new Set(this.native.jsValidators);
+    this.jsChecks = builder.jsChecks.concat(builder.patterns.filter((p) => leftToJs.has(p.id)));
+    this.fnDefaults = builder.fnDefaults;
+  }
+
+  /** Default functions (other than Date.now) evaluated now, as Mongoose evaluates them per document. */
+  applyDefaults(doc) {
+    if (this.fnDefaults.length === 0) return doc;
+    const out = { ...doc };
+    for (const { path, schemaType } of this.fnDefaults) {
+      if (path.includes('*')) {
+        fillEach(out, path, schemaType);
+        continue;
+      }
+      let parent = out;
+      for (const segment of path.slice(0, -1)) {
+        if (parent[segment] == null) parent[segment] = {};
+        else if (typeof parent[segment] !== 'object') break;
+        else parent[segment] = { ...parent[segment] };
+        parent = parent[segment];
+      }
+      const last = path.at(-1);
+      if (parent !== null && typeof parent === 'object' && parent[last] === undefined) {
+        parent[last] = schemaType.options.default.call(out);
+      }
+    }
+    return out;
+  }
+
+  /** A whole document cast and validated: `{ bytes, doc }`, ready to insert (or to replace with). */
+  async castDocument(input, replace = false) {
+    let bytes;
+    try {
+      bytes = this.native.castDocument(this.codec.encode(this.applyDefaults(input)), replace);
+    } catch (err) {
+      throw this.error(this.codec.error(err));
+    }
+    const doc = this.codec.decode(bytes);
+    if (this.jsChecks.length > 0) await this.runJsChecks(doc, doc);
+    return { bytes, doc };
+  }
+
+  /** Custom validators and conditional `required` on the update's values, for the paths it sets. */
+  async checkUpdate(update) {
+    if (this.jsChecks.length === 0 || update == null || Array.isArray(update)) return;
+    const set = { ...update.$set, ...update.$setOnInsert };
+    const values = {};
+    for (const [path, value] of Object.entries(set)) values[path] = value;
+    const errors = [];
+    for (const check of this.jsChecks) {
+      if (check.path.includes('*')) continue;
+      const path = check.path.join('.');
+      if (!(path in values)) continue;
+      const error = await this.runCheck(check, path, values[path], set, true);
+      if (error) errors.push(error);
+    }
+    if (errors.length > 0) throw this.validationError(errors);
+  }
+
+  async runJsChecks(doc, scope) {
+    const errors = [];
+    for (const check of this.jsChecks) {
+      for (const [path, value] of valuesAt(doc, check.path)) {
+        const error = await this.runCheck(check, path, value, scope, false);
+        if (error) errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw this.validationError(errors);
+  }
+
+  /** One JS-side validator, as Mongoose's SchemaType#doValidate runs it; a ValidatorError or null. */
+  async runCheck({ validator: v, schemaType }, path, value, scope, isUpdate) {
+    let ok;
+    let reason;
+    try {
+      if (v.type === 'required') {
+        const required = schemaType.originalRequiredValue;
+        ok = !(await required.call(scope)) || (value != null && value !== '');
+      } else if (value === undefined) {
+        ok = true;
+      } else if (v.validator instanceof RegExp) {
+        v.validator.lastIndex = 0;
+        ok = value === '' || v.validator.test(value);
+      } else {
+        ok = await v.validator.call(scope, value, { path, isUpdate });
+      }
+    } catch (err) {
+      ok = false;
+      reason = err;
+    }
+    if (ok !== false) return null;
+    const props = { ...v, path, value, reason };
+    if (reason?.message && v.message === undefined) props.message = reason.message;
+    return new this.errors.ValidatorError(props);
+  }
+
+  validationError(errors) {
+    const err = new this.errors.ValidationError();
+    err._message = `${this.model.modelName} validation failed`;
+    for (const e of errors) err.addError(e.path, e);
+    return err;
+  }
+
+  /** An error from the engine as the application's Mongoose error; others pass through. */
+  error(err) {
+    const failures = err?.schemaErrors;
+    if (failures === undefined) {
+      if (err?.name === 'StrictModeError') return new this.errors.StrictModeError(err.path, err.message);
+      return err;
+    }
+    const errors = failures.map((f) => this.fieldError(f));
+    return err.name === 'CastError' ? errors[0] : this.validationError(errors);
+  }
+
+  fieldError({ path, kind, value, validator, cast }) {
+    if (cast) return new this.errors.CastError(kind, value, path);
+    return new this.errors.ValidatorError({ ...this.validators[validator], path, value });
+  }
+}
+
+/** Default functions inside arrays or maps: each element that lacks the path gets one. */
+function fillEach(doc, path, schemaType) {
+  const star = path.indexOf('*');
+  for (const [, container] of valuesAt(doc, path.slice(0, star))) {
+    if (container == null || typeof container !== 'object') continue;
+    for (const element of Array.isArray(container) ? container : Object.values(container)) {
+      if (element == null || typeof element !== 'object') continue;
+      const rest = path.slice(star + 1);
+      if (rest.includes('*')) fillEach(element, rest, schemaType);
+      else if (rest.length === 1 && element[rest[0]] === undefined) element[rest[0]] = schemaType.options.default.call(element);
+    }
+  }
+}
+
+/** Mongoose's index options under the server's names (`expires` → `expireAfterSeconds`). */
+function indexOptions(options = {}) {
+  const { expires, background, ...rest } = options;
+  if (expires !== undefined && rest.expireAfterSeconds === undefined) {
+    rest.expireAfterSeconds = typeof expires === 'number' ? expires : Math.round(parseDuration(expires) / 1000);
+  }
+  return rest;
+}
+
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_557_600_000 };
+
+/** `'1d'`, `'2h'`, `'30s'`: what Mongoose's `expires` takes as a string. */
+function parseDuration(text) {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)?\s*$/i.exec(String(text));
+  if (!match) throw new TypeError(`polymongo-rs: cannot read the index expiry ${JSON.stringify(text)}`);
+  return Number(match[1]) * UNITS[(match[2] ?? 'ms').toLowerCase()];
+}
+
+module.exports = { ModelSchema };

@@ -1,0 +1,242 @@
+//! The schema spec: what the JS facade extracts from a Mongoose schema, as canonical Extended JSON (so
+//! typed defaults, enum values and bounds keep their BSON types). Parsed once per model.
+
+use bson::{Bson, Document};
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::error::Error;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Spec {
+    /// The model's name, for messages.
+    #[serde(default)]
+    pub model: String,
+    pub fields: Vec<Field>,
+    #[serde(default)]
+    pub strict: Strict,
+    /// Whether the schema gives each document an ObjectId `_id` when it has none.
+    #[serde(default)]
+    pub auto_id: bool,
+    #[serde(default)]
+    pub timestamps: Option<Timestamps>,
+    #[serde(default)]
+    pub version_key: Option<String>,
+    #[serde(default)]
+    pub indexes: Vec<IndexSpec>,
+}
+
+/// Mongoose's `strict`: unknown paths are dropped (`Drop`), kept (`Keep`) or refused (`Throw`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Strict {
+    #[default]
+    Drop,
+    Keep,
+    Throw,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Timestamps {
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSpec {
+    pub key: Document,
+    #[serde(default)]
+    pub options: Document,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Kind {
+    String,
+    Number,
+    Boolean,
+    Date,
+    ObjectId,
+    Buffer,
+    Decimal128,
+    BigInt,
+    Mixed,
+    Map,
+    Array,
+    /// A nested path: an object whose paths belong to the parent schema.
+    Object,
+    /// A single subdocument with a schema of its own.
+    Subdocument,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Field {
+    /// The path segment under its parent (`street` in `address.street`).
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+    #[serde(default)]
+    pub trim: bool,
+    #[serde(default)]
+    pub lowercase: bool,
+    #[serde(default)]
+    pub uppercase: bool,
+    /// Updates leave the path alone, as Mongoose's `immutable` (and timestamps' `createdAt`) does.
+    #[serde(default)]
+    pub immutable: bool,
+    /// A static default, or the time of the write. Defaults computed by functions are filled in by the
+    /// facade before the document gets here.
+    #[serde(default)]
+    pub default: Option<DefaultValue>,
+    /// The element type of an array, the value type of a map.
+    #[serde(default)]
+    pub item: Option<Box<Field>>,
+    /// The paths of a nested object.
+    #[serde(default)]
+    pub fields: Vec<Field>,
+    /// The schema of a subdocument.
+    #[serde(default)]
+    pub schema: Option<Box<Spec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum DefaultValue {
+    Value(Bson),
+    Now(bool),
+}
+
+/// A built-in validator. `id` names the Mongoose validator it came from, so the facade can build the
+/// error with that validator's own message.
+#[derive(Debug, Deserialize)]
+pub struct Check {
+    pub id: u32,
+    #[serde(flatten)]
+    pub rule: Rule,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Rule {
+    Required,
+    Enum { values: Vec<Bson> },
+    Min { value: Bson },
+    Max { value: Bson },
+    Minlength { value: f64 },
+    Maxlength { value: f64 },
+    Match {
+        pattern: String,
+        flags: String,
+        #[serde(skip)]
+        regex: Option<Regex>,
+    },
+}
+
+impl Spec {
+    /// Parses a spec from canonical Extended JSON and compiles its `match` patterns. Returns the ids of
+    /// the patterns the `regex` crate cannot run (lookaround, backreferences): the facade runs those.
+    pub fn parse(json: &str) -> Result<(Spec, Vec<u32>), Error> {
+        let invalid = |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("invalid schema spec: {e}"));
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| invalid(&e))?;
+        let bson = Bson::try_from(value).map_err(|e| invalid(&e))?;
+        let mut spec: Spec = bson::deserialize_from_bson(bson).map_err(|e| invalid(&e))?;
+        let mut left_to_js = Vec::new();
+        spec.compile(&mut left_to_js);
+        Ok((spec, left_to_js))
+    }
+
+    fn compile(&mut self, left_to_js: &mut Vec<u32>) {
+        for field in &mut self.fields {
+            field.compile(left_to_js);
+        }
+    }
+
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+impl Field {
+    fn compile(&mut self, left_to_js: &mut Vec<u32>) {
+        let mut kept = Vec::with_capacity(self.checks.len());
+        for mut check in self.checks.drain(..) {
+            if let Rule::Match { pattern, flags, regex } = &mut check.rule {
+                match compile_js_regex(pattern, flags) {
+                    Some(re) => *regex = Some(re),
+                    None => {
+                        left_to_js.push(check.id);
+                        continue;
+                    }
+                }
+            }
+            kept.push(check);
+        }
+        self.checks = kept;
+        if let Some(item) = &mut self.item {
+            item.compile(left_to_js);
+        }
+        for field in &mut self.fields {
+            field.compile(left_to_js);
+        }
+        if let Some(schema) = &mut self.schema {
+            schema.compile(left_to_js);
+        }
+    }
+
+    pub fn child(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// A JS regular expression as a `regex` one, when the syntax means the same in both: `i`, `m` and `s`
+/// carry over, `g` and `y` do not matter to a single test (Mongoose resets `lastIndex`), and `u`/`v`
+/// change escapes, so those are left to JS.
+fn compile_js_regex(pattern: &str, flags: &str) -> Option<Regex> {
+    let mut builder = regex::RegexBuilder::new(pattern);
+    for flag in flags.chars() {
+        match flag {
+            'i' => builder.case_insensitive(true),
+            'm' => builder.multi_line(true),
+            's' => builder.dot_matches_new_line(true),
+            'g' | 'y' | 'd' => &mut builder,
+            _ => return None,
+        };
+    }
+    // JS character classes are ASCII unless `u`; `\d`, `\w` and `\b` would otherwise match more here.
+    builder.unicode(false);
+    builder.build().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_typed_values_and_leaves_unsupported_patterns_to_js() {
+        let json = r#"{"model":"U","strict":"throw","autoId":true,"fields":[
+            {"name":"born","type":"date","checks":[{"id":1,"kind":"min","value":{"$date":{"$numberLong":"0"}}}]},
+            {"name":"code","type":"string","checks":[{"id":2,"kind":"match","pattern":"^(?=a)","flags":""},
+                                                    {"id":3,"kind":"match","pattern":"^a\\d+$","flags":"i"}]}]}"#;
+        let (spec, js) = Spec::parse(json).unwrap();
+        assert_eq!(js, vec![2]);
+        assert_eq!(spec.strict, Strict::Throw);
+        let born = spec.field("born").unwrap();
+        assert!(matches!(&born.checks[0].rule, Rule::Min { value: Bson::DateTime(_) }));
+        let code = spec.field("code").unwrap();
+        assert_eq!(code.checks.len(), 1);
+        let Rule::Match { regex: Some(re), .. } = &code.checks[0].rule else { panic!() };
+        assert!(re.is_match("A12") && !re.is_match("a1x"));
+    }
+
+    #[test]
+    fn rejects_an_unknown_type() {
+        let err = Spec::parse(r#"{"fields":[{"name":"x","type":"vector"}]}"#).unwrap_err();
+        assert!(err.to_string().contains("invalid schema spec"), "{err}");
+    }
+}
