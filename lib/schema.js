@@ -51,6 +51,8 @@ class SpecBuilder {
   }
 
   schema(schema, path, modelName) {
+    const { options } = schema;
+    const strict = options.strict === 'throw' ? 'throw' : options.strict === false ? 'keep' : 'drop';
     const root = { fields: [] };
     const nodes = new Map([['', root]]);
     for (const [name, schemaType] of Object.entries(schema.paths)) {
@@ -61,7 +63,7 @@ class SpecBuilder {
         const key = segments.slice(0, i + 1).join('.');
         let node = nodes.get(key);
         if (node === undefined) {
-          node = { name: segments[i], type: 'object', fields: [] };
+          node = { name: segments[i], type: 'object', fields: [], strict };
           nodes.set(key, node);
           parent.fields.push(node);
         }
@@ -69,8 +71,6 @@ class SpecBuilder {
       }
       parent.fields.push(this.field(segments.at(-1), schemaType, [...path, ...segments]));
     }
-    const { options } = schema;
-    const strict = options.strict === 'throw' ? 'throw' : options.strict === false ? 'keep' : 'drop';
     const spec = { model: modelName ?? '', fields: root.fields, strict, autoId: schema.paths._id?.options?.auto === true };
     const ts = options.timestamps;
     if (ts) {
@@ -163,6 +163,7 @@ class ModelSchema {
     this.model = model;
     this.codec = codec;
     this.errors = model.base.Error;
+    this.mongooseMajor = Number.parseInt(model.base.version, 10);
     const builder = new SpecBuilder();
     const spec = builder.schema(model.schema, [], model.modelName);
     spec.indexes = model.schema.indexes().map(([key, options]) => ({ key, options: indexOptions(options) }));
@@ -277,14 +278,16 @@ class ModelSchema {
     const failures = err?.schemaErrors;
     if (failures === undefined) {
       if (err?.name === 'StrictModeError') return new this.errors.StrictModeError(err.path, err.message);
+      // Mongoose 9 reports a primitive pushed onto an array of subdocuments as a CastError.
+      if (err?.name === 'ObjectParameterError' && this.mongooseMajor >= 9) return new this.errors.CastError('embedded', err.value, err.path);
       return err;
     }
     const errors = failures.map((f) => this.fieldError(f));
     return err.name === 'CastError' ? errors[0] : this.validationError(errors);
   }
 
-  fieldError({ path, kind, value, validator, cast }) {
-    if (cast) return new this.errors.CastError(kind, value, path);
+  fieldError({ path, kind, value, validator, cast, elementPath }) {
+    if (cast) return new this.errors.CastError(kind, value, this.mongooseMajor < 9 ? elementPath ?? path : path);
     return new this.errors.ValidatorError({ ...this.validators[validator], path, value });
   }
 }

@@ -37,11 +37,19 @@ pub enum Error {
 
     /// A filter value that cannot be cast to its path's type: Mongoose's CastError.
     #[error("Cast to {} failed for value {:?} at path \"{}\" for model \"{model}\"", .error.kind, .error.value, .error.path)]
-    Cast { model: String, error: FieldError },
+    Cast { model: String, error: Box<FieldError> },
 
     /// A path outside the schema when the schema's `strict` is `'throw'`: Mongoose's StrictModeError.
     #[error("Field `{path}` is not in schema and strict mode is set to throw.")]
     Strict { path: String },
+
+    /// A primitive pushed onto an array of subdocuments: Mongoose's ObjectParameterError.
+    #[error("Parameter \"obj\" to Document() must be an object, got \"{value}\"")]
+    ObjectParameter { path: String, value: String },
+
+    /// A primitive set on a nested path when the schema's `strict` is `'throw'`: Mongoose's ObjectExpectedError.
+    #[error("Tried to set nested object field `{path}` to primitive value `{value}`")]
+    ObjectExpected { path: String, value: String },
 
     #[error(transparent)]
     Driver(#[from] mongodb::error::Error),

@@ -79,15 +79,24 @@ fn describe(err: &Error) -> (String, Description) {
         Error::WriteConcern(info) => write_error("MongoWriteConcernError", info),
         Error::BulkWrite(failure) => bulk_write_error(failure),
         Error::Validation { errors, .. } => schema_error("ValidationError", errors),
-        Error::Cast { error, .. } => schema_error("CastError", std::slice::from_ref(error)),
-        Error::Strict { path } => {
-            let mut d = Description::new(Class::Error, "StrictModeError");
-            d.props.push(("path", path.clone()));
+        Error::Cast { error, .. } => schema_error("CastError", std::slice::from_ref(error.as_ref())),
+        Error::Strict { path } => with_path("StrictModeError", path),
+        Error::ObjectParameter { path, value } => {
+            let mut d = with_path("ObjectParameterError", path);
+            d.props.push(("value", value.clone()));
             d
         }
+        Error::ObjectExpected { path, .. } => with_path("ObjectExpectedError", path),
         Error::Driver(e) => return driver_error(e),
     };
     (message, description)
+}
+
+/// A Mongoose error about one path, which it names.
+fn with_path(name: &'static str, path: &str) -> Description {
+    let mut d = Description::new(Class::Error, name);
+    d.props.push(("path", path.to_owned()));
+    d
 }
 
 /// The failing paths travel as BSON; the facade rebuilds them as the application's Mongoose errors.

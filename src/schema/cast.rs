@@ -73,6 +73,7 @@ fn to_string(v: &Bson) -> Option<String> {
         Bson::Decimal128(d) => d.to_string(),
         Bson::Binary(b) => String::from_utf8_lossy(&b.bytes).into_owned(),
         Bson::RegularExpression(re) => format!("/{}/{}", re.pattern, re.options),
+        Bson::DateTime(d) => js::date_to_string(d.timestamp_millis())?,
         // `{ _id: 'x' }` casts to 'x', as a populated document would.
         Bson::Document(d) => match d.get("_id") {
             Some(Bson::String(s)) => s.clone(),
@@ -90,7 +91,7 @@ fn to_number(v: &Bson) -> Option<Bson> {
         Bson::String(s) if s.is_empty() => return Some(Bson::Null),
         Bson::String(s) => js::string_to_number(s)?,
         Bson::Boolean(b) => *b as i32 as f64,
-        Bson::Int64(n) => *n as f64,
+        // An int64 is a JS bigint, which Mongoose does not cast to a number (nor to a date).
         Bson::DateTime(d) => d.timestamp_millis() as f64,
         Bson::Decimal128(d) => js::string_to_number(&d.to_string())?,
         Bson::ObjectId(oid) => js::string_to_number(&oid.to_hex())?,
@@ -102,11 +103,16 @@ fn to_number(v: &Bson) -> Option<Bson> {
 fn to_boolean(v: &Bson) -> Option<bool> {
     match v {
         Bson::Boolean(b) => Some(*b),
-        Bson::Int32(_) | Bson::Double(_) => match as_number(v)? {
-            n if n == 1.0 => Some(true),
-            n if n == 0.0 => Some(false),
-            _ => None,
-        },
+        Bson::Int32(_) | Bson::Double(_) => {
+            let n = as_number(v)?;
+            if n == 1.0 {
+                Some(true)
+            } else if n == 0.0 {
+                Some(false)
+            } else {
+                None
+            }
+        }
         Bson::String(s) => match s.as_str() {
             "true" | "1" | "yes" => Some(true),
             "false" | "0" | "no" => Some(false),
@@ -123,12 +129,28 @@ fn to_date(v: &Bson) -> Option<Bson> {
         // Mongoose reads a numeric string as a timestamp only outside the years JS parses as a year.
         Bson::String(s) => match js::string_to_number(s) {
             Some(n) if !(-271_820.0..275_761.0).contains(&n) => js::time_clip(n)?,
-            _ => js::parse_date(s)?,
+            _ => parse_date_string(s)?,
         },
-        Bson::Int32(_) | Bson::Double(_) | Bson::Int64(_) => js::time_clip(as_number(v)?)?,
+        Bson::Int32(_) | Bson::Double(_) => js::time_clip(as_number(v)?)?,
+        // `new Date(x)` reads other objects by their string: an array's is its elements joined by commas.
+        Bson::Array(_) | Bson::Decimal128(_) => parse_date_string(&to_js_string(v))?,
         _ => return None,
     };
     Some(Bson::DateTime(DateTime::from_millis(ms)))
+}
+
+fn parse_date_string(s: &str) -> Option<i64> {
+    js::parse_date(s).or_else(|| js::parse_legacy_date(s))
+}
+
+/// `String(x)` for the values an array holds, as `Array.prototype.join` writes them.
+fn to_js_string(v: &Bson) -> String {
+    match v {
+        Bson::Null | Bson::Undefined => String::new(),
+        Bson::Array(items) => items.iter().map(to_js_string).collect::<Vec<_>>().join(","),
+        Bson::Document(_) => "[object Object]".into(),
+        other => to_string(other).unwrap_or_default(),
+    }
 }
 
 fn to_object_id(v: &Bson) -> Option<ObjectId> {
@@ -150,6 +172,8 @@ fn to_byte(v: &Bson) -> u8 {
     let n = match v {
         Bson::String(s) => js::string_to_number(s).unwrap_or(f64::NAN),
         Bson::Boolean(b) => *b as u8 as f64,
+        // An array reads as a number through its string: `[]` is 0, `[7]` is 7.
+        Bson::Array(_) => js::string_to_number(&to_js_string(v)).unwrap_or(f64::NAN),
         other => as_number(other).unwrap_or(f64::NAN),
     };
     if n.is_finite() {
@@ -181,6 +205,7 @@ fn to_buffer(v: &Bson) -> Option<Bson> {
 fn to_decimal(v: &Bson) -> Option<Decimal128> {
     match v {
         Bson::Decimal128(d) => Some(*d),
+        Bson::String(s) if s.is_empty() => None,
         Bson::String(s) => s.parse().ok(),
         Bson::Int32(_) | Bson::Double(_) => js::number_to_string(as_number(v)?).parse().ok(),
         Bson::Document(d) => d.get_str("$numberDecimal").ok()?.parse().ok(),

@@ -17,23 +17,33 @@ pub struct Context {
     /// Whether absent paths get their defaults and are checked for `required` (not so in updates).
     pub whole: bool,
     pub errors: Vec<FieldError>,
-    /// The first path refused by `strict: 'throw'`.
-    pub strict_violation: Option<String>,
+    /// The first path refused by `strict: 'throw'`, which Mongoose throws as soon as it meets it.
+    pub thrown: Option<Error>,
 }
 
 impl Context {
     pub fn new(now: DateTime, whole: bool) -> Self {
-        Context { now, whole, errors: Vec::new(), strict_violation: None }
+        Context { now, whole, errors: Vec::new(), thrown: None }
+    }
+
+    pub fn refuse_unknown(&mut self, path: String) {
+        self.thrown.get_or_insert(Error::Strict { path });
     }
 
     pub fn cast_error(&mut self, path: &str, kind: String, value: &Bson) {
-        self.errors.push(FieldError { path: path.to_owned(), kind, value: Some(value.clone()), validator: None, cast: true });
+        self.errors.push(FieldError { path: path.to_owned(), kind, value: Some(value.clone()), validator: None, cast: true, element_path: None });
     }
 
-    /// The outcome: the value, or the errors as Mongoose throws them.
-    pub fn finish<T>(self, model: &str, value: T) -> Result<T, Error> {
-        if let Some(path) = self.strict_violation {
-            return Err(Error::Strict { path });
+    /// The outcome: the value, or the errors as Mongoose throws them. An update stops at its first
+    /// failed cast (a CastError) before its validators run, as Mongoose's does.
+    pub fn finish<T>(mut self, model: &str, value: T) -> Result<T, Error> {
+        if let Some(thrown) = self.thrown {
+            return Err(thrown);
+        }
+        if !self.whole {
+            if let Some(i) = self.errors.iter().position(|e| e.cast) {
+                return Err(Error::Cast { model: model.to_owned(), error: Box::new(self.errors.swap_remove(i)) });
+            }
         }
         if self.errors.is_empty() {
             Ok(value)
@@ -102,9 +112,7 @@ fn cast_fields(fields: &[Field], strict: Strict, doc: Document, prefix: &str, ct
                 Strict::Keep => {
                     out.insert(key, value);
                 }
-                Strict::Throw => {
-                    ctx.strict_violation.get_or_insert_with(|| format!("{prefix}{key}"));
-                }
+                Strict::Throw => ctx.refuse_unknown(format!("{prefix}{key}")),
             },
         }
     }
@@ -137,27 +145,53 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
         Kind::Object => {
             let doc = match value {
                 Bson::Document(doc) => doc,
-                Bson::Null => return Some(Bson::Null),
-                _ if ctx.whole => Document::new(),
-                _ => return None,
+                // An update sets anything else on a nested path as it is, as Mongoose's does, and
+                // checks the nested paths it leaves without a value.
+                other if !ctx.whole => {
+                    check_nested_required(field, None, path, ctx);
+                    return Some(other);
+                }
+                Bson::Null if field.strict != Strict::Throw => {
+                    check_nested_required(field, None, path, ctx);
+                    return Some(Bson::Null);
+                }
+                // Anything else on a nested path is refused under `strict: 'throw'`; a primitive is a
+                // CastError under `strict: false`; the rest is ignored, though the nested paths are
+                // still checked for `required`.
+                other if field.strict == Strict::Throw => {
+                    let value = match &other {
+                        Bson::String(s) => s.clone(),
+                        v => v.to_string(),
+                    };
+                    ctx.thrown.get_or_insert(Error::ObjectExpected { path: path.to_owned(), value });
+                    return None;
+                }
+                other => {
+                    if field.strict == Strict::Keep && !is_falsy(&other) && !matches!(other, Bson::Array(_)) {
+                        ctx.cast_error(path, "Object".into(), &other);
+                    }
+                    check_nested_required(field, None, path, ctx);
+                    return None;
+                }
             };
             let mut out = Document::new();
-            cast_fields(&field.fields, Strict::Drop, doc, &format!("{path}."), ctx, &mut out);
+            cast_fields(&field.fields, field.strict, doc, &format!("{path}."), ctx, &mut out);
             (!out.is_empty()).then_some(Bson::Document(out))
         }
-        Kind::Subdocument => match (value, &field.schema) {
-            (Bson::Document(doc), Some(schema)) => {
-                let out = cast_subdocument(schema, doc, &format!("{path}."), &mut *ctx, true);
+        Kind::Subdocument => match (as_object(value), &field.schema) {
+            (Ok(doc), Some(schema)) => {
+                let out = cast_whole_subdocument(schema, doc, &format!("{path}."), ctx);
                 (!out.is_empty()).then_some(Bson::Document(out))
             }
-            (Bson::Null, _) => Some(Bson::Null),
-            (other, _) => {
+            (Ok(doc), None) => Some(Bson::Document(doc)),
+            (Err(Bson::Null), _) => Some(Bson::Null),
+            (Err(other), _) => {
                 ctx.cast_error(path, "Embedded".into(), &other);
                 None
             }
         },
-        Kind::Map => match value {
-            Bson::Document(doc) => {
+        Kind::Map => match map_entries(value) {
+            Ok(doc) => {
                 let mut out = Document::new();
                 for (key, v) in doc {
                     let entry_path = format!("{path}.{key}");
@@ -179,13 +213,15 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
                 }
                 Some(Bson::Document(out))
             }
-            Bson::Null => Some(Bson::Null),
-            other => {
+            Err(Bson::Null) => Some(Bson::Null),
+            Err(other) => {
                 ctx.cast_error(path, "Map".into(), &other);
                 None
             }
         },
-        Kind::Mixed => minimize(value),
+        // Mongoose minimizes documents it saves, not the values of an update.
+        Kind::Mixed if ctx.whole => minimize(value),
+        Kind::Mixed => Some(value),
         kind => match cast_scalar(kind, &value) {
             Some(v) => Some(apply_setters(v, field.trim, field.lowercase, field.uppercase)),
             None => {
@@ -209,12 +245,15 @@ fn cast_array(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Opti
         Kind::Subdocument => {
             let schema = item.schema.as_deref()?;
             for (i, element) in items.into_iter().enumerate() {
-                match element {
-                    Bson::Document(doc) => {
-                        out.push(Bson::Document(cast_subdocument(schema, doc, &format!("{path}.{i}."), ctx, true)))
-                    }
-                    Bson::Null => out.push(Bson::Null),
-                    other => {
+                // An array inside an array of subdocuments is an object too, to Mongoose: an empty one.
+                let element = if matches!(element, Bson::Array(_)) { Bson::Document(Document::new()) } else { element };
+                match as_object(element) {
+                    Ok(doc) => out.push(Bson::Document(cast_whole_subdocument(schema, doc, &format!("{path}.{i}."), ctx))),
+                    // Mongoose keeps null and other falsy elements as they are.
+                    Err(falsy @ (Bson::Null | Bson::Boolean(false))) => out.push(falsy),
+                    Err(zero @ (Bson::Int32(0) | Bson::Int64(0))) => out.push(zero),
+                    Err(Bson::String(s)) if s.is_empty() => out.push(Bson::String(s)),
+                    Err(other) => {
                         ctx.cast_error(path, "embedded".into(), &other);
                         return None;
                     }
@@ -250,6 +289,94 @@ fn cast_array(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Opti
     Some(Bson::Array(out))
 }
 
+/// JS falsiness, which Mongoose's setters often test.
+fn is_falsy(v: &Bson) -> bool {
+    match v {
+        Bson::Boolean(b) => !b,
+        Bson::String(s) => s.is_empty(),
+        Bson::Null | Bson::Undefined => true,
+        other => as_number(other).is_some_and(|n| n == 0.0 || n.is_nan()),
+    }
+}
+
+/// The `required` checks of a nested object's paths, for a value that gives them none (or only the
+/// ones in `given`).
+pub fn check_nested_required(field: &Field, given: Option<&Document>, path: &str, ctx: &mut Context) {
+    for child in &field.fields {
+        let child_path = format!("{path}.{}", child.name);
+        let value = given.and_then(|d| d.get(&child.name));
+        match (child.kind, value) {
+            (Kind::Object, Some(Bson::Document(d))) => check_nested_required(child, Some(d), &child_path, ctx),
+            (Kind::Object, _) => check_nested_required(child, None, &child_path, ctx),
+            (_, Some(_)) => {}
+            (_, None) => {
+                if let Some(c) = child.checks.iter().find(|c| matches!(c.rule, Rule::Required)) {
+                    ctx.errors.push(FieldError {
+                        path: child_path,
+                        kind: "required".into(),
+                        value: None,
+                        validator: Some(c.id),
+                        cast: false,
+                        element_path: None,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A subdocument given whole (created, set or pushed) is a new document: it gets its `_id`, defaults
+/// and required checks even inside an update.
+pub fn cast_whole_subdocument(schema: &Spec, doc: Document, prefix: &str, ctx: &mut Context) -> Document {
+    if ctx.whole {
+        return cast_subdocument(schema, doc, prefix, ctx, true);
+    }
+    let mut whole = Context::new(ctx.now, true);
+    let out = cast_subdocument(schema, doc, prefix, &mut whole, true);
+    ctx.errors.append(&mut whole.errors);
+    if ctx.thrown.is_none() {
+        ctx.thrown = whole.thrown;
+    }
+    out
+}
+
+/// What a map can be made from: a document, an empty string (an empty map, to Mongoose), or an array
+/// of `[key, value]` entries, as `new Map(entries)` takes.
+fn map_entries(value: Bson) -> Result<Document, Bson> {
+    match value {
+        Bson::Document(doc) => Ok(doc),
+        Bson::String(s) if s.is_empty() => Ok(Document::new()),
+        Bson::Array(entries) => {
+            let mut doc = Document::new();
+            for entry in &entries {
+                match entry {
+                    // `[key]` alone is a key whose value is undefined, which is not stored.
+                    Bson::Array(pair) if matches!(pair.len(), 1 | 2) => match (&pair[0], pair.get(1)) {
+                        (Bson::String(key), Some(value)) => {
+                            doc.insert(key.clone(), value.clone());
+                        }
+                        (Bson::String(_), None) => {}
+                        _ => return Err(Bson::Array(entries)),
+                    },
+                    _ => return Err(Bson::Array(entries)),
+                }
+            }
+            Ok(doc)
+        }
+        other => Err(other),
+    }
+}
+
+/// A value a subdocument can be made from: a document, or a JS object with no plain fields of its own
+/// (an ObjectId, a Date, a Buffer), which Mongoose turns into an empty subdocument.
+pub fn as_object(value: Bson) -> Result<Document, Bson> {
+    match value {
+        Bson::Document(doc) => Ok(doc),
+        Bson::ObjectId(_) | Bson::DateTime(_) | Bson::Binary(_) | Bson::Decimal128(_) => Ok(Document::new()),
+        other => Err(other),
+    }
+}
+
 /// Mongoose's `minimize`: empty objects inside a Mixed value are dropped, and so is an empty value.
 fn minimize(value: Bson) -> Option<Bson> {
     match value {
@@ -269,7 +396,8 @@ pub fn check(field: &Field, value: Option<&Bson>, path: &str, ctx: &mut Context)
             (Rule::Required, None) => false,
             (Rule::Required, Some(v)) => match v {
                 Bson::String(s) => !s.is_empty(),
-                Bson::Binary(b) => !b.bytes.is_empty(),
+                // An empty buffer is missing in a document, though not in an update's validators.
+                Bson::Binary(b) => !b.bytes.is_empty() || !ctx.whole,
                 _ => true,
             },
             (_, None) => true,
@@ -297,6 +425,7 @@ pub fn check(field: &Field, value: Option<&Bson>, path: &str, ctx: &mut Context)
                 value: value.cloned(),
                 validator: Some(c.id),
                 cast: false,
+                element_path: None,
             });
             // Mongoose reports one error per path: the first validator that fails.
             return;
@@ -388,6 +517,9 @@ mod tests {
         let s = spec(r#"{"strict":"throw","fields":[{"name":"a","type":"number"}]}"#);
         let err = cast(&s, doc! { "a": 1, "b": 2 }, DocumentMode::Insert, DateTime::now()).unwrap_err();
         assert!(matches!(err, Error::Strict { path } if path == "b"));
+        let s = spec(r#"{"strict":"throw","fields":[{"name":"n","type":"object","strict":"throw","fields":[]}]}"#);
+        let err = cast(&s, doc! { "n": 5 }, DocumentMode::Insert, DateTime::now()).unwrap_err();
+        assert!(matches!(err, Error::ObjectExpected { path, .. } if path == "n"));
         let s = spec(r#"{"strict":"keep","fields":[{"name":"a","type":"number"}]}"#);
         assert_eq!(cast(&s, doc! { "b": 2 }, DocumentMode::Insert, DateTime::now()).unwrap(), doc! { "b": 2 });
     }

@@ -6,11 +6,17 @@ use bson::{Bson, Document};
 
 use super::cast::{apply_setters, cast_scalar, kind_name};
 use super::path::{resolve, Target};
-use super::spec::{Field, Kind, Spec};
+use super::spec::{Field, Kind, Spec, Strict};
 use super::FieldError;
 
-pub fn cast(spec: &Spec, filter: &mut Document) -> Result<(), FieldError> {
-    for (key, value) in filter.iter_mut() {
+pub fn cast(spec: &Spec, filter: &mut Document) -> Result<(), Box<FieldError>> {
+    // Mongoose casts a filter's paths last to first, then its $and/$or/$nor; the CastError it reports
+    // is the first one met in that order.
+    let is_logical = |k: &&String| matches!(k.as_str(), "$and" | "$or" | "$nor");
+    let (logical, paths): (Vec<&String>, Vec<&String>) = filter.keys().partition(is_logical);
+    let keys: Vec<String> = paths.into_iter().rev().chain(logical.into_iter().rev()).cloned().collect();
+    for key in &keys {
+        let Some(value) = filter.get_mut(key) else { continue };
         match key.as_str() {
             "$and" | "$or" | "$nor" => {
                 if let Bson::Array(clauses) = value {
@@ -37,7 +43,7 @@ fn is_operator_object(value: &Bson) -> bool {
 }
 
 /// A path's condition: a value to match, or an object of operators.
-fn condition(field: &Field, value: &mut Bson, path: &str) -> Result<(), FieldError> {
+fn condition(field: &Field, value: &mut Bson, path: &str) -> Result<(), Box<FieldError>> {
     if !is_operator_object(value) {
         return operand(field, value, path);
     }
@@ -52,11 +58,7 @@ fn condition(field: &Field, value: &mut Bson, path: &str) -> Result<(), FieldErr
                     }
                 }
             }
-            "$not" => {
-                if is_operator_object(arg) {
-                    condition(field, arg, path)?;
-                }
-            }
+            "$not" if is_operator_object(arg) => condition(field, arg, path)?,
             "$elemMatch" => {
                 if let (Kind::Array, Some(item)) = (field.kind, &field.item) {
                     match (&item.schema, is_operator_object(arg), &mut *arg) {
@@ -76,18 +78,75 @@ fn condition(field: &Field, value: &mut Bson, path: &str) -> Result<(), FieldErr
     Ok(())
 }
 
+/// The values of a subdocument in an equality match, reported at `at` or else by their path in the
+/// subdocument, as Mongoose does. Unlike Mongoose, no `_id` is generated for it: a fresh id would make
+/// the filter match nothing.
+fn cast_subdocument_values(schema: &Spec, doc: &mut Document, at: Option<&str>) -> Result<(), Box<FieldError>> {
+    if schema.strict == Strict::Drop {
+        *doc = std::mem::take(doc).into_iter().filter(|(key, _)| schema.field(key).is_some()).collect();
+    }
+    for (key, v) in doc.iter_mut() {
+        if let Some(field) = schema.field(key) {
+            operand(field, v, key).map_err(|mut e| {
+                if let Some(at) = at {
+                    e.element_path = Some(std::mem::replace(&mut e.path, at.to_owned()));
+                }
+                e
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn cast_error(path: &str, kind: &str, value: &Bson) -> Box<FieldError> {
+    Box::new(FieldError { path: path.to_owned(), kind: kind.into(), value: Some(value.clone()), validator: None, cast: true, element_path: None })
+}
+
 /// A value compared with a path: cast to the path's type, or to its elements' type for an array.
-fn operand(field: &Field, value: &mut Bson, path: &str) -> Result<(), FieldError> {
+fn operand(field: &Field, value: &mut Bson, path: &str) -> Result<(), Box<FieldError>> {
     let target = match (field.kind, &field.item) {
         (Kind::Array, Some(item)) => item.as_ref(),
         _ => field,
     };
     match (target.kind, &mut *value) {
         (_, Bson::Null | Bson::RegularExpression(_)) => Ok(()),
+        // Subdocuments matched whole: their values are cast by their schema. A failure inside an array's
+        // element is reported at the array's path, as Mongoose 9 does.
+        (Kind::Subdocument, Bson::Document(doc)) => match &target.schema {
+            Some(schema) => cast_subdocument_values(schema, doc, (field.kind == Kind::Array).then_some(path)),
+            None => Ok(()),
+        },
+        (Kind::Subdocument, v) if !matches!(v, Bson::Array(_)) => {
+            Err(cast_error(path, if field.kind == Kind::Array { "embedded" } else { "Embedded" }, v))
+        }
+        // An array on a path that holds one value means any of them, as Mongoose reads it.
+        (kind, Bson::Array(elements)) if field.kind != Kind::Array && kind != Kind::Buffer => {
+            for element in elements.iter_mut() {
+                operand(field, element, path)?;
+            }
+            *value = bson::bson!({ "$in": std::mem::take(elements) });
+            Ok(())
+        }
+        // A map's values are cast to its value type.
+        (Kind::Map, Bson::Document(entries)) => match &field.item {
+            Some(item) if !matches!(item.kind, Kind::Mixed | Kind::Subdocument) => {
+                for (_, v) in entries.iter_mut() {
+                    operand(item, v, &format!("{path}.$*"))?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        },
         // An array is matched whole, element by element.
-        (_, Bson::Array(elements)) if field.kind == Kind::Array => {
+        (kind, Bson::Array(elements)) if field.kind == Kind::Array => {
             for element in elements {
-                operand(target, element, path)?;
+                if matches!(element, Bson::Array(_)) && target.kind != Kind::Array {
+                    return Err(cast_error(path, kind_name(kind), element));
+                }
+                match (element, &target.schema) {
+                    (Bson::Document(doc), Some(schema)) => cast_subdocument_values(schema, doc, Some(path))?,
+                    (element, _) => operand(target, element, path)?,
+                }
             }
             Ok(())
         }
@@ -97,7 +156,7 @@ fn operand(field: &Field, value: &mut Bson, path: &str) -> Result<(), FieldError
                 *v = apply_setters(cast, target.trim, target.lowercase, target.uppercase);
                 Ok(())
             }
-            None => Err(FieldError { path: path.to_owned(), kind: kind_name(kind).into(), value: Some(v.clone()), validator: None, cast: true }),
+            None => Err(cast_error(path, kind_name(kind), v)),
         },
     }
 }

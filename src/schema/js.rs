@@ -208,6 +208,71 @@ pub fn parse_date(s: &str) -> Option<i64> {
     time_clip(ms)
 }
 
+/// What V8's `new Date(s)` makes of the strings outside the ISO format that are numbers and
+/// separators only: `'7'` (July 2001), `'42'` (2042), `'2.25'` (25 February 2001), `'1,2,300'`,
+/// `'2020/01/02'`. Read as UTC; V8 reads them as local time. Month names and times are refused.
+pub fn parse_legacy_date(s: &str) -> Option<i64> {
+    let t = trim(s);
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'.' | b',' | b'/' | b'-')) {
+        return None;
+    }
+    let parts: Vec<&str> = t.split([' ', '.', ',', '/', '-']).filter(|p| !p.is_empty()).collect();
+    let numbers: Vec<i64> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let two_digit_year = |y: i64, digits: usize| match (digits <= 2, y) {
+        (true, 0..=49) => 2000 + y,
+        (true, 50..=99) => 1900 + y,
+        _ => y,
+    };
+    let (year, month, day) = match numbers.as_slice() {
+        [n] if (1..=12).contains(n) => (2001, *n, 1),
+        [n] if *n == 0 || *n > 31 => (two_digit_year(*n, parts[0].len()), 1, 1),
+        [y, m, rest @ ..] if parts[0].len() >= 3 || *y > 31 => (two_digit_year(*y, parts[0].len()), *m, *rest.first().unwrap_or(&1)),
+        [m, d] => (2001, *m, *d),
+        [m, d, y] => (two_digit_year(*y, parts[2].len()), *m, *d),
+        _ => return None,
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month[(month - 1) as usize] {
+        return None;
+    }
+    time_clip(days_from_civil(year, month, day) as f64 * 86_400_000.0)
+}
+
+/// `String(date)` as JS prints it in UTC (`Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal
+/// Time)`); JS uses the process's time zone, so the two agree where that zone is UTC.
+pub fn date_to_string(ms: i64) -> Option<String> {
+    time_clip(ms as f64)?;
+    let days = ms.div_euclid(86_400_000);
+    let secs = ms.rem_euclid(86_400_000) / 1000;
+    let (y, m, d) = civil_from_days(days);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let year = if y < 0 { format!("-{:06}", -y) } else { format!("{y:04}") };
+    Some(format!(
+        "{} {} {:02} {year} {:02}:{:02}:{:02} GMT+0000 (Coordinated Universal Time)",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        d,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    ))
+}
+
+/// The proleptic Gregorian date of a day number (the inverse of `days_from_civil`).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -259,6 +324,27 @@ mod tests {
         for bad in ["2019-02-29", "2020-13-01", "garbage", "2020-01-01T25:00Z", "2020-1-1", "-000000-01-01", ""] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn legacy_date_strings_read_as_v8_reads_them() {
+        let date = |s| parse_legacy_date(s).map(|ms| date_to_string(ms).unwrap()[4..15].to_owned());
+        for (s, expected) in [("0", "Jan 01 2000"), ("7", "Jul 01 2001"), (" 9 ", "Sep 01 2001"), ("42", "Jan 01 2042"),
+            ("50", "Jan 01 1950"), ("100", "Jan 01 0100"), ("2.25", "Feb 25 2001"), ("-1,3", "Jan 03 2001"),
+            ("1,2,300", "Jan 02 0300"), ("3.5.7", "Mar 05 2007"), ("2020/01/02", "Jan 02 2020"), ("-3", "Mar 01 2001")]
+        {
+            assert_eq!(date(s).as_deref(), Some(expected), "{s}");
+        }
+        for bad in ["13", "31", "1e3", "abc", "2.30", ""] {
+            assert_eq!(parse_legacy_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_print_as_in_js_in_utc() {
+        assert_eq!(date_to_string(0).unwrap(), "Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)");
+        assert_eq!(date_to_string(1_614_834_367_000).unwrap(), "Thu Mar 04 2021 05:06:07 GMT+0000 (Coordinated Universal Time)");
+        assert_eq!(date_to_string(-86_400_001).unwrap(), "Tue Dec 30 1969 23:59:59 GMT+0000 (Coordinated Universal Time)");
     }
 
     #[test]

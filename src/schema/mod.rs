@@ -33,6 +33,10 @@ pub struct FieldError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validator: Option<u32>,
     pub cast: bool,
+    /// For a failure inside an element of an array of subdocuments in a filter: the path inside the
+    /// element, which Mongoose 8 reports where Mongoose 9 reports the array's path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_path: Option<String>,
 }
 
 /// What a whole document is being cast for.

@@ -97,9 +97,11 @@ pub struct Field {
     /// The element type of an array, the value type of a map.
     #[serde(default)]
     pub item: Option<Box<Field>>,
-    /// The paths of a nested object.
+    /// The paths of a nested object, and the `strict` of the schema it belongs to.
     #[serde(default)]
     pub fields: Vec<Field>,
+    #[serde(default)]
+    pub strict: Strict,
     /// The schema of a subdocument.
     #[serde(default)]
     pub schema: Option<Box<Spec>>,

@@ -5,7 +5,7 @@
 use bson::{Bson, DateTime, Document};
 
 use super::cast::{cast_scalar, kind_name};
-use super::document::{cast_subdocument, cast_value, check, Context};
+use super::document::{as_object, cast_value, cast_whole_subdocument, check, check_nested_required, Context};
 use super::path::{resolve, Target};
 use super::spec::{DefaultValue, Field, Kind, Spec, Strict};
 use crate::error::Error;
@@ -33,7 +33,7 @@ pub fn cast(spec: &Spec, update: Document, filter: &Document, upsert: bool, now:
                 }
                 Target::Unknown(Strict::Drop) => continue,
                 Target::Unknown(Strict::Throw) => {
-                    ctx.strict_violation.get_or_insert(path);
+                    ctx.refuse_unknown(path);
                     continue;
                 }
             };
@@ -49,7 +49,7 @@ pub fn cast(spec: &Spec, update: Document, filter: &Document, upsert: bool, now:
         }
     }
     stamp(spec, &mut out, filter, upsert, now);
-    if out.is_empty() && !was_empty && ctx.strict_violation.is_none() {
+    if out.is_empty() && !was_empty && ctx.errors.is_empty() && ctx.thrown.is_none() {
         return Err(Error::InvalidArgument("the update sets no path of the schema (strict mode drops the others)".into()));
     }
     ctx.finish(&spec.model, out)
@@ -61,11 +61,17 @@ fn cast_operand(op: &str, field: &Field, value: Bson, path: &str, ctx: &mut Cont
         "$set" | "$setOnInsert" => {
             let v = cast_value(field, value, path, ctx).unwrap_or(Bson::Document(Document::new()));
             check(field, Some(&v), path, ctx);
+            if let (Kind::Object, Bson::Document(d)) = (field.kind, &v) {
+                check_nested_required(field, Some(d), path, ctx);
+            }
             Some(v)
         }
         "$min" | "$max" => cast_value(field, value, path, ctx),
         "$unset" => {
             check(field, None, path, ctx);
+            if field.kind == Kind::Object {
+                check_nested_required(field, None, path, ctx);
+            }
             Some(value)
         }
         "$inc" | "$mul" => {
@@ -73,7 +79,7 @@ fn cast_operand(op: &str, field: &Field, value: Bson, path: &str, ctx: &mut Cont
                 Kind::BigInt | Kind::Decimal128 => field.kind,
                 _ => Kind::Number,
             };
-            match cast_scalar(kind, &value) {
+            match cast_scalar(kind, &value).filter(|v| !matches!(v, Bson::Null)) {
                 Some(v) => Some(v),
                 None => {
                     ctx.cast_error(path, kind_name(kind).into(), &value);
@@ -95,6 +101,11 @@ fn cast_operand(op: &str, field: &Field, value: Bson, path: &str, ctx: &mut Cont
                     out.insert("$each", cast);
                     out.extend(modifiers);
                     Some(Bson::Document(out))
+                }
+                // An array pushed onto an array of values is its elements, as Mongoose reads it.
+                Bson::Array(elements) if item.kind != Kind::Array => {
+                    let cast = elements.into_iter().map(|e| cast_element(item, e, path, ctx)).collect::<Option<Vec<_>>>()?;
+                    Some(bson::bson!({ "$each": cast }))
                 }
                 element => cast_element(item, element, path, ctx),
             }
@@ -120,18 +131,20 @@ fn element_of(field: &Field) -> Option<&Field> {
 }
 
 fn cast_element(item: &Field, element: Bson, path: &str, ctx: &mut Context) -> Option<Bson> {
-    match (item.kind, element, &item.schema) {
-        // A pushed subdocument is a new document: it gets its _id, defaults and required checks.
-        (Kind::Subdocument, Bson::Document(doc), Some(schema)) => {
-            let mut whole = Context::new(ctx.now, true);
-            let out = cast_subdocument(schema, doc, &format!("{path}."), &mut whole, true);
-            ctx.errors.append(&mut whole.errors);
-            if ctx.strict_violation.is_none() {
-                ctx.strict_violation = whole.strict_violation;
+    match (item.kind, &item.schema) {
+        (Kind::Subdocument, Some(schema)) => match as_object(element) {
+            Ok(doc) => Some(Bson::Document(cast_whole_subdocument(schema, doc, &format!("{path}."), ctx))),
+            Err(Bson::Null) => Some(Bson::Null),
+            Err(other) => {
+                let value = match other {
+                    Bson::String(s) => s,
+                    other => other.to_string(),
+                };
+                ctx.thrown.get_or_insert(Error::ObjectParameter { path: path.to_owned(), value });
+                None
             }
-            Some(Bson::Document(out))
-        }
-        (_, element, _) => {
+        },
+        _ => {
             let v = cast_value(item, element, path, ctx)?;
             check(item, Some(&v), path, ctx);
             Some(v)
@@ -236,8 +249,10 @@ mod tests {
         let Err(Error::Validation { errors, .. }) = cast(&spec(), update, &doc! {}, false, DateTime::now()) else { panic!() };
         let got: Vec<_> = errors.iter().map(|e| (e.path.as_str(), e.kind.as_str())).collect();
         assert_eq!(got, [("age", "min"), ("name", "required"), ("tags", "enum")]);
-        let Err(Error::Validation { errors, .. }) = cast(&spec(), doc! { "$set": { "age": "x" } }, &doc! {}, false, DateTime::now()) else { panic!() };
-        assert!(errors[0].cast);
+        // A value that cannot be cast stops the update with a CastError before any validator runs.
+        let update = doc! { "$set": { "age": "x" }, "$unset": { "name": "" } };
+        let Err(Error::Cast { error, .. }) = cast(&spec(), update, &doc! {}, false, DateTime::now()) else { panic!() };
+        assert_eq!((error.path.as_str(), error.kind.as_str()), ("age", "Number"));
     }
 
     #[test]

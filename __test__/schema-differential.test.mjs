@@ -1,0 +1,223 @@
+// The differential test of the schema bridge: generated schemas × inputs, each run through Mongoose
+// itself and through polymongo-rs, on Mongoose 8 and Mongoose 9. Compared per case:
+// - documents: accepted or refused, the set of failing paths with their kinds, and the cast document
+//   (Mongoose: `new Model(doc)`, `validateSync()`, `toObject()`; ours: `create()` against the server);
+// - filters: the cast filter or the CastError's path (Mongoose: `Query#cast`; ours: the engine's cast);
+// - updates: refused or not, and the stored document after the update (both run against the server,
+//   Mongoose with `runValidators`).
+// It prints the agreement rate; at least 99.5% must agree. The differences that remain are the ones
+// the README documents.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { PolyMongo } from '../index.js';
+import { openSuite, uniqueDb } from './helpers.mjs';
+import { makeDocument, makeFilter, makeSchema, makeUpdate, random, recipe } from './schema-cases.mjs';
+
+const require = createRequire(import.meta.url);
+const PREFIX = 'pmrs_diff';
+const SEED = Number(process.env.DIFF_SEED ?? 20261122);
+const SCHEMAS = Number(process.env.DIFF_SCHEMAS ?? 120);
+const DOCS_PER_SCHEMA = 12;
+const FILTERS_PER_SCHEMA = 4;
+const UPDATES_PER_SCHEMA = 3;
+const REQUIRED_AGREEMENT = 0.995;
+
+let suite;
+
+before(async () => {
+  suite = await openSuite(PREFIX);
+});
+
+after(async () => {
+  await suite.close();
+});
+
+/** A value as canonical Extended JSON with object keys sorted (and, with `maskIds`, generated ids
+ *  masked), so two documents compare by content. */
+function canonical(BSON, value, maskIds) {
+  const bytes = BSON.serialize({ v: value }, { ignoreUndefined: true });
+  const ejson = BSON.EJSON.serialize(BSON.deserialize(bytes, { useBigInt64: true }), { relaxed: false });
+  const walk = (v, key) => {
+    if (Array.isArray(v)) return v.map((x) => walk(x));
+    if (v && typeof v === 'object') {
+      if (maskIds && key === '_id' && v.$oid) return '<generated id>';
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, walk(v[k], k)]));
+    }
+    return v;
+  };
+  return walk(ejson.v);
+}
+
+const normalize = (BSON, value) => JSON.stringify(canonical(BSON, value, true));
+
+/** Mongoose results that are Mongoose defects, which polymongo-rs does not copy (README, "Documented
+ *  differences"): the reason, or null. */
+function mongooseDefect(theirs, ours) {
+  if (theirs.error === 'TypeError') return 'Mongoose throws a TypeError from inside its Map cast';
+  if (theirs.filter && ours.filter && JSON.stringify(withoutNestedIds(theirs.filter, ours.filter)) === JSON.stringify(ours.filter)) {
+    return 'Mongoose gives subdocuments in an equality filter a fresh _id, so the filter matches nothing';
+  }
+  return null;
+}
+
+/** `theirs` without the `_id`s it has inside subdocuments where `ours` has none. */
+function withoutNestedIds(theirs, ours, depth = 0) {
+  if (Array.isArray(theirs)) return theirs.map((v, i) => withoutNestedIds(v, ours?.[i], depth + 1));
+  if (!theirs || typeof theirs !== 'object') return theirs;
+  return Object.fromEntries(Object.entries(theirs)
+    .filter(([k]) => !(k === '_id' && depth > 0 && !(ours && '_id' in ours)))
+    .map(([k, v]) => [k, withoutNestedIds(v, ours?.[k], depth + 1)]));
+}
+
+/** `path:kind` of each failing path of a Mongoose error, or the name of an error without paths. */
+function failures(err) {
+  if (err == null) return null;
+  if (err.errors) return Object.entries(err.errors).map(([path, e]) => `${path}:${e.kind}`).sort();
+  return [err.name];
+}
+
+const describeInput = (BSON, v) => BSON.EJSON.stringify(v, { relaxed: true });
+
+for (const [label, pkg] of [['Mongoose 8', 'mongoose'], ['Mongoose 9', 'mongoose9']]) {
+  describe(`differential: ${label}`, () => {
+    const mongoose = require(pkg);
+    const m = new mongoose.Mongoose();
+    const { BSON } = m.mongo;
+    let wrapper;
+    let dbName;
+
+    before(async () => {
+      dbName = uniqueDb(PREFIX);
+      wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: dbName });
+      await m.connect(suite.uri, { dbName: `${dbName}_mongoose` });
+    });
+
+    /** Our collection for schema `s`, read through this Mongoose's own driver and BSON. */
+    const stored = (s) => m.connection.getClient().db(dbName).collection(`case${s}`);
+
+    after(async () => {
+      await wrapper.disconnect();
+      await m.disconnect();
+    });
+
+    test(`generated schemas × documents, filters and updates agree with ${label} (>= ${REQUIRED_AGREEMENT * 100}%)`, async () => {
+      const r = random(SEED);
+      const tally = { documents: [0, 0], filters: [0, 0], updates: [0, 0] };
+      const differences = [];
+      const defects = {};
+      const record = (area, agree, detail, defect = null) => {
+        if (!agree && defect) {
+          defects[defect] = (defects[defect] ?? 0) + 1;
+          return;
+        }
+        tally[area][0] += agree ? 1 : 0;
+        tally[area][1] += 1;
+        if (!agree) differences.push(`${area}: ${detail()}`);
+      };
+
+      for (let s = 0; s < SCHEMAS; s++) {
+        const schema = makeSchema(m, r);
+        const Model = m.model(`Case${s}`, new m.Schema(schema.definition, { ...schema.options, collection: `case${s}` }));
+        const Ours = wrapper.wrapModel(Model, { autoIndex: false });
+
+        for (let d = 0; d < DOCS_PER_SCHEMA; d++) {
+          const input = recipe(schema, r, makeDocument);
+          let theirs;
+          try {
+            const doc = new Model(input());
+            const err = doc.validateSync();
+            theirs = err ? { failures: failures(err) } : { doc: doc.toObject({ depopulate: true, virtuals: false, getters: false, transform: false, flattenMaps: false }) };
+          } catch (err) {
+            theirs = { failures: failures(err) };
+          }
+          let ours;
+          try {
+            const { _id } = await Ours.create(input());
+            // What was stored, with longs as bigints so they compare as longs.
+            const doc = await stored(s).findOne({ _id }, { useBigInt64: true });
+            delete doc.__v;
+            ours = { doc };
+          } catch (err) {
+            ours = { failures: failures(err) };
+          }
+          const a = theirs.doc ? normalize(BSON, theirs.doc) : JSON.stringify(theirs.failures);
+          const b = ours.doc ? normalize(BSON, ours.doc) : JSON.stringify(ours.failures);
+          record('documents', a === b, () => `schema ${s} ${JSON.stringify(schema.paths)} input ${describeInput(BSON, input())}\n    mongoose: ${a}\n    ours:     ${b}`);
+        }
+
+        for (let f = 0; f < FILTERS_PER_SCHEMA; f++) {
+          const filter = recipe(schema, r, makeFilter);
+          let theirs;
+          try {
+            theirs = { filter: canonical(BSON, Model.find(filter()).cast(Model), false) };
+          } catch (err) {
+            theirs = { error: err.name, path: err.path };
+          }
+          let ours;
+          try {
+            ours = { filter: canonical(BSON, BSON.deserialize(Ours._schema.native.castFilter(BSON.serialize(filter())), { useBigInt64: true }), false) };
+          } catch (err) {
+            const e = Ours._schema.error(Ours._codec.error(err));
+            ours = { error: e.name, path: e.path };
+          }
+          const [a, b] = [JSON.stringify(theirs), JSON.stringify(ours)];
+          record('filters', a === b, () => `schema ${s} ${JSON.stringify(schema.paths)} filter ${describeInput(BSON, filter())}\n    mongoose: ${a}\n    ours:     ${b}`, mongooseDefect(theirs, ours));
+        }
+
+        // A document both accept, updated both ways.
+        let seed = null;
+        for (let tries = 0; tries < 20 && seed === null; tries++) {
+          const candidate = recipe(schema, r, makeDocument);
+          try {
+            if (new Model(candidate()).validateSync() == null) seed = candidate;
+          } catch {
+            // strict: 'throw' refused it; try another.
+          }
+        }
+        if (seed === null) continue;
+        for (let u = 0; u < UPDATES_PER_SCHEMA; u++) {
+          const update = recipe(schema, r, makeUpdate);
+          // Mongoose's asynchronous validation may refuse what validateSync took; no update case then.
+          const theirDoc = await Model.create(seed()).catch(() => null);
+          if (theirDoc === null) continue;
+          let theirs;
+          try {
+            await Model.updateOne({ _id: theirDoc._id }, update(), { runValidators: true });
+            const stored = await Model.collection.findOne({ _id: theirDoc._id }, { useBigInt64: true });
+            delete stored.__v;
+            theirs = normalize(BSON, stored);
+          } catch (err) {
+            theirs = JSON.stringify(failures(err));
+          }
+          const defect = theirs === '["TypeError"]' ? mongooseDefect({ error: 'TypeError' }) : null;
+          const ourDoc = await Ours.create(seed()).catch(() => null);
+          let ours;
+          if (ourDoc === null) {
+            ours = 'could not create the seed document';
+          } else {
+            try {
+              await Ours.updateOne({ _id: ourDoc._id }, update());
+              const doc = await stored(s).findOne({ _id: ourDoc._id }, { useBigInt64: true });
+              delete doc.__v;
+              ours = normalize(BSON, doc);
+            } catch (err) {
+              ours = JSON.stringify(failures(err));
+            }
+          }
+          record('updates', theirs === ours, () => `schema ${s} ${JSON.stringify(schema.paths)} seed ${describeInput(BSON, seed())} update ${describeInput(BSON, update())}\n    mongoose: ${theirs}\n    ours:     ${ours}`, defect);
+        }
+      }
+
+      const agreed = Object.values(tally).reduce((n, [a]) => n + a, 0);
+      const total = Object.values(tally).reduce((n, [, t]) => n + t, 0);
+      const rate = agreed / total;
+      const line = Object.entries(tally).map(([area, [a, t]]) => `${area} ${a}/${t}`).join(', ');
+      console.log(`# ${label} ${mongoose.version}: ${agreed}/${total} cases agree (${(rate * 100).toFixed(2)}%): ${line}; seed ${SEED}`);
+      for (const [defect, n] of Object.entries(defects)) console.log(`#   not counted, ${n} cases: ${defect}`);
+      for (const difference of differences) console.log(`#   differs: ${difference.replaceAll('\n', '\n#   ')}`);
+      assert.ok(rate >= REQUIRED_AGREEMENT, `agreement ${(rate * 100).toFixed(2)}% is under ${REQUIRED_AGREEMENT * 100}%`);
+    });
+  });
+}
