@@ -1,5 +1,6 @@
 // Type definitions for polymongo-rs: the PolyMongo API over a MongoDB pool engine in Rust.
 import type { Readable } from 'node:stream';
+import type { EventEmitter } from 'node:events';
 import type { Model, Require_id, Schema } from 'mongoose';
 
 export type ConnectionState = 'not initialized' | 'connecting' | 'connected' | 'disconnecting' | 'disconnected';
@@ -233,11 +234,30 @@ export interface WrappedModel<T = any, Doc = Require_id<T>> {
   aggregate<R = any>(pipeline?: Record<string, any>[], options?: QueryOptions): Aggregate<R>;
 }
 
-export declare class PolyMongoWrapper {
+export interface WrapModelOptions {
+  /** Build the schema's indexes in each database before its first write (default: the schema's
+   *  `autoIndex`, on as in Mongoose). */
+  autoIndex?: boolean;
+  /** Also apply a `$jsonSchema` validator derived from the schema there, so the server refuses
+   *  (code 121) what the schema would. Default false. */
+  jsonSchema?: boolean;
+}
+
+/** A background failure (an index build, a validator) as the wrapper's 'error' event carries it. */
+export interface SetUpError extends Error {
+  db: string;
+  collection: string;
+  during: 'setUp';
+}
+
+export declare class PolyMongoWrapper extends EventEmitter {
   constructor(options: WrapperOptions);
   /** The database used by `.db()` / `.db(null)`. */
   readonly defaultDB: string;
-  wrapModel<T>(model: Model<T, any, any, any, any, any>): WrappedModel<T>;
+  /** The first call for a model decides its options. */
+  wrapModel<T>(model: Model<T, any, any, any, any, any>, options?: WrapModelOptions): WrappedModel<T>;
+  on(event: 'error', listener: (err: SetUpError) => void): this;
+  once(event: 'error', listener: (err: SetUpError) => void): this;
   connect(): Promise<{ success: true; alreadyConnected: boolean; state: ConnectionState }>;
   disconnect(): Promise<{ success: true }>;
   ping(db?: string): Promise<{ ok: true; latency: number } | { ok: false; latency: null; error: Error }>;

@@ -14,6 +14,8 @@ const wrapper = PolyMongo.createWrapper({
   dbSpecific: [{ dbName: 'analytics', options: { maxConnections: 5, autoClose: true, ttl: 60_000 } }],
 });
 const User: WrappedModel<IUser> = wrapper.wrapModel(mongoose.model<IUser>('User', new Schema<IUser>({ name: String, age: Number })));
+const Checked = wrapper.wrapModel(mongoose.model<IUser>('Checked', new Schema<IUser>({ name: String })), { autoIndex: false, jsonSchema: true });
+wrapper.on('error', (err) => console.error(err.db, err.collection, err.during, err.message));
 
 export async function usage(): Promise<void> {
   const admins = await User.db('tenant_1').find({ role: 'admin' }).sort('-age').limit(10).select('name');
@@ -22,6 +24,7 @@ export async function usage(): Promise<void> {
   const one = await User.findById(id);
   const n: number = await User.db(null).countDocuments({ age: { $gt: 1 } });
   const created = await User.db('tenant_2').create({ name: 'a' });
+  await Checked.db('tenant_2').create({ name: 'b' });
   const many = await User.insertMany([{ name: 'b' }], { ordered: false });
   const raw = await User.insertMany([{ name: 'c' }], { rawResult: true });
   const updated = await User.updateOne({ name: 'a' }, { $set: { age: 3 } }, { upsert: true });

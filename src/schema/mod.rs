@@ -104,3 +104,4 @@ impl Schema {
             .collect()
     }
 }
+

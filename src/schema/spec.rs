@@ -200,7 +200,7 @@ impl Field {
 /// carry over, `g` and `y` do not matter to a single test (Mongoose resets `lastIndex`), and `u`/`v`
 /// change escapes, so those are left to JS.
 fn compile_js_regex(pattern: &str, flags: &str) -> Option<Regex> {
-    let mut builder = regex::RegexBuilder::new(pattern);
+    let mut builder = regex::RegexBuilder::new(&translate_js_classes(pattern)?);
     for flag in flags.chars() {
         match flag {
             'i' => builder.case_insensitive(true),
@@ -210,9 +210,46 @@ fn compile_js_regex(pattern: &str, flags: &str) -> Option<Regex> {
             _ => return None,
         };
     }
-    // JS character classes are ASCII unless `u`; `\d`, `\w` and `\b` would otherwise match more here.
-    builder.unicode(false);
     builder.build().ok()
+}
+
+/// JS's `\d` and `\w` are ASCII (without the `u` flag) where the `regex` crate's are Unicode: spell
+/// them out. `\b`, `\B`, and `\D`/`\W` inside a class have no short spelling: `None` leaves the
+/// pattern to JS. (`\s` is Unicode whitespace in both.)
+fn translate_js_classes(pattern: &str) -> Option<String> {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let next = chars.next()?;
+                match (next, in_class) {
+                    ('d', false) => out.push_str("[0-9]"),
+                    ('d', true) => out.push_str("0-9"),
+                    ('w', false) => out.push_str("[0-9A-Za-z_]"),
+                    ('w', true) => out.push_str("0-9A-Za-z_"),
+                    ('D', false) => out.push_str("[^0-9]"),
+                    ('W', false) => out.push_str("[^0-9A-Za-z_]"),
+                    ('D' | 'W' | 'b' | 'B', _) => return None,
+                    (other, _) => {
+                        out.push('\\');
+                        out.push(other);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -234,6 +271,16 @@ mod tests {
         assert_eq!(code.checks.len(), 1);
         let Rule::Match { regex: Some(re), .. } = &code.checks[0].rule else { panic!() };
         assert!(re.is_match("A12") && !re.is_match("a1x"));
+    }
+
+    #[test]
+    fn js_classes_keep_their_ascii_meaning() {
+        let re = |p: &str| compile_js_regex(p, "");
+        assert!(re(r"^\d+$").unwrap().is_match("123") && !re(r"^\d+$").unwrap().is_match("١٢٣"));
+        assert!(re(r"^[\w.]+$").unwrap().is_match("a_b.c") && !re(r"^[\w.]+$").unwrap().is_match("é"));
+        assert!(re(r"^[^@\s]+@[^@\s]+$").unwrap().is_match("ada@example.com"));
+        assert!(re(r"^\S+\s\S+$").unwrap().is_match("a\u{3000}b"));
+        assert!(re(r"\bword\b").is_none() && re(r"[\D]").is_none() && re("a").is_some());
     }
 
     #[test]
