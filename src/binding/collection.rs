@@ -42,7 +42,12 @@ impl NativeCollection {
 
     /// Decodes a request and casts it by the schema on the JS thread, so a malformed request or a
     /// value that cannot be cast throws before anything is sent.
-    fn request<T: serde::de::DeserializeOwned + Prepare>(&self, env: &Env, what: &str, bytes: &[u8]) -> napi::Result<T> {
+    fn request<T: serde::de::DeserializeOwned + Prepare>(
+        &self,
+        env: &Env,
+        what: &str,
+        bytes: &[u8],
+    ) -> napi::Result<T> {
         let prepared = decode(what, bytes).and_then(|mut req: T| {
             if let Some(schema) = &self.schema {
                 req.prepare(schema)?;
@@ -125,7 +130,11 @@ impl NativeCollection {
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]
-    pub fn find_one_and_replace<'e>(&self, env: &'e Env, request: Buffer) -> napi::Result<PromiseRaw<'e, MaybeDoc<'e>>> {
+    pub fn find_one_and_replace<'e>(
+        &self,
+        env: &'e Env,
+        request: Buffer,
+    ) -> napi::Result<PromiseRaw<'e, MaybeDoc<'e>>> {
         let (ns, req) = (self.ns.clone(), self.request(env, "findOneAndReplace request", &request)?);
         promise(env, async move { read::find_one_and_replace(&ns, req).await }, doc_bytes)
     }
@@ -145,7 +154,12 @@ impl NativeCollection {
 
     /// Documents, already cast by the schema → the result as BSON; fails with a MongoBulkWriteError.
     #[napi(ts_return_type = "Promise<Buffer>")]
-    pub fn insert_many<'e>(&self, env: &'e Env, documents: Vec<Buffer>, ordered: bool) -> napi::Result<PromiseRaw<'e, BufferSlice<'e>>> {
+    pub fn insert_many<'e>(
+        &self,
+        env: &'e Env,
+        documents: Vec<Buffer>,
+        ordered: bool,
+    ) -> napi::Result<PromiseRaw<'e, BufferSlice<'e>>> {
         let req = BulkWriteRequest { ops: Self::documents(env, documents)?, ordered, bypass_document_validation: None };
         let ns = self.ns.clone();
         promise(env, async move { crate::ops::write::bulk_write(&ns, req).await }, result_bytes)

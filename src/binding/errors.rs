@@ -113,8 +113,13 @@ fn write_error(name: &'static str, info: &WriteErrorInfo) -> Description {
 
 fn bulk_write_error(failure: &BulkWriteFailure) -> Description {
     let first = failure.first_error();
-    let mut d = Description::server("MongoBulkWriteError", first.map_or(0, |e| e.code), first.and_then(|e| e.code_name.clone()));
-    let write_errors: Vec<Bson> = failure.write_errors.iter().map(|e| Bson::Document(write_error_document(e))).collect();
+    let mut d = Description::server(
+        "MongoBulkWriteError",
+        first.map_or(0, |e| e.code),
+        first.and_then(|e| e.code_name.clone()),
+    );
+    let write_errors: Vec<Bson> =
+        failure.write_errors.iter().map(|e| Bson::Document(write_error_document(e))).collect();
     // The Node driver's MongoBulkWriteError exposes the result's counts on the error itself.
     let mut details = bson::serialize_to_document(&failure.result).unwrap_or_default();
     details.insert("result", details.clone());
@@ -139,7 +144,9 @@ fn driver_error(e: &mongodb::error::Error) -> (String, Description) {
     let mut labels: Vec<String> = e.labels().iter().cloned().collect();
     labels.sort();
     let (message, mut d) = match e.kind.as_ref() {
-        ErrorKind::Command(c) => (c.message.clone(), Description::server("MongoServerError", c.code, Some(c.code_name.clone()))),
+        ErrorKind::Command(c) => {
+            (c.message.clone(), Description::server("MongoServerError", c.code, Some(c.code_name.clone())))
+        }
         ErrorKind::Write(WriteFailure::WriteError(w)) => (
             w.message.clone(),
             Description::server("MongoServerError", w.code, w.code_name.clone())
@@ -153,7 +160,9 @@ fn driver_error(e: &mongodb::error::Error) -> (String, Description) {
             let name = match kind {
                 ErrorKind::ServerSelection { .. } => "MongoServerSelectionError",
                 ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => "MongoNetworkTimeoutError",
-                ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } | ErrorKind::DnsResolve { .. } => "MongoNetworkError",
+                ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } | ErrorKind::DnsResolve { .. } => {
+                    "MongoNetworkError"
+                }
                 ErrorKind::Authentication { .. } => "MongoAuthenticationError",
                 ErrorKind::InvalidArgument { .. } => "MongoInvalidArgumentError",
                 ErrorKind::BsonDeserialization(_) | ErrorKind::BsonSerialization(_) | ErrorKind::Bson(_) => "BSONError",

@@ -54,7 +54,13 @@ impl NativeSchema {
 
     /// An update as the operations cast it, for `filter` and `upsert`.
     #[napi]
-    pub fn cast_update<'e>(&self, env: &'e Env, update: Buffer, filter: Buffer, upsert: bool) -> napi::Result<BufferSlice<'e>> {
+    pub fn cast_update<'e>(
+        &self,
+        env: &'e Env,
+        update: Buffer,
+        filter: Buffer,
+        upsert: bool,
+    ) -> napi::Result<BufferSlice<'e>> {
         let cast = || -> Result<Document, Error> {
             let update = decode::<Document>("update", &update)?;
             self.inner.cast_update(update, &decode("filter", &filter)?, upsert)

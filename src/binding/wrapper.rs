@@ -48,8 +48,10 @@ pub struct DbSpecificPoolOptions {
 fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
     let mut config = WrapperConfig::new(options.mongo_uri);
     config.default_db = options.default_db;
-    config.max_pool_size = options.max_pool_size.map_or(Ok(DEFAULT_MAX_POOL_SIZE), |v| whole_number("maxPoolSize", v))?;
-    config.min_free_connections = options.min_free_connections.map_or(Ok(0), |v| whole_number("minFreeConnections", v))?;
+    config.max_pool_size =
+        options.max_pool_size.map_or(Ok(DEFAULT_MAX_POOL_SIZE), |v| whole_number("maxPoolSize", v))?;
+    config.min_free_connections =
+        options.min_free_connections.map_or(Ok(0), |v| whole_number("minFreeConnections", v))?;
     config.idle_timeout = options.idle_timeout_ms.map(|v| millis("idleTimeoutMS", v)).transpose()?;
     config.cold_start = options.cold_start.unwrap_or(true);
     config.retry = options.retry.map_or(Ok(0), |v| whole_number("retry", v))?;
@@ -58,7 +60,10 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
         config.db_specific.push(DbSpecific {
             db_name: spec.db_name,
             mongo_uri: spec.mongo_uri,
-            max_connections: pool.max_connections.map(|v| whole_number("dbSpecific.options.maxConnections", v)).transpose()?,
+            max_connections: pool
+                .max_connections
+                .map(|v| whole_number("dbSpecific.options.maxConnections", v))
+                .transpose()?,
             auto_close: pool.auto_close.unwrap_or(false),
             ttl: pool.ttl.map(|v| millis("dbSpecific.options.ttl", v)).transpose()?,
             cold_start: pool.cold_start.unwrap_or(true),
@@ -129,7 +134,13 @@ impl NativeWrapper {
     /// The collection `coll` in `db` (the default database when null), under a model's schema when
     /// given; checks the names, does no I/O.
     #[napi]
-    pub fn collection(&self, env: Env, db: Option<String>, coll: String, schema: Option<&NativeSchema>) -> napi::Result<NativeCollection> {
+    pub fn collection(
+        &self,
+        env: Env,
+        db: Option<String>,
+        coll: String,
+        schema: Option<&NativeSchema>,
+    ) -> napi::Result<NativeCollection> {
         let ns = self.engine.namespace(db.as_deref(), &coll).map_err(|e| js_error(&env, &e))?;
         Ok(NativeCollection::new(ns, schema.map(|s| s.inner.clone())))
     }

@@ -43,7 +43,10 @@ impl DocCursor {
             Source::Find(_, req) => req.options.batch_size,
             Source::Aggregate(_, req) => req.options.batch_size,
         };
-        DocCursor { state: State::Pending(Box::new(source)), chunk_docs: batch_size.unwrap_or(DEFAULT_CHUNK_DOCS).max(1) }
+        DocCursor {
+            state: State::Pending(Box::new(source)),
+            chunk_docs: batch_size.unwrap_or(DEFAULT_CHUNK_DOCS).max(1),
+        }
     }
 
     /// The next documents, up to a chunk's size; `done` once nothing is left.

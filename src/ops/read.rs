@@ -81,11 +81,15 @@ pub async fn find_one_and_update(ns: &Namespace, req: UpdateRequest) -> Result<O
                 .into_iter()
                 .map(|stage| match stage {
                     Bson::Document(doc) => Ok(doc),
-                    other => Err(Error::InvalidArgument(format!("an update pipeline stage must be a document, got {other}"))),
+                    other => {
+                        Err(Error::InvalidArgument(format!("an update pipeline stage must be a document, got {other}")))
+                    }
                 })
                 .collect::<Result<_, _>>()?,
         ),
-        other => return Err(Error::InvalidArgument(format!("an update must be a document or a pipeline, got {other}"))),
+        other => {
+            return Err(Error::InvalidArgument(format!("an update must be a document or a pipeline, got {other}")))
+        }
     };
     let options = req.options.find_one_and_update()?;
     Ok(ns.collection().await?.find_one_and_update(req.filter, update).with_options(options).await?)

@@ -26,9 +26,7 @@ async fn apply_validator(ns: &Namespace, schema: &Schema) -> Result<(), Error> {
     let validator = schema.json_schema();
     let modified = db.run_command(doc! { "collMod": ns.coll.as_str(), "validator": validator.clone() }).await;
     match modified {
-        Err(e) if is_namespace_not_found(&e) => {
-            Ok(db.create_collection(ns.coll.as_str()).validator(validator).await?)
-        }
+        Err(e) if is_namespace_not_found(&e) => Ok(db.create_collection(ns.coll.as_str()).validator(validator).await?),
         other => Ok(other.map(drop)?),
     }
 }

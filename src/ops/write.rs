@@ -322,13 +322,7 @@ fn batches(entries: Vec<Entry>, ordered: bool) -> Vec<Vec<Entry>> {
 }
 
 /// Adds one command reply to the outcome; tells whether an ordered write must stop here.
-fn merge_reply(
-    out: &mut BulkWriteFailure,
-    kind: Kind,
-    batch: &[Entry],
-    reply: &Document,
-    ordered: bool,
-) -> bool {
+fn merge_reply(out: &mut BulkWriteFailure, kind: Kind, batch: &[Entry], reply: &Document, ordered: bool) -> bool {
     let n = number(reply, "n");
     let mut errors = Vec::new();
     if let Ok(list) = reply.get_array("writeErrors") {
@@ -433,7 +427,10 @@ mod tests {
             kinds(&batches(entries(mixed()), true)),
             vec![(Insert, vec![0]), (Update, vec![1]), (Insert, vec![2]), (Delete, vec![3])]
         );
-        assert_eq!(kinds(&batches(entries(mixed()), false)), vec![(Insert, vec![0, 2]), (Update, vec![1]), (Delete, vec![3])]);
+        assert_eq!(
+            kinds(&batches(entries(mixed()), false)),
+            vec![(Insert, vec![0, 2]), (Update, vec![1]), (Delete, vec![3])]
+        );
     }
 
     #[test]

@@ -31,7 +31,14 @@ impl Context {
     }
 
     pub fn cast_error(&mut self, path: &str, kind: String, value: &Bson) {
-        self.errors.push(FieldError { path: path.to_owned(), kind, value: Some(value.clone()), validator: None, cast: true, element_path: None });
+        self.errors.push(FieldError {
+            path: path.to_owned(),
+            kind,
+            value: Some(value.clone()),
+            validator: None,
+            cast: true,
+            element_path: None,
+        });
     }
 
     /// The outcome: the value, or the errors as Mongoose throws them. An update stops at its first
@@ -248,7 +255,9 @@ fn cast_array(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Opti
                 // An array inside an array of subdocuments is an object too, to Mongoose: an empty one.
                 let element = if matches!(element, Bson::Array(_)) { Bson::Document(Document::new()) } else { element };
                 match as_object(element) {
-                    Ok(doc) => out.push(Bson::Document(cast_whole_subdocument(schema, doc, &format!("{path}.{i}."), ctx))),
+                    Ok(doc) => {
+                        out.push(Bson::Document(cast_whole_subdocument(schema, doc, &format!("{path}.{i}."), ctx)))
+                    }
                     // Mongoose keeps null and other falsy elements as they are.
                     Err(falsy @ (Bson::Null | Bson::Boolean(false))) => out.push(falsy),
                     Err(zero @ (Bson::Int32(0) | Bson::Int64(0))) => out.push(zero),
@@ -504,7 +513,13 @@ mod tests {
         let s = spec(USER);
         let input = doc! { "name": "A", "age": 5, "role": "root", "pets": [{}, { "kind": "dog" }] };
         let errs = errors(cast(&s, input, DocumentMode::Insert, DateTime::now()));
-        let expected = [("name", "minlength"), ("age", "min"), ("role", "enum"), ("pets.0.kind", "required"), ("address.city", "required")];
+        let expected = [
+            ("name", "minlength"),
+            ("age", "min"),
+            ("role", "enum"),
+            ("pets.0.kind", "required"),
+            ("address.city", "required"),
+        ];
         assert_eq!(errs, expected.map(|(p, k)| (p.to_owned(), k.to_owned())));
         let errs = errors(cast(&s, doc! { "age": "abc", "tags": [[1]] }, DocumentMode::Insert, DateTime::now()));
         assert!(errs.contains(&("age".into(), "Number".into())));

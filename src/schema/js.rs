@@ -3,8 +3,11 @@
 
 /// JS's whitespace and line terminators, which `trim()` and `Number()` strip.
 fn is_js_space(c: char) -> bool {
-    matches!(c, '\u{9}' | '\u{A}' | '\u{B}' | '\u{C}' | '\u{D}' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}'
-        | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{9}' | '\u{A}' | '\u{B}' | '\u{C}' | '\u{D}' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}'
+    )
 }
 
 pub fn trim(s: &str) -> &str {
@@ -226,7 +229,9 @@ pub fn parse_legacy_date(s: &str) -> Option<i64> {
     let (year, month, day) = match numbers.as_slice() {
         [n] if (1..=12).contains(n) => (2001, *n, 1),
         [n] if *n == 0 || *n > 31 => (two_digit_year(*n, parts[0].len()), 1, 1),
-        [y, m, rest @ ..] if parts[0].len() >= 3 || *y > 31 => (two_digit_year(*y, parts[0].len()), *m, *rest.first().unwrap_or(&1)),
+        [y, m, rest @ ..] if parts[0].len() >= 3 || *y > 31 => {
+            (two_digit_year(*y, parts[0].len()), *m, *rest.first().unwrap_or(&1))
+        }
         [m, d] => (2001, *m, *d),
         [m, d, y] => (two_digit_year(*y, parts[2].len()), *m, *d),
         _ => return None,
@@ -289,19 +294,41 @@ mod tests {
 
     #[test]
     fn numbers_print_as_in_js() {
-        for (n, s) in [(1.5, "1.5"), (5.0, "5"), (-0.0, "0"), (1e21, "1e+21"), (1e-7, "1e-7"), (0.1, "0.1"),
-            (123456789012.0, "123456789012"), (f64::NAN, "NaN"), (f64::NEG_INFINITY, "-Infinity"), (2.5e-7, "2.5e-7")]
-        {
+        for (n, s) in [
+            (1.5, "1.5"),
+            (5.0, "5"),
+            (-0.0, "0"),
+            (1e21, "1e+21"),
+            (1e-7, "1e-7"),
+            (0.1, "0.1"),
+            (123456789012.0, "123456789012"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (2.5e-7, "2.5e-7"),
+        ] {
             assert_eq!(number_to_string(n), s);
         }
     }
 
     #[test]
     fn strings_read_as_numbers_as_in_js() {
-        for (s, n) in [("42", Some(42.0)), (" 4.5\n", Some(4.5)), ("", Some(0.0)), ("0x1F", Some(31.0)), (".5", Some(0.5)),
-            ("5.", Some(5.0)), ("-1e3", Some(-1000.0)), ("-Infinity", Some(f64::NEG_INFINITY)), ("inf", None),
-            ("NaN", None), ("1_000", None), ("12px", None), ("-0x10", None), ("e5", None), ("1e", None)]
-        {
+        for (s, n) in [
+            ("42", Some(42.0)),
+            (" 4.5\n", Some(4.5)),
+            ("", Some(0.0)),
+            ("0x1F", Some(31.0)),
+            (".5", Some(0.5)),
+            ("5.", Some(5.0)),
+            ("-1e3", Some(-1000.0)),
+            ("-Infinity", Some(f64::NEG_INFINITY)),
+            ("inf", None),
+            ("NaN", None),
+            ("1_000", None),
+            ("12px", None),
+            ("-0x10", None),
+            ("e5", None),
+            ("1e", None),
+        ] {
             assert_eq!(string_to_number(s), n, "{s:?}");
         }
     }
@@ -329,10 +356,20 @@ mod tests {
     #[test]
     fn legacy_date_strings_read_as_v8_reads_them() {
         let date = |s| parse_legacy_date(s).map(|ms| date_to_string(ms).unwrap()[4..15].to_owned());
-        for (s, expected) in [("0", "Jan 01 2000"), ("7", "Jul 01 2001"), (" 9 ", "Sep 01 2001"), ("42", "Jan 01 2042"),
-            ("50", "Jan 01 1950"), ("100", "Jan 01 0100"), ("2.25", "Feb 25 2001"), ("-1,3", "Jan 03 2001"),
-            ("1,2,300", "Jan 02 0300"), ("3.5.7", "Mar 05 2007"), ("2020/01/02", "Jan 02 2020"), ("-3", "Mar 01 2001")]
-        {
+        for (s, expected) in [
+            ("0", "Jan 01 2000"),
+            ("7", "Jul 01 2001"),
+            (" 9 ", "Sep 01 2001"),
+            ("42", "Jan 01 2042"),
+            ("50", "Jan 01 1950"),
+            ("100", "Jan 01 0100"),
+            ("2.25", "Feb 25 2001"),
+            ("-1,3", "Jan 03 2001"),
+            ("1,2,300", "Jan 02 0300"),
+            ("3.5.7", "Mar 05 2007"),
+            ("2020/01/02", "Jan 02 2020"),
+            ("-3", "Mar 01 2001"),
+        ] {
             assert_eq!(date(s).as_deref(), Some(expected), "{s}");
         }
         for bad in ["13", "31", "1e3", "abc", "2.30", ""] {
@@ -343,8 +380,14 @@ mod tests {
     #[test]
     fn dates_print_as_in_js_in_utc() {
         assert_eq!(date_to_string(0).unwrap(), "Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)");
-        assert_eq!(date_to_string(1_614_834_367_000).unwrap(), "Thu Mar 04 2021 05:06:07 GMT+0000 (Coordinated Universal Time)");
-        assert_eq!(date_to_string(-86_400_001).unwrap(), "Tue Dec 30 1969 23:59:59 GMT+0000 (Coordinated Universal Time)");
+        assert_eq!(
+            date_to_string(1_614_834_367_000).unwrap(),
+            "Thu Mar 04 2021 05:06:07 GMT+0000 (Coordinated Universal Time)"
+        );
+        assert_eq!(
+            date_to_string(-86_400_001).unwrap(),
+            "Tue Dec 30 1969 23:59:59 GMT+0000 (Coordinated Universal Time)"
+        );
     }
 
     #[test]

@@ -123,7 +123,10 @@ mod tests {
         assert_eq!(schema.get_array("required").unwrap(), &vec![Bson::from("name")]);
         let props = schema.get_document("properties").unwrap();
         assert_eq!(props.get_document("name").unwrap(), &doc! { "bsonType": ["string"], "minLength": 1 });
-        assert_eq!(props.get_document("age").unwrap(), &doc! { "bsonType": ["int", "long", "double", "decimal", "null"], "minimum": 0 });
+        assert_eq!(
+            props.get_document("age").unwrap(),
+            &doc! { "bsonType": ["int", "long", "double", "decimal", "null"], "minimum": 0 }
+        );
         assert_eq!(
             props.get_document("tags").unwrap(),
             &doc! { "bsonType": ["array", "null"], "items": { "bsonType": ["string", "null"], "enum": ["a", null] } }

@@ -127,11 +127,21 @@ pub struct Check {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Rule {
     Required,
-    Enum { values: Vec<Bson> },
-    Min { value: Bson },
-    Max { value: Bson },
-    Minlength { value: f64 },
-    Maxlength { value: f64 },
+    Enum {
+        values: Vec<Bson>,
+    },
+    Min {
+        value: Bson,
+    },
+    Max {
+        value: Bson,
+    },
+    Minlength {
+        value: f64,
+    },
+    Maxlength {
+        value: f64,
+    },
     Match {
         pattern: String,
         flags: String,

@@ -50,7 +50,9 @@ pub fn cast(spec: &Spec, update: Document, filter: &Document, upsert: bool, now:
     }
     stamp(spec, &mut out, filter, upsert, now);
     if out.is_empty() && !was_empty && ctx.errors.is_empty() && ctx.thrown.is_none() {
-        return Err(Error::InvalidArgument("the update sets no path of the schema (strict mode drops the others)".into()));
+        return Err(Error::InvalidArgument(
+            "the update sets no path of the schema (strict mode drops the others)".into(),
+        ));
     }
     ctx.finish(&spec.model, out)
 }
@@ -96,7 +98,8 @@ fn cast_operand(op: &str, field: &Field, value: Bson, path: &str, ctx: &mut Cont
                         ctx.cast_error(path, format!("[{}]", kind_name(item.kind)), &each);
                         return None;
                     };
-                    let cast = elements.into_iter().map(|e| cast_element(item, e, path, ctx)).collect::<Option<Vec<_>>>()?;
+                    let cast =
+                        elements.into_iter().map(|e| cast_element(item, e, path, ctx)).collect::<Option<Vec<_>>>()?;
                     let mut out = Document::new();
                     out.insert("$each", cast);
                     out.extend(modifiers);
@@ -104,7 +107,8 @@ fn cast_operand(op: &str, field: &Field, value: Bson, path: &str, ctx: &mut Cont
                 }
                 // An array pushed onto an array of values is its elements, as Mongoose reads it.
                 Bson::Array(elements) if item.kind != Kind::Array => {
-                    let cast = elements.into_iter().map(|e| cast_element(item, e, path, ctx)).collect::<Option<Vec<_>>>()?;
+                    let cast =
+                        elements.into_iter().map(|e| cast_element(item, e, path, ctx)).collect::<Option<Vec<_>>>()?;
                     Some(bson::bson!({ "$each": cast }))
                 }
                 element => cast_element(item, element, path, ctx),
@@ -113,7 +117,11 @@ fn cast_operand(op: &str, field: &Field, value: Bson, path: &str, ctx: &mut Cont
         "$pullAll" => {
             let item = element_of(field)?;
             match value {
-                Bson::Array(elements) => elements.into_iter().map(|e| cast_element(item, e, path, ctx)).collect::<Option<Vec<_>>>().map(Bson::Array),
+                Bson::Array(elements) => elements
+                    .into_iter()
+                    .map(|e| cast_element(item, e, path, ctx))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Bson::Array),
                 other => Some(other),
             }
         }
@@ -165,7 +173,9 @@ fn operator<'a>(update: &'a mut Document, op: &str) -> &'a mut Document {
 /// Whether any path the update sets is `name`, under it, or above it.
 fn touches(update: &Document, filter: &Document, name: &str) -> bool {
     let overlaps = |path: &str| {
-        path == name || path.strip_prefix(name).is_some_and(|rest| rest.starts_with('.')) || name.strip_prefix(path).is_some_and(|rest| rest.starts_with('.'))
+        path == name
+            || path.strip_prefix(name).is_some_and(|rest| rest.starts_with('.'))
+            || name.strip_prefix(path).is_some_and(|rest| rest.starts_with('.'))
     };
     filter.keys().any(|k| overlaps(k))
         || update.values().any(|body| matches!(body, Bson::Document(d) if d.keys().any(|k| overlaps(k))))
@@ -239,14 +249,16 @@ mod tests {
         assert_eq!(
             out,
             doc! { "$set": { "age": 41, "updatedAt": now }, "$inc": { "age": 2 }, "$push": { "tags": { "$each": ["a"], "$slice": 3 } },
-                   "$setOnInsert": { "createdAt": now } }
+            "$setOnInsert": { "createdAt": now } }
         );
     }
 
     #[test]
     fn validates_the_paths_it_sets() {
         let update = doc! { "$set": { "age": -1 }, "$unset": { "name": "" }, "$addToSet": { "tags": "z" } };
-        let Err(Error::Validation { errors, .. }) = cast(&spec(), update, &doc! {}, false, DateTime::now()) else { panic!() };
+        let Err(Error::Validation { errors, .. }) = cast(&spec(), update, &doc! {}, false, DateTime::now()) else {
+            panic!()
+        };
         let got: Vec<_> = errors.iter().map(|e| (e.path.as_str(), e.kind.as_str())).collect();
         assert_eq!(got, [("age", "min"), ("name", "required"), ("tags", "enum")]);
         // A value that cannot be cast stops the update with a CastError before any validator runs.
@@ -259,6 +271,9 @@ mod tests {
     fn an_upsert_sets_defaults_of_untouched_paths_on_insert() {
         let now = DateTime::from_millis(9);
         let out = cast(&spec(), doc! { "$set": { "age": 3 } }, &doc! { "name": "x" }, true, now).unwrap();
-        assert_eq!(out.get_document("$setOnInsert").unwrap(), &doc! { "createdAt": now, "role": "user", "tags": [], "__v": 0 });
+        assert_eq!(
+            out.get_document("$setOnInsert").unwrap(),
+            &doc! { "createdAt": now, "role": "user", "tags": [], "__v": 0 }
+        );
     }
 }
