@@ -120,10 +120,17 @@ describe('whole documents', () => {
       password: { type: String, match: /^(?=.*\d).{4,}$/ },
       serial: { type: Number, default: () => ++counter },
       items: [new mongoose.Schema({ sku: String, at: { type: String, default: () => 'now' } }, { _id: false })],
+      box: { label: { type: String, default: function () { return `box of ${this.box.size}`; } }, size: Number },
     });
-    const doc = await Model.create({ even: '4', slow: 'free', password: 'abc1', items: [{ sku: 'a' }] });
+    const input = { even: '4', slow: 'free', password: 'abc1', items: [{ sku: 'a' }], box: { size: 2 } };
+    const doc = await Model.create(input);
     assert.equal(doc.serial, 1);
     assert.deepEqual(doc.items, [{ sku: 'a', at: 'now' }]);
+    assert.deepEqual(doc.box, { label: 'box of 2', size: 2 });
+    assert.deepEqual(input.items, [{ sku: 'a' }], 'the caller\'s document was changed');
+    const second = await Model.create({});
+    assert.equal(second.serial, 2);
+    assert.deepEqual(second.box, { label: 'box of undefined' });
     await assert.rejects(Model.create({ even: 3, slow: 'taken', kind: 'other', password: 'abcd' }), (err) => {
       assert.ok(err instanceof base.Error.ValidationError);
       assert.deepEqual(Object.keys(err.errors).sort(), ['even', 'password', 'reason', 'slow']);

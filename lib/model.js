@@ -37,9 +37,10 @@ class WrappedModel {
     return this.wrapper._native.collection(name, this.collectionName, this.schema.native);
   }
 
-  /** Before the first write to a database: its indexes (autoIndex) and `$jsonSchema` validator, once.
-   *  Reads never come here, so reading a tenant does not create it. A failure is reported on the
-   *  wrapper, never thrown into the write that happened to start it. */
+  /** Before the first write to a database: its indexes (autoIndex) and `$jsonSchema` validator, once;
+   *  the write waits for them, so a unique index holds from the first document. Reads never come
+   *  here, so reading a tenant does not create it. A failure is reported on the wrapper, never thrown
+   *  into the write that happened to start it. */
   setUp(bound) {
     if (!this.autoIndex && !this.jsonSchema) return undefined;
     const key = bound.dbName;
@@ -48,7 +49,9 @@ class WrappedModel {
       pending = bound._native.setUp(this.jsonSchema).then(
         () => true,
         (err) => {
-          this.setUps.delete(key);
+          // A refusal by the server (an index that conflicts, ...) is reported once; a failure to
+          // reach it is tried again by the next write.
+          if (typeof err.code !== 'number') this.setUps.delete(key);
           this.wrapper._report(this.codec.error(err), { db: key, collection: this.collectionName, during: 'setUp' });
           return false;
         },

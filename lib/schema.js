@@ -175,26 +175,12 @@ class ModelSchema {
     this.fnDefaults = builder.fnDefaults;
   }
 
-  /** Default functions (other than Date.now) evaluated now, as Mongoose evaluates them per document. */
+  /** Default functions (other than Date.now) evaluated now, as Mongoose evaluates them per document,
+   *  on a copy: the caller's object is not changed. */
   applyDefaults(doc) {
-    if (this.fnDefaults.length === 0) return doc;
-    const out = { ...doc };
+    let out = doc;
     for (const { path, schemaType } of this.fnDefaults) {
-      if (path.includes('*')) {
-        fillEach(out, path, schemaType);
-        continue;
-      }
-      let parent = out;
-      for (const segment of path.slice(0, -1)) {
-        if (parent[segment] == null) parent[segment] = {};
-        else if (typeof parent[segment] !== 'object') break;
-        else parent[segment] = { ...parent[segment] };
-        parent = parent[segment];
-      }
-      const last = path.at(-1);
-      if (parent !== null && typeof parent === 'object' && parent[last] === undefined) {
-        parent[last] = schemaType.options.default.call(out);
-      }
+      out = copyAndFill(out, path, (self) => schemaType.options.default.call(self));
     }
     return out;
   }
@@ -216,14 +202,12 @@ class ModelSchema {
   async checkUpdate(update) {
     if (this.jsChecks.length === 0 || update == null || Array.isArray(update)) return;
     const set = { ...update.$set, ...update.$setOnInsert };
-    const values = {};
-    for (const [path, value] of Object.entries(set)) values[path] = value;
     const errors = [];
     for (const check of this.jsChecks) {
       if (check.path.includes('*')) continue;
       const path = check.path.join('.');
-      if (!(path in values)) continue;
-      const error = await this.runCheck(check, path, values[path], set, true);
+      if (!Object.hasOwn(set, path)) continue;
+      const error = await this.runCheck(check, path, set[path], set, true);
       if (error) errors.push(error);
     }
     if (errors.length > 0) throw this.validationError(errors);
@@ -292,18 +276,34 @@ class ModelSchema {
   }
 }
 
-/** Default functions inside arrays or maps: each element that lacks the path gets one. */
-function fillEach(doc, path, schemaType) {
-  const star = path.indexOf('*');
-  for (const [, container] of valuesAt(doc, path.slice(0, star))) {
-    if (container == null || typeof container !== 'object') continue;
-    for (const element of Array.isArray(container) ? container : Object.values(container)) {
-      if (element == null || typeof element !== 'object') continue;
-      const rest = path.slice(star + 1);
-      if (rest.includes('*')) fillEach(element, rest, schemaType);
-      else if (rest.length === 1 && element[rest[0]] === undefined) element[rest[0]] = schemaType.options.default.call(element);
-    }
+/** A copy of `element` with `fill(owner)` at `segments` where that path has no value (`*` is each
+ *  element of an array or value of a map). `owner` is what Mongoose gives a default function as
+ *  `this`: the document, or the subdocument for paths inside an array's elements. A missing nested
+ *  object on the way is created, as Mongoose does. */
+function copyAndFill(element, segments, fill) {
+  if (element == null || typeof element !== 'object') return element;
+  const copy = { ...element };
+  fillAt(copy, segments, fill, copy);
+  return copy;
+}
+
+/** Fills in `target`, a copy of ours, copying what it descends into. */
+function fillAt(target, [head, ...rest], fill, owner) {
+  if (rest.length === 0) {
+    if (target[head] === undefined) target[head] = fill(owner);
+    return;
   }
+  const next = target[head];
+  if (rest[0] === '*') {
+    const each = (v) => copyAndFill(v, rest.slice(1), fill);
+    if (Array.isArray(next)) target[head] = next.map(each);
+    else if (next instanceof Map) target[head] = new Map([...next].map(([k, v]) => [k, each(v)]));
+    else if (next !== null && typeof next === 'object') target[head] = Object.fromEntries(Object.entries(next).map(([k, v]) => [k, each(v)]));
+    return;
+  }
+  if (next != null && typeof next !== 'object') return;
+  target[head] = { ...next };
+  fillAt(target[head], rest, fill, owner);
 }
 
 /** Mongoose's index options under the server's names (`expires` → `expireAfterSeconds`). */
