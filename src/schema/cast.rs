@@ -10,7 +10,7 @@ use super::js;
 use super::spec::Kind;
 
 /// A JS number as js-bson writes it: an int32 when it is a whole number in range, else a double.
-pub fn js_number(n: f64) -> Bson {
+fn js_number(n: f64) -> Bson {
     if n.fract() == 0.0 && n >= i32::MIN as f64 && n <= i32::MAX as f64 && !(n == 0.0 && n.is_sign_negative()) {
         Bson::Int32(n as i32)
     } else {

@@ -17,7 +17,8 @@ pub struct Context {
     /// Whether absent paths get their defaults and are checked for `required` (not so in updates).
     pub whole: bool,
     pub errors: Vec<FieldError>,
-    /// The first path refused by `strict: 'throw'`, which Mongoose throws as soon as it meets it.
+    /// The first error Mongoose throws as soon as it meets it rather than collecting it with the
+    /// others (StrictModeError, ObjectExpectedError, ObjectParameterError).
     pub thrown: Option<Error>,
 }
 

@@ -61,10 +61,6 @@ impl Schema {
         Ok(Schema { spec, js_checks })
     }
 
-    pub fn model(&self) -> &str {
-        &self.spec.model
-    }
-
     /// The ids of the validators Rust cannot run (patterns outside the `regex` crate's syntax).
     pub fn js_checks(&self) -> &[u32] {
         &self.js_checks

@@ -200,10 +200,6 @@ impl Field {
             schema.compile(left_to_js);
         }
     }
-
-    pub fn child(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| f.name == name)
-    }
 }
 
 /// A JS regular expression as a `regex` one, when the syntax means the same in both: `i`, `m` and `s`
