@@ -42,7 +42,8 @@ class SpecBuilder {
   constructor() {
     /** Mongoose validator objects by id: errors from the engine name the one that failed. */
     this.validators = [];
-    /** `{ path: [...segments], validator }` run in JS on the cast document; `*` is any element. */
+    /** `{ path: [...segments], validator, id, schemaType }` run in JS on the cast document; `*` is any
+     *  element. */
     this.jsChecks = [];
     /** `{ path: [...segments], schemaType }` whose default is a function, filled in before casting. */
     this.fnDefaults = [];
@@ -125,13 +126,16 @@ class SpecBuilder {
         this.jsChecks.push({ path, validator: v, id, schemaType });
         continue;
       }
-      if (v.type === 'required') checks.push({ id, kind: 'required' });
-      else if (v.type === 'enum') checks.push({ id, kind: 'enum', values: v.enumValues });
-      else if (v.type === 'regexp') {
+      if (v.type === 'required') {
+        checks.push({ id, kind: 'required' });
+      } else if (v.type === 'enum') {
+        checks.push({ id, kind: 'enum', values: v.enumValues });
+      } else if (v.type === 'regexp') {
         checks.push({ id, kind: 'match', pattern: v.regexp.source, flags: v.regexp.flags });
         this.patterns.push({ path, validator: v, id, schemaType });
+      } else {
+        checks.push({ id, kind: v.type, value: v[bound] });
       }
-      else checks.push({ id, kind: v.type, value: v[bound] });
     }
     return checks;
   }
