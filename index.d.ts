@@ -250,8 +250,19 @@ export interface SetUpError extends Error {
   during: 'setUp';
 }
 
+export interface ScaleOptions extends DbSpecificPoolOptions {
+  /** Another cluster for these databases; the main URI when omitted. */
+  mongoURI?: string;
+}
+
 export declare class PolyMongoWrapper extends EventEmitter {
   constructor(options: WrapperOptions);
+  /** Databases with pools of their own. The routing changes at once; the promise settles when a pool
+   *  replaced is closed and, for `connectDB` or `coldStart: false`, the new pool is open. */
+  readonly scale: {
+    setDB(names: string | string[], options?: ScaleOptions): Promise<void>;
+    connectDB(names: string | string[], options?: ScaleOptions): Promise<void>;
+  };
   /** The database used by `.db()` / `.db(null)`. */
   readonly defaultDB: string;
   /** The first call for a model decides its options. */

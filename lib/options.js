@@ -19,6 +19,7 @@ const DB_SPECIFIC = { dbName: 'string', mongoURI: 'string', options: 'object' };
 const DB_SPECIFIC_POOL = { maxConnections: 'number', autoClose: 'boolean', ttl: 'number', coldStart: 'boolean' };
 const DEBUG = { log: 'boolean', logPath: 'string' };
 const MODEL_OPTIONS = { autoIndex: 'boolean', jsonSchema: 'boolean' };
+const SCALE_OPTIONS = { ...DB_SPECIFIC_POOL, mongoURI: 'string' };
 
 function kindOf(value) {
   if (Array.isArray(value)) return 'array';
@@ -67,4 +68,14 @@ function checkModelOptions(options) {
   return options;
 }
 
-module.exports = { checkWrapperOptions, checkModelOptions };
+/** `scale.setDB` / `scale.connectDB` arguments: a name or names, and pool options. */
+function checkScaleArgs(names, options) {
+  const list = typeof names === 'string' ? [names] : names;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((n) => typeof n === 'string')) {
+    throw optionError('names', 'must be a database name or a non-empty array of names');
+  }
+  if (options !== undefined) checkShape(options, SCALE_OPTIONS, 'scale options');
+  return list;
+}
+
+module.exports = { checkWrapperOptions, checkModelOptions, checkScaleArgs };

@@ -3,7 +3,7 @@
 
 const { EventEmitter } = require('node:events');
 const { NativeWrapper } = require('../native.js');
-const { checkWrapperOptions, checkModelOptions } = require('./options');
+const { checkWrapperOptions, checkModelOptions, checkScaleArgs } = require('./options');
 const { WrappedModel, isMongooseModel } = require('./model');
 
 class PolyMongoWrapper extends EventEmitter {
@@ -12,11 +12,25 @@ class PolyMongoWrapper extends EventEmitter {
     checkWrapperOptions(options);
     this._native = new NativeWrapper(options);
     this._models = new WeakMap();
-    if (!this._native.coldStart) {
-      // coldStart: false connects now. A failure here is not lost: the first operation tries again
-      // and reports it.
-      this._native.connect().catch(() => {});
+    // coldStart: false connects now (the shared pool, and dedicated pools so configured). A failure is
+    // reported, and the first operation tries again.
+    if (!this._native.coldStart) this._native.connect().catch((err) => this._report(err, { during: 'connect' }));
+    if ((options.dbSpecific ?? []).some((spec) => spec.options?.coldStart === false)) {
+      this._native.openEagerPools().catch((err) => this._report(err, { during: 'connect' }));
     }
+    /** PolyMongo's `scale`: give databases their own pools (optionally on another cluster). */
+    this.scale = {
+      /** Routes `names` to a pool of their own now; it opens on first use (or now with `coldStart: false`). */
+      setDB: (names, options) => this._setDb(names, options, false),
+      /** The same, opening the pools now. */
+      connectDB: (names, options) => this._setDb(names, options, true),
+    };
+  }
+
+  _setDb(names, options = {}, open) {
+    const list = checkScaleArgs(names, options);
+    const { mongoURI, ...pool } = options;
+    return this._native.setDb(list.map((dbName) => ({ dbName, mongoURI, options: pool })), open);
   }
 
   /** The database used by `.db()` / `.db(null)`. */
@@ -44,7 +58,8 @@ class PolyMongoWrapper extends EventEmitter {
    *  and a process warning either way, never thrown into an unrelated operation. */
   _report(err, context) {
     Object.assign(err, context);
-    process.emitWarning(`polymongo-rs: ${context.during} of ${context.db}.${context.collection} failed: ${err.message}`, 'PolyMongoWarning');
+    const where = context.db === undefined ? '' : ` of ${context.db}.${context.collection}`;
+    process.emitWarning(`polymongo-rs: ${context.during}${where} failed: ${err.message}`, 'PolyMongoWarning');
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 

@@ -98,6 +98,11 @@ impl Cluster {
         self.open(true).await.map(|(_, already)| already)
     }
 
+    /// Lets a closed cluster open again on its next use, without opening it now.
+    pub fn reopen(&self) {
+        self.lock().closed = false;
+    }
+
     /// Closes the client at once; operations fail with `Error::Closed` until `connect()`.
     pub async fn disconnect(&self) {
         let _guard = self.lifecycle.lock().await;

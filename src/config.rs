@@ -33,6 +33,19 @@ pub struct DbSpecific {
     pub cold_start: bool,
 }
 
+impl DbSpecific {
+    pub fn validate(&self) -> Result<(), Error> {
+        check_db_name(&self.db_name).map_err(|e| Error::type_error("dbSpecific.dbName", e.to_string()))?;
+        if let Some(uri) = &self.mongo_uri {
+            check_uri("dbSpecific.mongoURI", uri)?;
+        }
+        if self.max_connections == Some(0) {
+            return Err(Error::range("dbSpecific.options.maxConnections", "must be a positive integer"));
+        }
+        Ok(())
+    }
+}
+
 impl WrapperConfig {
     pub fn new(mongo_uri: impl Into<String>) -> Self {
         WrapperConfig {
@@ -61,16 +74,7 @@ impl WrapperConfig {
         if let Some(db) = &self.default_db {
             check_db_name(db).map_err(|e| Error::type_error("defaultDB", e.to_string()))?;
         }
-        for spec in &self.db_specific {
-            check_db_name(&spec.db_name).map_err(|e| Error::type_error("dbSpecific.dbName", e.to_string()))?;
-            if let Some(uri) = &spec.mongo_uri {
-                check_uri("dbSpecific.mongoURI", uri)?;
-            }
-            if spec.max_connections == Some(0) {
-                return Err(Error::range("dbSpecific.options.maxConnections", "must be a positive integer"));
-            }
-        }
-        Ok(())
+        self.db_specific.iter().try_for_each(DbSpecific::validate)
     }
 
     /// The default database: `defaultDB`, else the URI's path, else `test`.

@@ -6,46 +6,60 @@ use std::time::{Duration, Instant};
 use bson::{doc, RawDocumentBuf};
 use mongodb::Collection;
 
-use crate::cluster::{Cluster, ConnectionState, PoolSettings};
-use crate::config::WrapperConfig;
+use crate::cluster::{Cluster, ConnectionState};
+use crate::config::{DbSpecific, WrapperConfig};
 use crate::error::Error;
 use crate::names::check_db_name;
+use crate::router::Router;
 
 pub struct Engine {
     config: WrapperConfig,
     default_db: String,
-    cluster: Arc<Cluster>,
+    router: Arc<Router>,
 }
 
-/// A (database, collection) on a cluster: what every operation runs against. Making one does no I/O.
+/// A (database, collection): what every operation runs against. Making one does no I/O; the cluster
+/// serving it is looked up when an operation runs.
 #[derive(Clone)]
 pub struct Namespace {
-    cluster: Arc<Cluster>,
+    router: Arc<Router>,
     pub db: String,
     pub coll: String,
 }
 
 impl Namespace {
     pub async fn collection(&self) -> Result<Collection<RawDocumentBuf>, Error> {
-        Ok(self.cluster.client().await?.database(&self.db).collection(&self.coll))
+        Ok(self.database().await?.collection(&self.coll))
     }
 
     pub async fn database(&self) -> Result<mongodb::Database, Error> {
-        Ok(self.cluster.client().await?.database(&self.db))
+        Ok(self.router.cluster(&self.db).client().await?.database(&self.db))
+    }
+}
+
+/// The I/O a change of pools leaves to do.
+pub struct PoolChange {
+    close: Vec<Arc<Cluster>>,
+    open: Vec<Arc<Cluster>>,
+}
+
+impl PoolChange {
+    pub async fn apply(self) -> Result<(), Error> {
+        for cluster in self.close {
+            cluster.disconnect().await;
+        }
+        for cluster in self.open {
+            cluster.connect().await?;
+        }
+        Ok(())
     }
 }
 
 impl Engine {
     pub fn new(config: WrapperConfig) -> Result<Self, Error> {
         config.validate()?;
-        let settings = PoolSettings {
-            max_pool_size: config.max_pool_size,
-            min_pool_size: config.min_free_connections,
-            max_idle_time: config.idle_timeout,
-            retry: config.retry,
-        };
-        let cluster = Cluster::new(config.mongo_uri.clone(), settings);
-        Ok(Engine { default_db: config.default_db_name(), config, cluster })
+        let router = Arc::new(Router::new(&config));
+        Ok(Engine { default_db: config.default_db_name(), config, router })
     }
 
     pub fn config(&self) -> &WrapperConfig {
@@ -56,27 +70,67 @@ impl Engine {
         &self.default_db
     }
 
+    /// The state of the shared pool.
     pub fn state(&self) -> ConnectionState {
-        self.cluster.state()
+        self.router.shared().state()
     }
 
     pub fn redacted_uri(&self) -> String {
-        self.cluster.redacted_uri()
+        self.router.shared().redacted_uri()
     }
 
-    /// Opens the connection now; `Ok(true)` when it already was open.
+    /// Opens the shared pool now, and the dedicated ones configured with `coldStart: false`; lets the
+    /// others open on first use again after `disconnect()`. `Ok(true)` when the shared pool was open.
     pub async fn connect(&self) -> Result<bool, Error> {
-        self.cluster.connect().await
+        let already = self.router.shared().connect().await?;
+        for (spec, cluster) in self.router.dedicated() {
+            cluster.reopen();
+            if !spec.cold_start {
+                cluster.connect().await?;
+            }
+        }
+        Ok(already)
     }
 
+    /// Opens the dedicated pools configured with `coldStart: false`.
+    pub async fn open_eager_pools(&self) -> Result<(), Error> {
+        for (spec, cluster) in self.router.dedicated() {
+            if !spec.cold_start {
+                cluster.connect().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every pool; operations fail with `Error::Closed` until `connect()`.
     pub async fn disconnect(&self) {
-        self.cluster.disconnect().await
+        self.router.shared().disconnect().await;
+        for (_, cluster) in self.router.dedicated() {
+            cluster.disconnect().await;
+        }
+    }
+
+    /// Gives each database of `specs` its own pool (`scale.setDB`) at once, with no I/O. What is left to
+    /// do, closing the pools replaced and opening the ones asked for now (with `open`, as
+    /// `scale.connectDB`, or `coldStart: false`), is returned for the caller to await.
+    pub fn set_db(&self, specs: Vec<DbSpecific>, open: bool) -> Result<PoolChange, Error> {
+        specs.iter().try_for_each(DbSpecific::validate)?;
+        let mut change = PoolChange { close: Vec::new(), open: Vec::new() };
+        for spec in specs {
+            let eager = open || !spec.cold_start;
+            let name = spec.db_name.clone();
+            change.close.extend(self.router.dedicate(spec));
+            if eager {
+                change.open.push(self.router.cluster(&name));
+            }
+        }
+        Ok(change)
     }
 
     /// Round-trip time of a `ping` to `db` (the default database when `None`).
     pub async fn ping(&self, db: Option<&str>) -> Result<Duration, Error> {
         let db = self.db_name(db)?;
-        let client = self.cluster.client().await?;
+        let client = self.router.cluster(db).client().await?;
         let started = Instant::now();
         client.database(db).run_command(doc! { "ping": 1 }).await?;
         Ok(started.elapsed())
@@ -88,7 +142,7 @@ impl Engine {
         if coll.is_empty() || coll.contains('\0') || coll.starts_with("system.") || coll.contains('$') {
             return Err(Error::InvalidArgument(format!("invalid collection name {coll:?}")));
         }
-        Ok(Namespace { cluster: self.cluster.clone(), db: db.to_owned(), coll: coll.to_owned() })
+        Ok(Namespace { router: self.router.clone(), db: db.to_owned(), coll: coll.to_owned() })
     }
 
     fn db_name<'a>(&'a self, db: Option<&'a str>) -> Result<&'a str, Error> {

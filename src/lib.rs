@@ -9,6 +9,7 @@ pub mod error;
 pub mod names;
 pub mod ops;
 pub mod redact;
+pub mod router;
 pub mod schema;
 
 mod binding;

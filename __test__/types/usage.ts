@@ -25,6 +25,8 @@ export async function usage(): Promise<void> {
   const n: number = await User.db(null).countDocuments({ age: { $gt: 1 } });
   const created = await User.db('tenant_2').create({ name: 'a' });
   await Checked.db('tenant_2').create({ name: 'b' });
+  await wrapper.scale.setDB(['reports'], { mongoURI: 'mongodb://127.0.0.1:27018', maxConnections: 5 });
+  await wrapper.scale.connectDB('archive', { coldStart: false });
   const many = await User.insertMany([{ name: 'b' }], { ordered: false });
   const raw = await User.insertMany([{ name: 'c' }], { rawResult: true });
   const updated = await User.updateOne({ name: 'a' }, { $set: { age: 3 } }, { upsert: true });

@@ -55,21 +55,24 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
     config.idle_timeout = options.idle_timeout_ms.map(|v| millis("idleTimeoutMS", v)).transpose()?;
     config.cold_start = options.cold_start.unwrap_or(true);
     config.retry = options.retry.map_or(Ok(0), |v| whole_number("retry", v))?;
-    for spec in options.db_specific.unwrap_or_default() {
-        let pool = spec.options.unwrap_or_default();
-        config.db_specific.push(DbSpecific {
-            db_name: spec.db_name,
-            mongo_uri: spec.mongo_uri,
-            max_connections: pool
-                .max_connections
-                .map(|v| whole_number("dbSpecific.options.maxConnections", v))
-                .transpose()?,
-            auto_close: pool.auto_close.unwrap_or(false),
-            ttl: pool.ttl.map(|v| millis("dbSpecific.options.ttl", v)).transpose()?,
-            cold_start: pool.cold_start.unwrap_or(true),
-        });
-    }
+    config.db_specific =
+        options.db_specific.unwrap_or_default().into_iter().map(db_specific).collect::<Result<_, _>>()?;
     Ok(config)
+}
+
+fn db_specific(spec: DbSpecificOptions) -> Result<DbSpecific, Error> {
+    let pool = spec.options.unwrap_or_default();
+    Ok(DbSpecific {
+        db_name: spec.db_name,
+        mongo_uri: spec.mongo_uri,
+        max_connections: pool
+            .max_connections
+            .map(|v| whole_number("dbSpecific.options.maxConnections", v))
+            .transpose()?,
+        auto_close: pool.auto_close.unwrap_or(false),
+        ttl: pool.ttl.map(|v| millis("dbSpecific.options.ttl", v)).transpose()?,
+        cold_start: pool.cold_start.unwrap_or(true),
+    })
 }
 
 #[napi]
@@ -122,6 +125,32 @@ impl NativeWrapper {
             Ok(())
         };
         promise(env, work, |_, ()| Ok(()))
+    }
+
+    /// Opens the dedicated pools configured with `coldStart: false`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn open_eager_pools<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
+        let engine = self.engine.clone();
+        promise(env, async move { engine.open_eager_pools().await }, |_, ()| Ok(()))
+    }
+
+    /// Gives databases their own pools (`scale.setDB`); with `open`, opens them now (`scale.connectDB`).
+    /// The routing changes before this returns; the promise settles when replaced pools are closed and
+    /// eager ones open.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn set_db<'e>(
+        &self,
+        env: &'e Env,
+        specs: Vec<DbSpecificOptions>,
+        open: bool,
+    ) -> napi::Result<PromiseRaw<'e, ()>> {
+        let change = specs
+            .into_iter()
+            .map(db_specific)
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|specs| self.engine.set_db(specs, open))
+            .map_err(|e| js_error(env, &e))?;
+        promise(env, change.apply(), |_, ()| Ok(()))
     }
 
     /// Resolves to the round-trip time in milliseconds.

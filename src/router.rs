@@ -1,0 +1,115 @@
+//! Which cluster serves a database: its own pool (`dbSpecific`, `scale.setDB`), possibly on another
+//! deployment, or the pool every other database shares. Looked up on every operation, so a database
+//! given its own pool after a model was bound to it moves there at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::cluster::{Cluster, PoolSettings};
+use crate::config::{DbSpecific, WrapperConfig};
+
+pub struct Router {
+    shared: Arc<Cluster>,
+    /// The shared pool's URI and settings, which a dedicated pool starts from.
+    uri: String,
+    settings: PoolSettings,
+    dedicated: RwLock<HashMap<String, Dedicated>>,
+}
+
+/// A database's own pool and what configured it.
+pub struct Dedicated {
+    pub spec: DbSpecific,
+    pub cluster: Arc<Cluster>,
+}
+
+impl Router {
+    pub fn new(config: &WrapperConfig) -> Self {
+        let settings = PoolSettings {
+            max_pool_size: config.max_pool_size,
+            min_pool_size: config.min_free_connections,
+            max_idle_time: config.idle_timeout,
+            retry: config.retry,
+        };
+        let router = Router {
+            shared: Cluster::new(config.mongo_uri.clone(), settings.clone()),
+            uri: config.mongo_uri.clone(),
+            settings,
+            dedicated: RwLock::new(HashMap::new()),
+        };
+        for spec in &config.db_specific {
+            router.dedicate(spec.clone());
+        }
+        router
+    }
+
+    pub fn shared(&self) -> &Arc<Cluster> {
+        &self.shared
+    }
+
+    /// The cluster serving `db`.
+    pub fn cluster(&self, db: &str) -> Arc<Cluster> {
+        match self.read().get(db) {
+            Some(dedicated) => dedicated.cluster.clone(),
+            None => self.shared.clone(),
+        }
+    }
+
+    /// Gives `spec.db_name` a pool of its own, with no I/O; returns the pool it replaces, if any, for the
+    /// caller to close. The same configuration again keeps the pool it has.
+    pub fn dedicate(&self, spec: DbSpecific) -> Option<Arc<Cluster>> {
+        if self.read().get(&spec.db_name).is_some_and(|d| d.spec == spec) {
+            return None;
+        }
+        let settings = PoolSettings {
+            max_pool_size: spec.max_connections.unwrap_or(self.settings.max_pool_size),
+            min_pool_size: 0,
+            ..self.settings.clone()
+        };
+        let uri = spec.mongo_uri.clone().unwrap_or_else(|| self.uri.clone());
+        let cluster = Cluster::new(uri, settings);
+        let name = spec.db_name.clone();
+        self.write().insert(name, Dedicated { spec, cluster }).map(|old| old.cluster)
+    }
+
+    /// Every dedicated pool, with its configuration.
+    pub fn dedicated(&self) -> Vec<(DbSpecific, Arc<Cluster>)> {
+        self.read().values().map(|d| (d.spec.clone(), d.cluster.clone())).collect()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Dedicated>> {
+        // The map is only ever replaced entry by entry, so a panic elsewhere cannot leave it torn.
+        self.dedicated.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Dedicated>> {
+        self.dedicated.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn databases_go_to_their_own_pool_or_the_shared_one() {
+        let mut config = WrapperConfig::new("mongodb://main:27017");
+        config.db_specific.push(DbSpecific {
+            db_name: "analytics".into(),
+            mongo_uri: Some("mongodb://other:27017".into()),
+            max_connections: Some(3),
+            ..DbSpecific::default()
+        });
+        let router = Router::new(&config);
+        let analytics = router.cluster("analytics");
+        assert!(!Arc::ptr_eq(&analytics, router.shared()));
+        assert_eq!(analytics.redacted_uri(), "mongodb://other:27017");
+        assert!(Arc::ptr_eq(&router.cluster("tenant_1"), router.shared()));
+        let same = router.dedicated()[0].0.clone();
+        assert!(router.dedicate(same).is_none());
+        assert!(Arc::ptr_eq(&router.cluster("analytics"), &analytics));
+        let replaced = router.dedicate(DbSpecific { db_name: "analytics".into(), ..DbSpecific::default() });
+        assert!(Arc::ptr_eq(&replaced.unwrap(), &analytics));
+        assert_eq!(router.cluster("analytics").redacted_uri(), "mongodb://main:27017");
+        assert_eq!(router.dedicated().len(), 1);
+    }
+}
