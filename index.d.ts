@@ -8,8 +8,10 @@ export type ConnectionState = 'not initialized' | 'connecting' | 'connected' | '
 export interface DbSpecificPoolOptions {
   /** Size of this database's own pool. */
   maxConnections?: number;
-  /** Close the pool after `ttl` ms without use. */
+  /** Close the pool once idle (no operation in flight, no open cursor) for `ttl` ms; it reopens on
+   *  its next use. */
   autoClose?: boolean;
+  /** Default 300,000. */
   ttl?: number;
   coldStart?: boolean;
 }

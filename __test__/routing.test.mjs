@@ -75,6 +75,28 @@ describe('routing', () => {
     assert.throws(() => wrapper.scale.setDB('ok', { maxConnections: 0 }), { name: 'RangeError' });
   });
 
+  test('an autoClose pool closes after ttl without use, not while a cursor is open, and reopens on use', { timeout: 20_000 }, async () => {
+    const idle = `${PREFIX}_idle`;
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    const baseline = await serverConnections(secondClient);
+    await wrapper.scale.setDB(idle, { mongoURI: second.uri, maxConnections: 2, autoClose: true, ttl: 300 });
+    await Item.db(idle).insertMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    assert.ok(await serverConnections(secondClient) > baseline);
+
+    const cursor = Item.db(idle).find({}).batchSize(1).cursor();
+    assert.equal((await cursor.next()).n, 1);
+    await sleep(700);
+    assert.ok(await serverConnections(secondClient) > baseline, 'closed while a cursor was open');
+    assert.equal(await Item.db(idle).countDocuments({}), 3);
+    assert.equal((await cursor.next()).n, 2);
+    await cursor.close();
+
+    await sleep(700);
+    assert.equal(await serverConnections(secondClient), baseline, 'the idle pool was not closed');
+    assert.equal(await Item.db(idle).countDocuments({}), 3);
+    assert.ok(await serverConnections(secondClient) > baseline, 'the pool did not reopen');
+  });
+
   test('disconnect closes every pool and connect reopens them', async () => {
     await wrapper.disconnect();
     await assert.rejects(Item.db(analytics).findOne({}), { code: 'ERR_WRAPPER_CLOSED' });

@@ -1,8 +1,9 @@
 //! One MongoDB deployment behind one `mongodb::Client` (and so one pool per server), opened lazily and
 //! closed on request. The driver's pool does the pooling; this owns the client's lifecycle.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bson::doc;
 use mongodb::options::ClientOptions;
@@ -51,6 +52,8 @@ struct State {
     client: Option<Client>,
     /// Set by `disconnect()`: operations fail until `connect()` reopens the cluster.
     closed: bool,
+    /// When the last lease ended (or the cluster opened).
+    last_used: Instant,
 }
 
 pub struct Cluster {
@@ -59,6 +62,21 @@ pub struct Cluster {
     state: Mutex<State>,
     /// Serialises opening and closing so that concurrent first uses open one client, not several.
     lifecycle: tokio::sync::Mutex<()>,
+    /// Operations in flight and cursors open on this cluster: while any, it is not idle.
+    leases: AtomicUsize,
+}
+
+/// Use of a cluster by one operation or cursor, for as long as it lives.
+pub struct Lease {
+    cluster: Arc<Cluster>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.cluster.leases.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.cluster.lock().last_used = Instant::now();
+        }
+    }
 }
 
 impl Cluster {
@@ -66,8 +84,14 @@ impl Cluster {
         Arc::new(Cluster {
             uri,
             settings,
-            state: Mutex::new(State { phase: ConnectionState::NotInitialized, client: None, closed: false }),
+            state: Mutex::new(State {
+                phase: ConnectionState::NotInitialized,
+                client: None,
+                closed: false,
+                last_used: Instant::now(),
+            }),
             lifecycle: tokio::sync::Mutex::new(()),
+            leases: AtomicUsize::new(0),
         })
     }
 
@@ -77,6 +101,39 @@ impl Cluster {
 
     pub fn state(&self) -> ConnectionState {
         self.lock().phase
+    }
+
+    /// The open client, with a lease that keeps the cluster from counting as idle while it lives.
+    pub async fn lease(self: &Arc<Self>) -> Result<(Client, Lease), Error> {
+        self.leases.fetch_add(1, Ordering::AcqRel);
+        let lease = Lease { cluster: self.clone() };
+        Ok((self.client().await?, lease))
+    }
+
+    /// How long an open cluster has had no operation in flight and no open cursor; `None` while in use
+    /// or closed.
+    pub fn idle_for(&self) -> Option<Duration> {
+        let state = self.lock();
+        let idle = self.leases.load(Ordering::Acquire) == 0 && state.client.is_some();
+        idle.then(|| state.last_used.elapsed())
+    }
+
+    /// Closes an idle cluster's client, leaving it to reopen on its next use; `false` when it was in use
+    /// again (or not open) by the time the close could start.
+    pub async fn evict_if_idle(&self, idle_at_least: Duration) -> bool {
+        let _guard = self.lifecycle.lock().await;
+        let client = {
+            let mut state = self.lock();
+            let idle = self.leases.load(Ordering::Acquire) == 0 && state.last_used.elapsed() >= idle_at_least;
+            if !idle {
+                return false;
+            }
+            let Some(client) = state.client.take() else { return false };
+            state.phase = ConnectionState::Disconnected;
+            client
+        };
+        client.shutdown().immediate(true).await;
+        true
     }
 
     /// The open client, opening it on first use.
@@ -139,6 +196,7 @@ impl Cluster {
             Ok(client) => {
                 state.phase = ConnectionState::Connected;
                 state.client = Some(client.clone());
+                state.last_used = Instant::now();
                 Ok((client, false))
             }
             Err(e) => {

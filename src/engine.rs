@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bson::{doc, RawDocumentBuf};
 use mongodb::Collection;
 
-use crate::cluster::{Cluster, ConnectionState};
+use crate::cluster::{Cluster, ConnectionState, Lease};
 use crate::config::{DbSpecific, WrapperConfig};
 use crate::error::Error;
 use crate::names::check_db_name;
@@ -28,14 +28,44 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    pub async fn collection(&self) -> Result<Collection<RawDocumentBuf>, Error> {
-        Ok(self.database().await?.collection(&self.coll))
+    /// The collection, leased from its cluster for as long as the value lives.
+    pub async fn collection(&self) -> Result<Leased<Collection<RawDocumentBuf>>, Error> {
+        let Leased { value, lease } = self.database().await?;
+        Ok(Leased { value: value.collection(&self.coll), lease })
     }
 
-    pub async fn database(&self) -> Result<mongodb::Database, Error> {
-        Ok(self.router.cluster(&self.db).client().await?.database(&self.db))
+    pub async fn database(&self) -> Result<Leased<mongodb::Database>, Error> {
+        let (client, lease) = self.router.cluster(&self.db).lease().await?;
+        Ok(Leased { value: client.database(&self.db), lease })
     }
 }
+
+/// A handle on a cluster's client that keeps the cluster from being closed as idle while it lives.
+pub struct Leased<T> {
+    value: T,
+    lease: Lease,
+}
+
+impl<T> Leased<T> {
+    /// The value and the lease, for what must keep the lease beyond the handle (a cursor).
+    pub fn into_parts(self) -> (T, Lease) {
+        (self.value, self.lease)
+    }
+}
+
+impl<T> std::ops::Deref for Leased<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// How long a dedicated pool with `autoClose` may sit idle when it names no `ttl`.
+pub const DEFAULT_POOL_TTL: Duration = Duration::from_secs(300);
+/// The idle sweep looks this often at most, and every quarter of the shortest `ttl` at least.
+const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The I/O a change of pools leaves to do.
 pub struct PoolChange {
@@ -102,6 +132,35 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs until the engine is gone: closes each dedicated pool with `autoClose` once it has been idle
+    /// (no operation in flight, no open cursor) for its `ttl`. A closed pool reopens on its next use.
+    pub fn idle_sweeper(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let router = Arc::downgrade(&self.router);
+        let changed = self.router.changed();
+        async move {
+            loop {
+                let Some(router) = router.upgrade() else { return };
+                let mut next = MAX_SWEEP_INTERVAL;
+                for (spec, cluster) in router.dedicated() {
+                    if !spec.auto_close {
+                        continue;
+                    }
+                    let ttl = spec.ttl.unwrap_or(DEFAULT_POOL_TTL);
+                    next = next.min(ttl / 4);
+                    if cluster.idle_for().is_some_and(|idle| idle >= ttl) {
+                        cluster.evict_if_idle(ttl).await;
+                    }
+                }
+                drop(router);
+                // A pool given a short ttl is looked at from then on, not after the current wait.
+                tokio::select! {
+                    () = tokio::time::sleep(next.max(MIN_SWEEP_INTERVAL)) => {}
+                    () = changed.notified() => {}
+                }
+            }
+        }
+    }
+
     /// Closes every pool; operations fail with `Error::Closed` until `connect()`.
     pub async fn disconnect(&self) {
         self.router.shared().disconnect().await;
@@ -130,7 +189,7 @@ impl Engine {
     /// Round-trip time of a `ping` to `db` (the default database when `None`).
     pub async fn ping(&self, db: Option<&str>) -> Result<Duration, Error> {
         let db = self.db_name(db)?;
-        let client = self.router.cluster(db).client().await?;
+        let (client, _lease) = self.router.cluster(db).lease().await?;
         let started = Instant::now();
         client.database(db).run_command(doc! { "ping": 1 }).await?;
         Ok(started.elapsed())

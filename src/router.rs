@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use tokio::sync::Notify;
+
 use crate::cluster::{Cluster, PoolSettings};
 use crate::config::{DbSpecific, WrapperConfig};
 
@@ -14,6 +16,8 @@ pub struct Router {
     uri: String,
     settings: PoolSettings,
     dedicated: RwLock<HashMap<String, Dedicated>>,
+    /// Woken when a database gets a pool of its own.
+    changed: Arc<Notify>,
 }
 
 /// A database's own pool and what configured it.
@@ -35,6 +39,7 @@ impl Router {
             uri: config.mongo_uri.clone(),
             settings,
             dedicated: RwLock::new(HashMap::new()),
+            changed: Arc::new(Notify::new()),
         };
         for spec in &config.db_specific {
             router.dedicate(spec.clone());
@@ -44,6 +49,11 @@ impl Router {
 
     pub fn shared(&self) -> &Arc<Cluster> {
         &self.shared
+    }
+
+    /// What wakes when a database gets a pool of its own.
+    pub fn changed(&self) -> Arc<Notify> {
+        self.changed.clone()
     }
 
     /// The cluster serving `db`.
@@ -68,7 +78,9 @@ impl Router {
         let uri = spec.mongo_uri.clone().unwrap_or_else(|| self.uri.clone());
         let cluster = Cluster::new(uri, settings);
         let name = spec.db_name.clone();
-        self.write().insert(name, Dedicated { spec, cluster }).map(|old| old.cluster)
+        let replaced = self.write().insert(name, Dedicated { spec, cluster }).map(|old| old.cluster);
+        self.changed.notify_one();
+        replaced
     }
 
     /// Every dedicated pool, with its configuration.

@@ -85,6 +85,8 @@ impl NativeWrapper {
     #[napi(constructor)]
     pub fn new(env: Env, options: WrapperOptions) -> napi::Result<Self> {
         let engine = config(options).and_then(Engine::new).map_err(|e| js_error(&env, &e))?;
+        // The sweep holds the engine weakly and stops with it; tokio's threads never keep Node alive.
+        napi::bindgen_prelude::spawn(engine.idle_sweeper());
         Ok(NativeWrapper { engine: Arc::new(engine) })
     }
 

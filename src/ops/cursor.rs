@@ -4,6 +4,7 @@ use bson::RawDocumentBuf;
 use mongodb::Cursor;
 
 use super::read::{AggregateRequest, FilterRequest};
+use crate::cluster::Lease;
 use crate::engine::Namespace;
 use crate::error::Error;
 
@@ -20,7 +21,11 @@ pub enum Source {
 enum State {
     /// Not yet sent: the query runs when the first chunk is asked for.
     Pending(Box<Source>),
-    Open(Box<Cursor<RawDocumentBuf>>),
+    /// Sent; the lease keeps its cluster from being closed as idle while the cursor is open.
+    Open {
+        cursor: Box<Cursor<RawDocumentBuf>>,
+        _lease: Lease,
+    },
     Exhausted,
 }
 
@@ -53,10 +58,13 @@ impl DocCursor {
     pub async fn next_chunk(&mut self) -> Result<Chunk, Error> {
         // A query that fails to open leaves the cursor exhausted: its error is reported once.
         self.state = match std::mem::replace(&mut self.state, State::Exhausted) {
-            State::Pending(source) => State::Open(Box::new(open(*source).await?)),
+            State::Pending(source) => {
+                let (cursor, lease) = open(*source).await?;
+                State::Open { cursor: Box::new(cursor), _lease: lease }
+            }
             other => other,
         };
-        let State::Open(cursor) = &mut self.state else { return Ok(Chunk { done: true, ..Chunk::default() }) };
+        let State::Open { cursor, .. } = &mut self.state else { return Ok(Chunk { done: true, ..Chunk::default() }) };
         let mut chunk = Chunk::default();
         while chunk.count < self.chunk_docs && chunk.bytes.len() < MAX_CHUNK_BYTES {
             if !cursor.advance().await? {
@@ -76,13 +84,16 @@ impl DocCursor {
     }
 }
 
-async fn open(source: Source) -> Result<Cursor<RawDocumentBuf>, Error> {
+async fn open(source: Source) -> Result<(Cursor<RawDocumentBuf>, Lease), Error> {
     match source {
-        Source::Find(ns, req) => Ok(ns.collection().await?.find(req.filter).with_options(req.options.find()).await?),
+        Source::Find(ns, req) => {
+            let (coll, lease) = ns.collection().await?.into_parts();
+            Ok((coll.find(req.filter).with_options(req.options.find()).await?, lease))
+        }
         Source::Aggregate(ns, req) => {
             let options = req.options.aggregate();
-            let cursor = ns.collection().await?.aggregate(req.pipeline).with_options(options).await?;
-            Ok(cursor.with_type())
+            let (coll, lease) = ns.collection().await?.into_parts();
+            Ok((coll.aggregate(req.pipeline).with_options(options).await?.with_type(), lease))
         }
     }
 }
