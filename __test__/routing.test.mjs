@@ -67,6 +67,20 @@ describe('routing', () => {
     assert.equal(await count(secondClient, eager), 1);
   });
 
+  test('a dbSpecific pool with coldStart: false opens when the wrapper is created', async () => {
+    const before = await serverConnections(secondClient);
+    const eager = PolyMongo.createWrapper({
+      mongoURI: suite.uri,
+      dbSpecific: [{ dbName: `${PREFIX}_warm`, mongoURI: second.uri, options: { coldStart: false, maxConnections: 1 } }],
+    });
+    for (let i = 0; i < 50 && (await serverConnections(secondClient)) <= before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(await serverConnections(secondClient) > before, 'the pool did not open');
+    assert.equal(eager.getConnectionState(), 'not initialized', 'the shared pool opened too');
+    await eager.disconnect();
+  });
+
   test('bad scale arguments are refused before any change', async () => {
     assert.throws(() => wrapper.scale.setDB([], {}), { code: 'ERR_INVALID_ARG_TYPE', option: 'names' });
     assert.throws(() => wrapper.scale.setDB('x', { pool: 1 }), { option: 'scale options.pool' });

@@ -14,10 +14,9 @@ class PolyMongoWrapper extends EventEmitter {
     this._models = new WeakMap();
     // coldStart: false connects now (the shared pool, and dedicated pools so configured). A failure is
     // reported, and the first operation tries again.
-    if (!this._native.coldStart) this._native.connect().catch((err) => this._report(err, { during: 'connect' }));
-    if ((options.dbSpecific ?? []).some((spec) => spec.options?.coldStart === false)) {
-      this._native.openEagerPools().catch((err) => this._report(err, { during: 'connect' }));
-    }
+    const report = (err) => this._report(err, { during: 'connect' });
+    if (!this._native.coldStart) this._native.connect().catch(report);
+    else if ((options.dbSpecific ?? []).some((spec) => spec.options?.coldStart === false)) this._native.openEagerPools().catch(report);
     /** PolyMongo's `scale`: give databases their own pools (optionally on another cluster). */
     this.scale = {
       /** Routes `names` to a pool of their own now; it opens on first use (or now with `coldStart: false`). */

@@ -118,22 +118,21 @@ impl Cluster {
         idle.then(|| state.last_used.elapsed())
     }
 
-    /// Closes an idle cluster's client, leaving it to reopen on its next use; `false` when it was in use
-    /// again (or not open) by the time the close could start.
-    pub async fn evict_if_idle(&self, idle_at_least: Duration) -> bool {
+    /// Closes the client if the cluster is still idle (checked again under the lock that operations
+    /// take the client under), leaving it to reopen on its next use.
+    pub async fn evict_if_idle(&self, idle_at_least: Duration) {
         let _guard = self.lifecycle.lock().await;
         let client = {
             let mut state = self.lock();
             let idle = self.leases.load(Ordering::Acquire) == 0 && state.last_used.elapsed() >= idle_at_least;
             if !idle {
-                return false;
+                return;
             }
-            let Some(client) = state.client.take() else { return false };
+            let Some(client) = state.client.take() else { return };
             state.phase = ConnectionState::Disconnected;
             client
         };
         client.shutdown().immediate(true).await;
-        true
     }
 
     /// The open client, opening it on first use.
