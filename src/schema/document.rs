@@ -32,14 +32,7 @@ impl Context {
     }
 
     pub fn cast_error(&mut self, path: &str, kind: String, value: &Bson) {
-        self.errors.push(FieldError {
-            path: path.to_owned(),
-            kind,
-            value: Some(value.clone()),
-            validator: None,
-            cast: true,
-            element_path: None,
-        });
+        self.errors.push(FieldError::cast(path, kind, value));
     }
 
     /// The outcome: the value, or the errors as Mongoose throws them. An update stops at its first
@@ -321,14 +314,7 @@ pub fn check_nested_required(field: &Field, given: Option<&Document>, path: &str
             (_, Some(_)) => {}
             (_, None) => {
                 if let Some(c) = child.checks.iter().find(|c| matches!(c.rule, Rule::Required)) {
-                    ctx.errors.push(FieldError {
-                        path: child_path,
-                        kind: "required".into(),
-                        value: None,
-                        validator: Some(c.id),
-                        cast: false,
-                        element_path: None,
-                    });
+                    ctx.errors.push(FieldError::validator(&child_path, "required", None, c.id));
                 }
             }
         }
@@ -429,14 +415,7 @@ pub fn check(field: &Field, value: Option<&Bson>, path: &str, ctx: &mut Context)
                 Rule::Maxlength { .. } => "maxlength",
                 Rule::Match { .. } => "regexp",
             };
-            ctx.errors.push(FieldError {
-                path: path.to_owned(),
-                kind: kind.into(),
-                value: value.cloned(),
-                validator: Some(c.id),
-                cast: false,
-                element_path: None,
-            });
+            ctx.errors.push(FieldError::validator(path, kind, value, c.id));
             // Mongoose reports one error per path: the first validator that fails.
             return;
         }

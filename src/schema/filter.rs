@@ -99,14 +99,7 @@ fn cast_subdocument_values(schema: &Spec, doc: &mut Document, at: Option<&str>) 
 }
 
 fn cast_error(path: &str, kind: &str, value: &Bson) -> Box<FieldError> {
-    Box::new(FieldError {
-        path: path.to_owned(),
-        kind: kind.into(),
-        value: Some(value.clone()),
-        validator: None,
-        cast: true,
-        element_path: None,
-    })
+    Box::new(FieldError::cast(path, kind, value))
 }
 
 /// A value compared with a path: cast to the path's type, or to its elements' type for an array.

@@ -39,6 +39,32 @@ pub struct FieldError {
     pub element_path: Option<String>,
 }
 
+impl FieldError {
+    /// A value that cannot be cast to `kind`.
+    pub fn cast(path: &str, kind: impl Into<String>, value: &Bson) -> Self {
+        FieldError {
+            path: path.to_owned(),
+            kind: kind.into(),
+            value: Some(value.clone()),
+            validator: None,
+            cast: true,
+            element_path: None,
+        }
+    }
+
+    /// A built-in validator (`kind`, Mongoose validator `id`) refusing `value`, or a missing value.
+    pub fn validator(path: &str, kind: &str, value: Option<&Bson>, id: u32) -> Self {
+        FieldError {
+            path: path.to_owned(),
+            kind: kind.into(),
+            value: value.cloned(),
+            validator: Some(id),
+            cast: false,
+            element_path: None,
+        }
+    }
+}
+
 /// What a whole document is being cast for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocumentMode {
