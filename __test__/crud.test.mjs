@@ -154,6 +154,8 @@ describe('reads', () => {
     assert.equal((await Users.findById(ann._id.toHexString())).name, 'ann');
     assert.deepEqual(await Users.findById(ann._id, 'name -_id'), { name: 'ann' });
     assert.equal(await Users.findById(new ObjectId()), null);
+    assert.equal(await Users.findById(undefined), null, 'a missing id matched a document');
+    await assert.rejects(Users.findById('not-an-id'), { name: 'CastError', path: '_id' });
   });
 
   test('countDocuments, estimatedDocumentCount, exists and distinct', async () => {

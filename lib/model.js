@@ -24,7 +24,6 @@ class WrappedModel {
     this.collectionName = model.collection.collectionName;
     this.codec = new Codec(model.base.mongo.BSON);
     this.schema = new ModelSchema(model, this.codec);
-    this.idIsObjectId = model.schema.path('_id')?.instance === 'ObjectId';
     this.autoIndex = autoIndex ?? (model.schema.options.autoIndex !== false && model.db?.config?.autoIndex !== false);
     this.jsonSchema = jsonSchema === true;
     /** Per database, the set-up (indexes, validator) its first write waits for; each runs once. */
@@ -77,13 +76,11 @@ class WrappedModel {
     return model;
   }
 
-  /** A 24-hex string as an ObjectId where the schema's _id is one, as Mongoose casts findById's id. */
-  castId(id) {
-    const { ObjectId } = this.codec.BSON;
-    if (this.idIsObjectId && typeof id === 'string' && id.length === 24 && ObjectId.isValid(id)) return new ObjectId(id);
-    return id ?? null;
-  }
 }
+
+/** findById's filter. The engine casts the id by the schema (a 24-hex string to an ObjectId); a
+ *  missing id matches nothing, as in Mongoose, rather than every document. */
+const byId = (id) => ({ _id: id ?? null });
 
 const UPDATE_RESULT = (r) => ({
   acknowledged: true,
@@ -135,7 +132,7 @@ class BoundModel {
   }
 
   findById(id, projection, options) {
-    return this.findOne({ _id: this._wrapped.castId(id) }, projection, options);
+    return this.findOne(byId(id), projection, options);
   }
 
   countDocuments(filter, options) {
@@ -188,11 +185,11 @@ class BoundModel {
   }
 
   findByIdAndUpdate(id, update, options) {
-    return this.findOneAndUpdate({ _id: this._wrapped.castId(id) }, update, options);
+    return this.findOneAndUpdate(byId(id), update, options);
   }
 
   findByIdAndDelete(id, options) {
-    return this.findOneAndDelete({ _id: this._wrapped.castId(id) }, options);
+    return this.findOneAndDelete(byId(id), options);
   }
 
   /** One document → that document; an array → the array, inserted in order. */
@@ -274,25 +271,27 @@ class BoundModel {
   /** Runs a Query: writes first check what only JS can (custom validators, whole documents) and
    *  wait for the database's set-up; filters and updates are cast by the engine. */
   async _run(query) {
-    let replacement;
+    let update;
     switch (query.op) {
       case 'updateOne':
       case 'updateMany':
       case 'findOneAndUpdate':
-        await this._schema.checkUpdate(toUpdate(query._update));
+        update = toUpdate(query._update);
+        await this._schema.checkUpdate(update);
         await this._wrapped.setUp(this);
         break;
       case 'replaceOne':
       case 'findOneAndReplace':
-        replacement = (await this._schema.castDocument(plain(query._update), true)).doc;
+        update = (await this._schema.castDocument(plain(query._update), true)).doc;
         await this._wrapped.setUp(this);
         break;
       default:
     }
-    return this._read(query, replacement);
+    return this._read(query, update);
   }
 
-  _read(query, replacement) {
+  /** Sends a Query; `update` is a write's prepared update or cast replacement. */
+  _read(query, update) {
     const filter = query._filter;
     const options = query._options;
     switch (query.op) {
@@ -310,16 +309,16 @@ class BoundModel {
         return this._call('distinct', { field: query._field, filter, options }, (b) => this._codec.decode(b).values);
       case 'updateOne':
       case 'updateMany':
-        return this._write({ [query.op]: { filter, update: toUpdate(query._update), ...writeOptions(options) } }).then(UPDATE_RESULT);
+        return this._write({ [query.op]: { filter, update, ...writeOptions(options) } }).then(UPDATE_RESULT);
       case 'replaceOne':
-        return this._write({ replaceOne: { filter, replacement, ...writeOptions(options) } }).then(UPDATE_RESULT);
+        return this._write({ replaceOne: { filter, replacement: update, ...writeOptions(options) } }).then(UPDATE_RESULT);
       case 'deleteOne':
       case 'deleteMany':
         return this._write({ [query.op]: { filter, collation: options.collation, hint: options.hint } }).then(DELETE_RESULT);
       case 'findOneAndUpdate':
-        return this._call('findOneAndUpdate', { filter, update: toUpdate(query._update), options });
+        return this._call('findOneAndUpdate', { filter, update, options });
       case 'findOneAndReplace':
-        return this._call('findOneAndReplace', { filter, replacement, options });
+        return this._call('findOneAndReplace', { filter, replacement: update, options });
       case 'findOneAndDelete':
         return this._call('findOneAndDelete', { filter, options });
       default:
@@ -340,8 +339,8 @@ class BoundModel {
 
   /** A native promise resolved through `decode`, or rejected with a complete error. */
   _settle(pending, decode = (bytes) => this._codec.decode(bytes)) {
-    return pending.then(decode, (err) => {
-      throw this._error(err);
+    return this._codec.settle(pending, decode).catch((err) => {
+      throw this._schema.error(err);
     });
   }
 

@@ -113,12 +113,10 @@ impl Engine {
     /// others open on first use again after `disconnect()`. `Ok(true)` when the shared pool was open.
     pub async fn connect(&self) -> Result<bool, Error> {
         let already = self.router.shared().connect().await?;
-        for (spec, cluster) in self.router.dedicated() {
+        for (_, cluster) in self.router.dedicated() {
             cluster.reopen();
-            if !spec.cold_start {
-                cluster.connect().await?;
-            }
         }
+        self.open_eager_pools().await?;
         Ok(already)
     }
 
