@@ -8,7 +8,6 @@ use napi::Env;
 use napi_derive::napi;
 
 use super::errors::js_error;
-use crate::error::Error;
 use crate::ops::decode;
 use crate::schema::{DocumentMode, Schema};
 
@@ -50,27 +49,5 @@ impl NativeSchema {
     pub fn cast_filter<'e>(&self, env: &'e Env, filter: Buffer) -> napi::Result<BufferSlice<'e>> {
         let cast = decode::<Document>("filter", &filter).and_then(|mut f| self.inner.cast_filter(&mut f).map(|_| f));
         bytes(env, &cast.map_err(|e| js_error(env, &e))?)
-    }
-
-    /// An update as the operations cast it, for `filter` and `upsert`.
-    #[napi]
-    pub fn cast_update<'e>(
-        &self,
-        env: &'e Env,
-        update: Buffer,
-        filter: Buffer,
-        upsert: bool,
-    ) -> napi::Result<BufferSlice<'e>> {
-        let cast = || -> Result<Document, Error> {
-            let update = decode::<Document>("update", &update)?;
-            self.inner.cast_update(update, &decode("filter", &filter)?, upsert)
-        };
-        bytes(env, &cast().map_err(|e| js_error(env, &e))?)
-    }
-
-    /// `{ $jsonSchema: ... }`, the collection validator derived from the spec.
-    #[napi]
-    pub fn json_schema<'e>(&self, env: &'e Env) -> napi::Result<BufferSlice<'e>> {
-        bytes(env, &self.inner.json_schema())
     }
 }
