@@ -14,6 +14,11 @@ const WRAPPER_OPTIONS = {
   debug: 'boolean|object',
   logPath: 'string',
   dbSpecific: 'array',
+  maxConcurrentPerDb: 'number',
+  waitQueueTimeoutMS: 'number',
+  maxOpenPools: 'number',
+  maxTotalConnections: 'number',
+  handleSignals: 'boolean',
 };
 const DB_SPECIFIC = { dbName: 'string', mongoURI: 'string', options: 'object' };
 const DB_SPECIFIC_POOL = { maxConnections: 'number', autoClose: 'boolean', ttl: 'number', coldStart: 'boolean' };
@@ -78,4 +83,21 @@ function checkScaleArgs(names, options) {
   return list;
 }
 
-module.exports = { checkWrapperOptions, checkModelOptions, checkScaleArgs };
+/** A hook's database names (a name or names; `null` for hooks that take none) and callback. */
+function checkHookArgs(names, callback) {
+  const list = names === null ? [] : typeof names === 'string' ? [names] : names;
+  if (!Array.isArray(list) || (names !== null && list.length === 0) || !list.every((n) => typeof n === 'string')) {
+    throw optionError('names', 'must be a database name or a non-empty array of names');
+  }
+  if (typeof callback !== 'function') throw optionError('callback', `must be a function, got ${kindOf(callback)}`);
+  return { list, callback };
+}
+
+/** `actions.closeAll` options; none is `{}`. */
+function checkCloseOptions(options) {
+  if (options === undefined) return {};
+  checkShape(options, { timeoutMS: 'number' }, 'closeAll options');
+  return options;
+}
+
+module.exports = { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions };

@@ -3,15 +3,23 @@
 
 const { EventEmitter } = require('node:events');
 const { NativeWrapper } = require('../native.js');
-const { checkWrapperOptions, checkModelOptions, checkScaleArgs } = require('./options');
+const { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions } = require('./options');
 const { WrappedModel, isMongooseModel } = require('./model');
+const signals = require('./signals');
+
+/** PolyMongo's names for the events, as `on()` accepts them. */
+const EVENT_ALIASES = { onDbConnect: 'connect', onDbDisconnect: 'disconnect' };
 
 class PolyMongoWrapper extends EventEmitter {
   constructor(options) {
     super();
     checkWrapperOptions(options);
-    this._native = new NativeWrapper(options);
+    const { handleSignals = true, ...engineOptions } = options;
+    this._native = new NativeWrapper(engineOptions);
     this._models = new WeakMap();
+    this._handleSignals = handleSignals;
+    this._native.onEvent((event) => this._dispatch(event));
+    if (handleSignals) signals.watch(this);
     // coldStart: false connects now (the shared pool, and dedicated pools so configured). A failure is
     // reported, and the first operation tries again.
     const report = (err) => this._report(err, { during: 'connect' });
@@ -24,6 +32,90 @@ class PolyMongoWrapper extends EventEmitter {
       /** The same, opening the pools now. */
       connectDB: (names, options) => this._setDb(names, options, true),
     };
+    /** PolyMongo 1.3's names for `scale`. */
+    this.pool = { configure: this.scale.setDB, connect: this.scale.connectDB };
+    this.actions = {
+      /** Stops admitting operations, waits up to `timeoutMS` (default 10 s) for those in flight,
+       *  then closes every pool. Later operations reject with ERR_WRAPPER_CLOSED until `connect()`. */
+      closeAll: (options) => this._close(checkCloseOptions(options).timeoutMS ?? null),
+      /** The same, without waiting: operations in flight fail. */
+      forceCloseAll: () => this._close(0),
+    };
+  }
+
+  /** Listens for 'connect' | 'disconnect' | 'reconnect' | 'error' (and PolyMongo's 'onDbConnect' |
+   *  'onDbDisconnect'); returns a function that stops listening. */
+  on(event, listener) {
+    const name = EVENT_ALIASES[event] ?? event;
+    super.on(name, listener);
+    return () => this.off(name, listener);
+  }
+
+  /** Calls `callback(info)` when a database comes into use: its pool opens, or its first operation on
+   *  the shared pool. Returns a function that stops calling it. */
+  onDbConnect(callback) {
+    return this.on('connect', checkHookArgs(null, callback).callback);
+  }
+
+  /** Calls `callback(info)` when a database's pool closes (closed, idle, evicted) or its server is lost. */
+  onDbDisconnect(callback) {
+    return this.on('disconnect', checkHookArgs(null, callback).callback);
+  }
+
+  /** `onDbConnect` for the databases named. */
+  onTheseDBConnect(names, callback) {
+    return this._onThese('connect', names, callback);
+  }
+
+  /** `onDbDisconnect` for the databases named. */
+  onTheseDBDisconnect(names, callback) {
+    return this._onThese('disconnect', names, callback);
+  }
+
+  _onThese(event, names, callback) {
+    const { list } = checkHookArgs(names, callback);
+    const wanted = new Set(list);
+    return this.on(event, (info) => {
+      if (wanted.has(info.dbName)) callback(info);
+    });
+  }
+
+  /** A pool event from the engine: each listener is called on its own, so one that throws is reported
+   *  (an 'error' event) and neither stops the others nor reaches the engine. */
+  _dispatch(event) {
+    const connected = event.kind !== 'disconnect';
+    const info = {
+      name: event.dbName,
+      dbName: event.dbName,
+      readyState: connected ? 1 : 0,
+      state: connected ? 'connected' : 'disconnected',
+      timestamp: new Date(),
+      uri: event.uri,
+      pool: event.pool,
+      reason: event.reason,
+    };
+    this._emitEach(event.kind, info);
+  }
+
+  _emitEach(event, payload) {
+    for (const listener of this.rawListeners(event)) {
+      try {
+        listener.call(this, payload);
+      } catch (err) {
+        if (event === 'error') process.emitWarning(`polymongo-rs: an 'error' listener threw: ${err?.message ?? err}`, 'PolyMongoWarning');
+        else this._report(err instanceof Error ? err : new Error(String(err)), { during: `a '${event}' listener` });
+      }
+    }
+  }
+
+  async _close(timeoutMS) {
+    signals.unwatch(this);
+    await this._native.close(timeoutMS);
+  }
+
+  /** SIGINT / SIGTERM: a graceful close. */
+  _closeOnSignal() {
+    return this._native.close(null);
   }
 
   _setDb(names, options = {}, open) {
@@ -59,18 +151,20 @@ class PolyMongoWrapper extends EventEmitter {
     Object.assign(err, context);
     const where = context.db === undefined ? '' : ` of ${context.db}.${context.collection}`;
     process.emitWarning(`polymongo-rs: ${context.during}${where} failed: ${err.message}`, 'PolyMongoWarning');
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this._emitEach('error', err);
   }
 
   /** Opens the connection now (otherwise it opens on first use); reopens after `disconnect()`. */
   async connect() {
+    if (this._handleSignals) signals.watch(this);
     const alreadyConnected = await this._native.connect();
     return { success: true, alreadyConnected, state: this.getConnectionState() };
   }
 
-  /** Closes every connection; operations fail with code ERR_WRAPPER_CLOSED until `connect()`. */
+  /** `actions.closeAll()`: closes every pool once operations in flight finish (10 s at most);
+   *  operations fail with code ERR_WRAPPER_CLOSED until `connect()`. */
   async disconnect() {
-    await this._native.disconnect();
+    await this._close(null);
     return { success: true };
   }
 

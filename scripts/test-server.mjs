@@ -36,20 +36,18 @@ export function ensureInstalled() {
   return binary;
 }
 
-/** Starts a server on 127.0.0.1 and a free port; resolves to `{ uri, stop }`. */
-export async function startServer() {
-  ensureInstalled();
-  const dir = mkdtempSync(join(tmpdir(), 'polymongo-rs-server-'));
+/** Runs the server on `port` (0: a free one) with its data in `dir`; resolves once it listens. */
+async function launch(dir, port) {
   // An empty config file of our own keeps a stray ~/.secantus/secantusd.toml from changing the server.
   const config = join(dir, 'secantusd.toml');
   writeFileSync(config, '');
-  const args = ['--config', config, '--host', '127.0.0.1', '--port', '0', '--storage-path', join(dir, 'data'),
+  const args = ['--config', config, '--host', '127.0.0.1', '--port', String(port), '--storage-path', join(dir, 'data'),
     '--log-file-max', '1MB', '--cache-size', '256M', '--log-level', 'WARNING'];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   let output = '';
-  const port = await new Promise((resolve, reject) => {
+  const listening = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`test server did not start within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
     const scan = (data) => {
       output += data;
@@ -69,7 +67,7 @@ export async function startServer() {
   // Keep draining its output so a chatty server never blocks on a full pipe.
   child.stdout.resume();
   child.stderr.resume();
-  const stop = async () => {
+  const kill = async () => {
     process.removeListener('exit', killOnExit);
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -78,9 +76,26 @@ export async function startServer() {
       await exited;
       clearTimeout(timer);
     }
+  };
+  return { port: listening, kill };
+}
+
+/** Starts a server on 127.0.0.1 and a free port; resolves to `{ uri, stop, restart }`. `restart()`
+ *  stops it and starts it again on the same port and data, as a deployment going away and back. */
+export async function startServer() {
+  ensureInstalled();
+  const dir = mkdtempSync(join(tmpdir(), 'polymongo-rs-server-'));
+  let server = await launch(dir, 0);
+  const stop = async () => {
+    await server.kill();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { uri: `mongodb://127.0.0.1:${port}`, stop };
+  const restart = async ({ downMs = 0 } = {}) => {
+    await server.kill();
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    server = await launch(dir, server.port);
+  };
+  return { uri: `mongodb://127.0.0.1:${server.port}`, stop, restart };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

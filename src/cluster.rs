@@ -1,15 +1,22 @@
 //! One MongoDB deployment behind one `mongodb::Client` (and so one pool per server), opened lazily and
-//! closed on request. The driver's pool does the pooling; this owns the client's lifecycle.
+//! closed on request. The driver's pool does the pooling; this owns the client's lifecycle, admits
+//! operations to it, takes its place under the pool limits, and reports databases coming into use.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bson::doc;
+use mongodb::event::sdam::SdamEvent;
+use mongodb::event::EventHandler;
 use mongodb::options::ClientOptions;
 use mongodb::Client;
 
+use crate::admission::{Admission, Limits, Permit};
+use crate::budget::Budget;
 use crate::error::Error;
+use crate::events::{EventKind, Events, PoolEvent, PoolKind, Reason};
 use crate::redact;
 
 const APP_NAME: &str = "polymongo-rs";
@@ -47,18 +54,35 @@ impl ConnectionState {
     }
 }
 
+/// What a cluster shares with the rest of the engine.
+#[derive(Clone)]
+pub struct Context {
+    pub budget: Arc<Budget>,
+    pub events: Arc<Events>,
+}
+
 struct State {
     phase: ConnectionState,
     client: Option<Client>,
-    /// Set by `disconnect()`: operations fail until `connect()` reopens the cluster.
+    /// Set by `close()`: operations fail until `connect()` reopens the cluster.
     closed: bool,
     /// When the last lease ended (or the cluster opened).
     last_used: Instant,
+    /// The databases used since the client opened: each had its `connect` event, and gets a
+    /// `disconnect` when the client closes.
+    in_use: HashSet<Arc<str>>,
+    /// The driver lost the deployment and has not found it again.
+    lost: bool,
 }
 
 pub struct Cluster {
     uri: String,
+    /// The database of a dedicated pool; the default database for the shared one.
+    name: String,
+    kind: PoolKind,
     settings: PoolSettings,
+    admission: Arc<Admission>,
+    context: Context,
     state: Mutex<State>,
     /// Serialises opening and closing so that concurrent first uses open one client, not several.
     lifecycle: tokio::sync::Mutex<()>,
@@ -66,29 +90,56 @@ pub struct Cluster {
     leases: AtomicUsize,
 }
 
-/// Use of a cluster by one operation or cursor, for as long as it lives.
+/// Use of a cluster by one operation or cursor, for as long as it lives. It holds a place in the
+/// cluster's admission while it does I/O; a cursor between batches lets it go (`pause`).
 pub struct Lease {
     cluster: Arc<Cluster>,
+    db: Arc<str>,
+    permit: Option<Permit>,
+}
+
+impl Lease {
+    /// Gives up the place in admission (a cursor waiting for its reader to ask for more).
+    pub fn pause(&mut self) {
+        self.permit = None;
+    }
+
+    /// Takes a place in admission again before more I/O.
+    pub async fn resume(&mut self) -> Result<(), Error> {
+        if self.permit.is_none() {
+            self.cluster.check_open()?;
+            self.permit = Some(self.cluster.admission.admit(&self.db).await?);
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        self.permit = None;
         if self.cluster.leases.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.cluster.lock().last_used = Instant::now();
+            self.cluster.context.budget.idle();
         }
     }
 }
 
 impl Cluster {
-    pub fn new(uri: String, settings: PoolSettings) -> Arc<Self> {
+    pub fn new(uri: String, name: String, kind: PoolKind, settings: PoolSettings, limits: Limits, context: Context) -> Arc<Self> {
         Arc::new(Cluster {
             uri,
+            name,
+            kind,
             settings,
+            admission: Admission::new(limits),
+            context,
             state: Mutex::new(State {
                 phase: ConnectionState::NotInitialized,
                 client: None,
                 closed: false,
                 last_used: Instant::now(),
+                in_use: HashSet::new(),
+                lost: false,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
             leases: AtomicUsize::new(0),
@@ -99,15 +150,35 @@ impl Cluster {
         redact::redact_uri(&self.uri)
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> PoolKind {
+        self.kind
+    }
+
+    /// The most connections the pool opens (what it counts for under `maxTotalConnections`).
+    pub fn max_size(&self) -> u32 {
+        self.settings.max_pool_size
+    }
+
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
     pub fn state(&self) -> ConnectionState {
         self.lock().phase
     }
 
-    /// The open client, with a lease that keeps the cluster from counting as idle while it lives.
-    pub async fn lease(self: &Arc<Self>) -> Result<(Client, Lease), Error> {
+    /// The open client for an operation on `db`, once admitted, with a lease that keeps the cluster from
+    /// counting as idle while it lives.
+    pub async fn lease(self: &Arc<Self>, db: &str) -> Result<(Client, Lease), Error> {
+        self.check_open()?;
         self.leases.fetch_add(1, Ordering::AcqRel);
-        let lease = Lease { cluster: self.clone() };
-        Ok((self.client().await?, lease))
+        let mut lease = Lease { cluster: self.clone(), db: Arc::from(db), permit: None };
+        lease.resume().await?;
+        Ok((self.client(db).await?, lease))
     }
 
     /// How long an open cluster has had no operation in flight and no open cursor; `None` while in use
@@ -120,38 +191,28 @@ impl Cluster {
 
     /// Closes the client if the cluster is still idle (checked again under the lock that operations
     /// take the client under), leaving it to reopen on its next use.
-    pub async fn evict_if_idle(&self, idle_at_least: Duration) {
+    pub async fn evict_if_idle(&self, idle_at_least: Duration, reason: Reason) {
         let _guard = self.lifecycle.lock().await;
         let client = {
             let mut state = self.lock();
             let idle = self.leases.load(Ordering::Acquire) == 0 && state.last_used.elapsed() >= idle_at_least;
-            if !idle {
+            if !idle || state.client.is_none() {
                 return;
             }
-            let Some(client) = state.client.take() else { return };
-            state.phase = ConnectionState::Disconnected;
-            client
+            self.take_client(&mut state, reason, ConnectionState::Disconnected)
         };
-        client.shutdown().immediate(true).await;
-    }
-
-    /// The open client, opening it on first use.
-    pub async fn client(&self) -> Result<Client, Error> {
-        {
-            let state = self.lock();
-            if state.closed {
-                return Err(Error::Closed);
-            }
-            if let Some(client) = &state.client {
-                return Ok(client.clone());
-            }
+        if let Some(client) = client {
+            client.shutdown().immediate(true).await;
         }
-        self.open(false).await.map(|(client, _)| client)
     }
 
-    /// Opens the cluster now (reopening it after `disconnect()`); tells whether it already was open.
-    pub async fn connect(&self) -> Result<bool, Error> {
-        self.open(true).await.map(|(_, already)| already)
+    /// Opens the cluster now (reopening it after `close()`); tells whether it already was open. The
+    /// database it is opened for counts as in use.
+    pub async fn connect(self: &Arc<Self>) -> Result<bool, Error> {
+        self.lock().closed = false;
+        let already = self.open().await?.1;
+        self.mark_in_use(&self.name, if already { Reason::FirstUse } else { Reason::Opened });
+        Ok(already)
     }
 
     /// Lets a closed cluster open again on its next use, without opening it now.
@@ -159,14 +220,19 @@ impl Cluster {
         self.lock().closed = false;
     }
 
-    /// Closes the client at once; operations fail with `Error::Closed` until `connect()`.
-    pub async fn disconnect(&self) {
+    /// Stops taking operations (they fail with `Error::Closed` until `connect()`), lets those already
+    /// taken, in flight or waiting their turn, finish for up to `grace`, then refuses what still waits
+    /// and closes the client.
+    pub async fn close(&self, grace: Duration) {
+        self.stop();
+        if !grace.is_zero() {
+            self.admission.drained(grace).await;
+        }
+        self.admission.close();
         let _guard = self.lifecycle.lock().await;
         let client = {
             let mut state = self.lock();
-            state.closed = true;
-            state.phase = ConnectionState::Disconnecting;
-            state.client.take()
+            self.take_client(&mut state, Reason::Closed, ConnectionState::Disconnected)
         };
         if let Some(client) = client {
             client.shutdown().immediate(true).await;
@@ -174,13 +240,68 @@ impl Cluster {
         self.lock().phase = ConnectionState::Disconnected;
     }
 
-    async fn open(&self, reopen: bool) -> Result<(Client, bool), Error> {
+    /// Stops taking operations: new ones fail with `Error::Closed`.
+    pub fn stop(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        if state.client.is_some() {
+            state.phase = ConnectionState::Disconnecting;
+        }
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.lock().closed {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The open client, opening it on first use; the first use of `db` since it opened is announced.
+    async fn client(self: &Arc<Self>, db: &str) -> Result<Client, Error> {
+        let client = {
+            let state = self.lock();
+            if state.closed {
+                return Err(Error::Closed);
+            }
+            state.client.clone()
+        };
+        let client = match client {
+            Some(client) => client,
+            None => self.open().await?.0,
+        };
+        self.mark_in_use(db, Reason::FirstUse);
+        Ok(client)
+    }
+
+    /// Announces `db` as in use, once per opening of the client.
+    fn mark_in_use(&self, db: &str, reason: Reason) {
+        {
+            let mut state = self.lock();
+            if state.client.is_none() || state.in_use.contains(db) {
+                return;
+            }
+            state.in_use.insert(Arc::from(db));
+        }
+        self.emit(EventKind::Connect, db, reason);
+    }
+
+    /// Takes the client out (for the caller to shut down), announcing every database in use as gone.
+    fn take_client(&self, state: &mut State, reason: Reason, phase: ConnectionState) -> Option<Client> {
+        let client = state.client.take()?;
+        state.phase = phase;
+        state.lost = false;
+        let gone: Vec<Arc<str>> = state.in_use.drain().collect();
+        self.context.budget.release(self);
+        for db in gone {
+            self.emit(EventKind::Disconnect, &db, reason);
+        }
+        Some(client)
+    }
+
+    async fn open(self: &Arc<Self>) -> Result<(Client, bool), Error> {
         let _guard = self.lifecycle.lock().await;
         {
             let mut state = self.lock();
-            if reopen {
-                state.closed = false;
-            }
             if state.closed {
                 return Err(Error::Closed);
             }
@@ -189,24 +310,34 @@ impl Cluster {
             }
             state.phase = ConnectionState::Connecting;
         }
-        let dialed = self.dial().await;
-        let mut state = self.lock();
-        match dialed {
-            Ok(client) => {
-                state.phase = ConnectionState::Connected;
-                state.client = Some(client.clone());
-                state.last_used = Instant::now();
-                Ok((client, false))
+        let dialed = match self.context.budget.reserve(self).await {
+            Ok(()) => self.dial().await,
+            Err(e) => Err(e),
+        };
+        let client = {
+            let mut state = self.lock();
+            match dialed {
+                Ok(client) => {
+                    state.phase = ConnectionState::Connected;
+                    state.client = Some(client.clone());
+                    state.last_used = Instant::now();
+                    client
+                }
+                Err(e) => {
+                    state.phase = ConnectionState::Disconnected;
+                    drop(state);
+                    self.context.budget.release(self);
+                    return Err(e);
+                }
             }
-            Err(e) => {
-                state.phase = ConnectionState::Disconnected;
-                Err(e)
-            }
+        };
+        if self.kind == PoolKind::Dedicated {
+            self.mark_in_use(&self.name, Reason::Opened);
         }
+        Ok((client, false))
     }
-
     /// Builds the client and waits for the server to answer a ping, retrying with backoff.
-    async fn dial(&self) -> Result<Client, Error> {
+    async fn dial(self: &Arc<Self>) -> Result<Client, Error> {
         let mut options = ClientOptions::parse(&self.uri).await.map_err(|e| {
             Error::InvalidArgument(format!(
                 "cannot use mongoURI {}: {}",
@@ -220,6 +351,15 @@ impl Cluster {
             options.max_idle_time = self.settings.max_idle_time;
         }
         options.app_name.get_or_insert_with(|| APP_NAME.to_owned());
+        let cluster = Arc::downgrade(self);
+        options.sdam_event_handler = Some(EventHandler::callback(move |event| {
+            if let SdamEvent::TopologyDescriptionChanged(change) = event {
+                let (was, is) = (change.previous_description.has_writable_server(), change.new_description.has_writable_server());
+                if let (true, Some(cluster)) = (was != is, cluster.upgrade()) {
+                    cluster.reachability_changed(is);
+                }
+            }
+        }));
         let client = Client::with_options(options)?;
         let mut delay = FIRST_RETRY_DELAY;
         for attempt in 0.. {
@@ -236,6 +376,30 @@ impl Cluster {
             }
         }
         unreachable!("the retry loop returns")
+    }
+
+    /// The driver found the deployment, or lost it: `reconnect` or `disconnect` for the cluster's
+    /// database. The first discovery after opening, and the loss at close, are not news.
+    fn reachability_changed(&self, reachable: bool) {
+        {
+            let mut state = self.lock();
+            if state.client.is_none() || state.lost != reachable {
+                return;
+            }
+            state.lost = !reachable;
+        }
+        let kind = if reachable { EventKind::Reconnect } else { EventKind::Disconnect };
+        self.emit(kind, &self.name, if reachable { Reason::Found } else { Reason::Lost });
+    }
+
+    fn emit(&self, kind: EventKind, db: &str, reason: Reason) {
+        self.context.events.emit(PoolEvent {
+            kind,
+            db_name: db.to_owned(),
+            uri: self.redacted_uri(),
+            pool: self.kind,
+            reason,
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -8,6 +8,9 @@ use crate::names::check_db_name;
 /// Database used when a URI names none and `defaultDB` is not given (Mongoose's default).
 pub const FALLBACK_DB: &str = "test";
 pub const DEFAULT_MAX_POOL_SIZE: u32 = 10;
+/// How long an operation waits for its turn, or a pool for room, by default: the driver's default
+/// server selection timeout, so both kinds of waiting give up alike.
+pub const DEFAULT_WAIT_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WrapperConfig {
@@ -20,6 +23,14 @@ pub struct WrapperConfig {
     /// Extra attempts at the initial connection, with backoff.
     pub retry: u32,
     pub db_specific: Vec<DbSpecific>,
+    /// Operations in flight at once for one database on the shared pool; `None`: half the pool.
+    pub max_concurrent_per_db: Option<u32>,
+    /// How long an operation waits for its turn, or a pool for room; `None` waits as long as it takes.
+    pub wait_queue_timeout: Option<Duration>,
+    /// Dedicated pools open at once; the least recently used idle one closes to make room.
+    pub max_open_pools: Option<u32>,
+    /// The sum of the open pools' sizes (the shared pool's included).
+    pub max_total_connections: Option<u32>,
 }
 
 /// A database with its own pool, possibly on another cluster (routed by the pool engine).
@@ -57,6 +68,10 @@ impl WrapperConfig {
             cold_start: true,
             retry: 0,
             db_specific: Vec::new(),
+            max_concurrent_per_db: None,
+            wait_queue_timeout: Some(DEFAULT_WAIT_QUEUE_TIMEOUT),
+            max_open_pools: None,
+            max_total_connections: None,
         }
     }
 
@@ -74,7 +89,37 @@ impl WrapperConfig {
         if let Some(db) = &self.default_db {
             check_db_name(db).map_err(|e| Error::type_error("defaultDB", e.to_string()))?;
         }
-        self.db_specific.iter().try_for_each(DbSpecific::validate)
+        for (option, value) in [
+            ("maxConcurrentPerDb", self.max_concurrent_per_db),
+            ("maxOpenPools", self.max_open_pools),
+            ("maxTotalConnections", self.max_total_connections),
+        ] {
+            if value == Some(0) {
+                return Err(Error::range(option, "must be a positive integer"));
+            }
+        }
+        if self.max_total_connections.is_some_and(|max| max < self.max_pool_size) {
+            return Err(Error::range("maxTotalConnections", "must be at least maxPoolSize: the shared pool must fit"));
+        }
+        self.db_specific.iter().try_for_each(|spec| self.check_dedicated(spec))
+    }
+
+    /// Checks a database's own pool against the wrapper's limits.
+    pub fn check_dedicated(&self, spec: &DbSpecific) -> Result<(), Error> {
+        spec.validate()?;
+        let size = self.dedicated_size(spec);
+        match self.max_total_connections {
+            Some(max) if size > max => Err(Error::range(
+                "dbSpecific.options.maxConnections",
+                format!("({size}) must not exceed maxTotalConnections ({max}): the pool could never open"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The size of a database's own pool: its `maxConnections`, else `maxPoolSize`.
+    pub fn dedicated_size(&self, spec: &DbSpecific) -> u32 {
+        spec.max_connections.unwrap_or(self.max_pool_size)
     }
 
     /// The default database: `defaultDB`, else the URI's path, else `test`.
@@ -147,6 +192,15 @@ mod tests {
         let mut c = WrapperConfig::new("mongodb://h");
         c.db_specific.push(DbSpecific { db_name: "a.b".into(), ..Default::default() });
         assert_eq!(option_of(c.validate()), "dbSpecific.dbName");
+        let mut c = WrapperConfig::new("mongodb://h");
+        c.max_total_connections = Some(9);
+        assert_eq!(option_of(c.validate()), "maxTotalConnections");
+        c.max_total_connections = Some(20);
+        c.db_specific.push(DbSpecific { db_name: "big".into(), max_connections: Some(21), ..Default::default() });
+        assert_eq!(option_of(c.validate()), "dbSpecific.options.maxConnections");
+        let mut c = WrapperConfig::new("mongodb://h");
+        c.max_open_pools = Some(0);
+        assert_eq!(option_of(c.validate()), "maxOpenPools");
     }
 
     #[test]

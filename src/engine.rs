@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 use bson::{doc, RawDocumentBuf};
 use mongodb::Collection;
 
-use crate::cluster::{Cluster, ConnectionState, Lease};
+use crate::budget::{Budget, BudgetLimits};
+use crate::cluster::{Cluster, ConnectionState, Context, Lease};
 use crate::config::{DbSpecific, WrapperConfig};
 use crate::error::Error;
+use crate::events::{Events, Reason};
 use crate::names::check_db_name;
 use crate::router::Router;
 
@@ -16,6 +18,7 @@ pub struct Engine {
     config: WrapperConfig,
     default_db: String,
     router: Arc<Router>,
+    events: Arc<Events>,
 }
 
 /// A (database, collection): what every operation runs against. Making one does no I/O; the cluster
@@ -35,7 +38,7 @@ impl Namespace {
     }
 
     pub async fn database(&self) -> Result<Leased<mongodb::Database>, Error> {
-        let (client, lease) = self.router.cluster(&self.db).lease().await?;
+        let (client, lease) = self.router.cluster(&self.db).lease(&self.db).await?;
         Ok(Leased { value: client.database(&self.db), lease })
     }
 }
@@ -67,6 +70,9 @@ pub const DEFAULT_POOL_TTL: Duration = Duration::from_secs(300);
 const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(10);
 
+/// How long closing waits for operations in flight unless told otherwise.
+pub const DEFAULT_CLOSE_GRACE: Duration = Duration::from_secs(10);
+
 /// The I/O a change of pools leaves to do.
 pub struct PoolChange {
     close: Vec<Arc<Cluster>>,
@@ -76,7 +82,7 @@ pub struct PoolChange {
 impl PoolChange {
     pub async fn apply(self) -> Result<(), Error> {
         for cluster in self.close {
-            cluster.disconnect().await;
+            cluster.close(DEFAULT_CLOSE_GRACE).await;
         }
         for cluster in self.open {
             cluster.connect().await?;
@@ -88,8 +94,19 @@ impl PoolChange {
 impl Engine {
     pub fn new(config: WrapperConfig) -> Result<Self, Error> {
         config.validate()?;
-        let router = Arc::new(Router::new(&config));
-        Ok(Engine { default_db: config.default_db_name(), config, router })
+        let budget = Budget::new(BudgetLimits {
+            max_open_pools: config.max_open_pools.map(|n| n as usize),
+            max_total_connections: config.max_total_connections,
+            wait_timeout: config.wait_queue_timeout,
+        });
+        let events = Arc::new(Events::default());
+        let router = Arc::new(Router::new(&config, Context { budget, events: events.clone() }));
+        Ok(Engine { default_db: config.default_db_name(), config, router, events })
+    }
+
+    /// Where the pools' events go.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     pub fn config(&self) -> &WrapperConfig {
@@ -146,7 +163,7 @@ impl Engine {
                     let ttl = spec.ttl.unwrap_or(DEFAULT_POOL_TTL);
                     next = next.min(ttl / 4);
                     if cluster.idle_for().is_some_and(|idle| idle >= ttl) {
-                        cluster.evict_if_idle(ttl).await;
+                        cluster.evict_if_idle(ttl, Reason::Idle).await;
                     }
                 }
                 drop(router);
@@ -159,11 +176,18 @@ impl Engine {
         }
     }
 
-    /// Closes every pool; operations fail with `Error::Closed` until `connect()`.
-    pub async fn disconnect(&self) {
-        self.router.shared().disconnect().await;
-        for (_, cluster) in self.router.dedicated() {
-            cluster.disconnect().await;
+    /// Closes every pool: stops admitting operations at once (they fail with `Error::Closed` until
+    /// `connect()`), gives those in flight up to `grace` to finish, then closes the connections.
+    pub async fn close(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        let clusters: Vec<Arc<Cluster>> = std::iter::once(self.router.shared().clone())
+            .chain(self.router.dedicated().into_iter().map(|(_, cluster)| cluster))
+            .collect();
+        for cluster in &clusters {
+            cluster.stop();
+        }
+        for cluster in &clusters {
+            cluster.close(deadline.saturating_duration_since(Instant::now())).await;
         }
     }
 
@@ -171,7 +195,7 @@ impl Engine {
     /// do, closing the pools replaced and opening the ones asked for now (with `open`, as
     /// `scale.connectDB`, or `coldStart: false`), is returned for the caller to await.
     pub fn set_db(&self, specs: Vec<DbSpecific>, open: bool) -> Result<PoolChange, Error> {
-        specs.iter().try_for_each(DbSpecific::validate)?;
+        specs.iter().try_for_each(|spec| self.config.check_dedicated(spec))?;
         let mut change = PoolChange { close: Vec::new(), open: Vec::new() };
         for spec in specs {
             let eager = open || !spec.cold_start;
@@ -187,7 +211,7 @@ impl Engine {
     /// Round-trip time of a `ping` to `db` (the default database when `None`).
     pub async fn ping(&self, db: Option<&str>) -> Result<Duration, Error> {
         let db = self.db_name(db)?;
-        let (client, _lease) = self.router.cluster(db).lease().await?;
+        let (client, _lease) = self.router.cluster(db).lease(db).await?;
         let started = Instant::now();
         client.database(db).run_command(doc! { "ping": 1 }).await?;
         Ok(started.elapsed())
@@ -237,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn a_disconnected_engine_refuses_work() {
         let engine = engine();
-        engine.disconnect().await;
+        engine.close(Duration::ZERO).await;
         assert_eq!(engine.state(), ConnectionState::Disconnected);
         assert!(matches!(engine.ping(None).await, Err(Error::Closed)));
     }

@@ -15,6 +15,21 @@ pub enum Error {
     #[error("polymongo-rs: the wrapper is disconnected; call connect() to use it again")]
     Closed,
 
+    /// An operation waited longer than `waitQueueTimeoutMS` for its turn on a pool.
+    #[error(
+        "polymongo-rs: timed out after {} ms waiting for a connection for database {db:?} (pool of {capacity}, at most {per_db} for one database); raise waitQueueTimeoutMS, maxPoolSize or maxConcurrentPerDb",
+        .waited.as_millis()
+    )]
+    WaitQueueTimeout { db: String, waited: std::time::Duration, capacity: usize, per_db: usize },
+
+    /// A pool could not open within `waitQueueTimeoutMS` because `maxOpenPools` or `maxTotalConnections`
+    /// was reached and no open pool was idle.
+    #[error(
+        "polymongo-rs: the pool for database {db:?} could not open within {} ms: {limit} reached and every open pool is in use",
+        .waited.as_millis()
+    )]
+    PoolLimit { db: String, limit: String, waited: std::time::Duration },
+
     /// A request that is malformed before it reaches the server (bad filter, options, documents).
     #[error("polymongo-rs: {0}")]
     InvalidArgument(String),

@@ -2,10 +2,13 @@
 //!
 //! Everything but `binding` is pure Rust with no napi types, so it is tested with `cargo test`.
 
+pub mod admission;
+pub mod budget;
 pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod names;
 pub mod ops;
 pub mod redact;

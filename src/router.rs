@@ -7,14 +7,18 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::Notify;
 
-use crate::cluster::{Cluster, PoolSettings};
+use crate::admission::Limits;
+use crate::cluster::{Cluster, Context, PoolSettings};
 use crate::config::{DbSpecific, WrapperConfig};
+use crate::events::PoolKind;
 
 pub struct Router {
     shared: Arc<Cluster>,
     /// The shared pool's URI and settings, which a dedicated pool starts from.
     uri: String,
     settings: PoolSettings,
+    wait_timeout: Option<std::time::Duration>,
+    context: Context,
     dedicated: RwLock<HashMap<String, Dedicated>>,
     /// Woken when a database gets a pool of its own.
     changed: Arc<Notify>,
@@ -27,17 +31,30 @@ pub struct Dedicated {
 }
 
 impl Router {
-    pub fn new(config: &WrapperConfig) -> Self {
+    pub fn new(config: &WrapperConfig, context: Context) -> Self {
         let settings = PoolSettings {
             max_pool_size: config.max_pool_size,
             min_pool_size: config.min_free_connections,
             max_idle_time: config.idle_timeout,
             retry: config.retry,
         };
+        let capacity = config.max_pool_size as usize;
+        let limits = Limits {
+            capacity,
+            per_db: config
+                .max_concurrent_per_db
+                .map_or_else(|| Limits::default_per_db(capacity), |n| n as usize)
+                .min(capacity),
+            wait_timeout: config.wait_queue_timeout,
+        };
+        let shared =
+            Cluster::new(config.mongo_uri.clone(), config.default_db_name(), PoolKind::Shared, settings.clone(), limits, context.clone());
         let router = Router {
-            shared: Cluster::new(config.mongo_uri.clone(), settings.clone()),
+            shared,
             uri: config.mongo_uri.clone(),
             settings,
+            wait_timeout: config.wait_queue_timeout,
+            context,
             dedicated: RwLock::new(HashMap::new()),
             changed: Arc::new(Notify::new()),
         };
@@ -75,9 +92,12 @@ impl Router {
             min_pool_size: 0,
             ..self.settings.clone()
         };
+        // A pool of its own serves one database, which may use all of it.
+        let capacity = settings.max_pool_size as usize;
+        let limits = Limits { capacity, per_db: capacity, wait_timeout: self.wait_timeout };
         let uri = spec.mongo_uri.clone().unwrap_or_else(|| self.uri.clone());
-        let cluster = Cluster::new(uri, settings);
         let name = spec.db_name.clone();
+        let cluster = Cluster::new(uri, name.clone(), PoolKind::Dedicated, settings, limits, self.context.clone());
         let replaced = self.write().insert(name, Dedicated { spec, cluster }).map(|old| old.cluster);
         self.changed.notify_one();
         replaced
@@ -99,6 +119,11 @@ impl Router {
 }
 
 #[cfg(test)]
+pub(crate) fn test_context() -> Context {
+    Context { budget: crate::budget::Budget::new(Default::default()), events: Default::default() }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -111,7 +136,7 @@ mod tests {
             max_connections: Some(3),
             ..DbSpecific::default()
         });
-        let router = Router::new(&config);
+        let router = Router::new(&config, test_context());
         let analytics = router.cluster("analytics");
         assert!(!Arc::ptr_eq(&analytics, router.shared()));
         assert_eq!(analytics.redacted_uri(), "mongodb://other:27017");

@@ -74,6 +74,16 @@ fn describe(err: &Error) -> (String, Description) {
             d
         }
         Error::Closed => Description::ours(Class::Error, "PolyMongoError", "ERR_WRAPPER_CLOSED"),
+        Error::WaitQueueTimeout { db, .. } => {
+            let mut d = Description::ours(Class::Error, "WaitQueueTimeoutError", "ERR_WAIT_QUEUE_TIMEOUT");
+            d.props.push(("dbName", db.clone()));
+            d
+        }
+        Error::PoolLimit { db, .. } => {
+            let mut d = Description::ours(Class::Error, "PoolLimitError", "ERR_POOL_LIMIT");
+            d.props.push(("dbName", db.clone()));
+            d
+        }
         Error::InvalidArgument(_) => Description::new(Class::Error, "MongoInvalidArgumentError"),
         Error::Write(info) => write_error("MongoServerError", info),
         Error::WriteConcern(info) => write_error("MongoWriteConcernError", info),

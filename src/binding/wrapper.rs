@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{Function, PromiseRaw};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
@@ -10,7 +11,8 @@ use super::collection::NativeCollection;
 use super::errors::{js_error, promise};
 use super::schema::NativeSchema;
 use crate::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
-use crate::engine::Engine;
+use crate::engine::{Engine, DEFAULT_CLOSE_GRACE};
+use crate::events::PoolEvent;
 use crate::error::Error;
 
 #[napi(object)]
@@ -26,6 +28,11 @@ pub struct WrapperOptions {
     pub cold_start: Option<bool>,
     pub retry: Option<f64>,
     pub db_specific: Option<Vec<DbSpecificOptions>>,
+    pub max_concurrent_per_db: Option<f64>,
+    #[napi(js_name = "waitQueueTimeoutMS")]
+    pub wait_queue_timeout_ms: Option<f64>,
+    pub max_open_pools: Option<f64>,
+    pub max_total_connections: Option<f64>,
 }
 
 #[napi(object)]
@@ -57,6 +64,15 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
     config.retry = options.retry.map_or(Ok(0), |v| whole_number("retry", v))?;
     config.db_specific =
         options.db_specific.unwrap_or_default().into_iter().map(db_specific).collect::<Result<_, _>>()?;
+    config.max_concurrent_per_db =
+        options.max_concurrent_per_db.map(|v| whole_number("maxConcurrentPerDb", v)).transpose()?;
+    if let Some(ms) = options.wait_queue_timeout_ms {
+        // 0 waits as long as it takes, as in the Node driver.
+        config.wait_queue_timeout = Some(millis("waitQueueTimeoutMS", ms)?).filter(|limit| !limit.is_zero());
+    }
+    config.max_open_pools = options.max_open_pools.map(|v| whole_number("maxOpenPools", v)).transpose()?;
+    config.max_total_connections =
+        options.max_total_connections.map(|v| whole_number("maxTotalConnections", v)).transpose()?;
     Ok(config)
 }
 
@@ -73,6 +89,20 @@ fn db_specific(spec: DbSpecificOptions) -> Result<DbSpecific, Error> {
         ttl: pool.ttl.map(|v| millis("dbSpecific.options.ttl", v)).transpose()?,
         cold_start: pool.cold_start.unwrap_or(true),
     })
+}
+
+/// A pool event as JS sees it.
+#[napi(object, js_name = "PoolEvent")]
+pub struct PoolEventObject {
+    /// 'connect' | 'disconnect' | 'reconnect'
+    pub kind: String,
+    pub db_name: String,
+    /// The pool's URI, credentials masked.
+    pub uri: String,
+    /// 'shared' | 'dedicated'
+    pub pool: String,
+    /// 'opened' | 'first-use' | 'closed' | 'idle' | 'evicted' | 'lost' | 'found'
+    pub reason: String,
 }
 
 #[napi]
@@ -119,14 +149,35 @@ impl NativeWrapper {
         promise(env, async move { engine.connect().await }, |_, already| Ok(already))
     }
 
+    /// Stops admitting operations at once, waits up to `graceMs` (10 s when null) for those in flight,
+    /// then closes every pool; operations fail until `connect()`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn disconnect<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
+    pub fn close<'e>(&self, env: &'e Env, grace_ms: Option<f64>) -> napi::Result<PromiseRaw<'e, ()>> {
+        let grace = grace_ms.map_or(Ok(DEFAULT_CLOSE_GRACE), |ms| millis("timeoutMS", ms)).map_err(|e| js_error(env, &e))?;
         let engine = self.engine.clone();
         let work = async move {
-            engine.disconnect().await;
+            engine.close(grace).await;
             Ok(())
         };
         promise(env, work, |_, ()| Ok(()))
+    }
+
+    /// Calls `listener` with each pool event. It never keeps Node running: an idle wrapper lets the
+    /// process exit.
+    #[napi(ts_args_type = "listener: (event: PoolEvent) => void")]
+    pub fn on_event(&self, listener: Function<PoolEventObject, ()>) -> napi::Result<()> {
+        let tsfn = Arc::new(listener.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?);
+        self.engine.events().listen(Arc::new(move |event: PoolEvent| {
+            let event = PoolEventObject {
+                kind: event.kind.as_str().to_owned(),
+                db_name: event.db_name,
+                uri: event.uri,
+                pool: event.pool.as_str().to_owned(),
+                reason: event.reason.as_str().to_owned(),
+            };
+            tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        Ok(())
     }
 
     /// Opens the dedicated pools configured with `coldStart: false`.

@@ -21,10 +21,11 @@ pub enum Source {
 enum State {
     /// Not yet sent: the query runs when the first chunk is asked for.
     Pending(Box<Source>),
-    /// Sent; the lease keeps its cluster from being closed as idle while the cursor is open.
+    /// Sent; the lease keeps its cluster from being closed as idle while the cursor is open, and takes
+    /// a place in the cluster's admission only while a chunk is read.
     Open {
         cursor: Box<Cursor<RawDocumentBuf>>,
-        _lease: Lease,
+        lease: Lease,
     },
     Exhausted,
 }
@@ -60,16 +61,27 @@ impl DocCursor {
         self.state = match std::mem::replace(&mut self.state, State::Exhausted) {
             State::Pending(source) => {
                 let (cursor, lease) = open(*source).await?;
-                State::Open { cursor: Box::new(cursor), _lease: lease }
+                State::Open { cursor: Box::new(cursor), lease }
             }
             other => other,
         };
-        let State::Open { cursor, .. } = &mut self.state else { return Ok(Chunk { done: true, ..Chunk::default() }) };
+        let State::Open { cursor, lease } = &mut self.state else {
+            return Ok(Chunk { done: true, ..Chunk::default() });
+        };
+        lease.resume().await?;
+        let chunk = Self::fill(cursor, self.chunk_docs).await;
+        match &chunk {
+            Ok(chunk) if !chunk.done => lease.pause(),
+            _ => self.state = State::Exhausted,
+        }
+        chunk
+    }
+
+    async fn fill(cursor: &mut Cursor<RawDocumentBuf>, chunk_docs: u32) -> Result<Chunk, Error> {
         let mut chunk = Chunk::default();
-        while chunk.count < self.chunk_docs && chunk.bytes.len() < MAX_CHUNK_BYTES {
+        while chunk.count < chunk_docs && chunk.bytes.len() < MAX_CHUNK_BYTES {
             if !cursor.advance().await? {
                 chunk.done = true;
-                self.state = State::Exhausted;
                 break;
             }
             chunk.bytes.extend_from_slice(cursor.current().as_bytes());

@@ -237,12 +237,12 @@ pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<BulkWri
     }
     let entries = req.ops.into_iter().enumerate().map(|(i, op)| op.into_entry(i)).collect::<Result<Vec<_>, _>>()?;
     let batches = batches(entries, req.ordered);
-    let coll = ns.collection().await?;
-    let write_concern = match coll.write_concern() {
+    // One lease for the whole batch: a second one would wait for admission while holding the first.
+    let db = ns.database().await?;
+    let write_concern = match db.write_concern() {
         Some(wc) => Some(bson::serialize_to_raw_document_buf(wc)?).filter(|wc| !wc.is_empty()),
         None => None,
     };
-    let db = ns.database().await?;
     let mut failure =
         BulkWriteFailure { result: BulkWriteResult::default(), write_errors: Vec::new(), write_concern_error: None };
     for batch in batches {
