@@ -80,6 +80,8 @@ impl Budget {
 
     /// Counts `cluster` as open if it fits; else names the least recently used idle pool to close, if any.
     fn make_room(&self, cluster: &Arc<Cluster>) -> Result<(), Option<Arc<Cluster>>> {
+        // Lock order: this list, then a cluster's state (`idle_for`); a cluster never calls in here
+        // while holding its state.
         let mut open = self.lock();
         let pools: Vec<Arc<Cluster>> = open.iter().filter_map(Weak::upgrade).collect();
         if pools.iter().any(|pool| Arc::ptr_eq(pool, cluster)) {

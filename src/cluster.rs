@@ -193,15 +193,10 @@ impl Cluster {
     /// take the client under), leaving it to reopen on its next use.
     pub async fn evict_if_idle(&self, idle_at_least: Duration, reason: Reason) {
         let _guard = self.lifecycle.lock().await;
-        let client = {
-            let mut state = self.lock();
-            let idle = self.leases.load(Ordering::Acquire) == 0 && state.last_used.elapsed() >= idle_at_least;
-            if !idle || state.client.is_none() {
-                return;
-            }
-            self.take_client(&mut state, reason, ConnectionState::Disconnected)
+        let idle = |state: &State| {
+            self.leases.load(Ordering::Acquire) == 0 && state.last_used.elapsed() >= idle_at_least
         };
-        if let Some(client) = client {
+        if let Some(client) = self.take_client(idle, reason) {
             client.shutdown().immediate(true).await;
         }
     }
@@ -230,11 +225,7 @@ impl Cluster {
         }
         self.admission.close();
         let _guard = self.lifecycle.lock().await;
-        let client = {
-            let mut state = self.lock();
-            self.take_client(&mut state, Reason::Closed, ConnectionState::Disconnected)
-        };
-        if let Some(client) = client {
+        if let Some(client) = self.take_client(|_| true, Reason::Closed) {
             client.shutdown().immediate(true).await;
         }
         self.lock().phase = ConnectionState::Disconnected;
@@ -285,12 +276,20 @@ impl Cluster {
         self.emit(EventKind::Connect, db, reason);
     }
 
-    /// Takes the client out (for the caller to shut down), announcing every database in use as gone.
-    fn take_client(&self, state: &mut State, reason: Reason, phase: ConnectionState) -> Option<Client> {
-        let client = state.client.take()?;
-        state.phase = phase;
-        state.lost = false;
-        let gone: Vec<Arc<str>> = state.in_use.drain().collect();
+    /// Takes the client out if `take` agrees (for the caller to shut down), announcing every database in
+    /// use as gone. The budget and the listeners are told after the state's lock is released: the
+    /// budget takes its own lock before a cluster's, never after.
+    fn take_client(&self, take: impl FnOnce(&State) -> bool, reason: Reason) -> Option<Client> {
+        let (client, gone) = {
+            let mut state = self.lock();
+            if state.client.is_none() || !take(&state) {
+                return None;
+            }
+            state.phase = ConnectionState::Disconnected;
+            state.lost = false;
+            let gone: Vec<Arc<str>> = state.in_use.drain().collect();
+            (state.client.take()?, gone)
+        };
         self.context.budget.release(self);
         for db in gone {
             self.emit(EventKind::Disconnect, &db, reason);

@@ -1,0 +1,158 @@
+// Pool limits and fairness: a database flooding the shared pool does not hold up the others,
+// waitQueueTimeoutMS ends a wait with a coded error, maxOpenPools and maxTotalConnections bound the
+// dedicated pools open at once (closing the least recently used idle one), and the server agrees.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PolyMongo } from '../index.mjs';
+import { model, openSuite, serverConnections, uniqueDb } from './helpers.mjs';
+
+const PREFIX = uniqueDb('pools');
+let suite;
+
+before(async () => {
+  suite = await openSuite(PREFIX);
+});
+
+after(async () => {
+  await suite.close();
+});
+
+const wrap = (options) => PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_main`, handleSignals: false, ...options });
+const Item = (wrapper) => wrapper.wrapModel(model('Item', { n: Number, pad: String }));
+
+/** Starts `count` slow operations on `flood`, then one point read on `light`; tells how many of the
+ *  flood's had finished when the light one did. */
+async function floodThenRead(flood, light, count) {
+  let done = 0;
+  const floodOps = Array.from({ length: count }, () => flood.countDocuments({ pad: /never/ }).then(() => done++));
+  const found = await light.findOne({ n: 1 });
+  const doneBeforeLight = done;
+  await Promise.all(floodOps);
+  assert.equal(found.n, 1);
+  return doneBeforeLight;
+}
+
+async function seed(wrapper, flood, light) {
+  const Items = Item(wrapper);
+  await Items.db(flood).insertMany(Array.from({ length: 2000 }, (_, n) => ({ n, pad: 'x'.repeat(100) })));
+  await Items.db(light).create({ n: 1 });
+  return [Items.db(flood), Items.db(light)];
+}
+
+test('a database flooding the shared pool holds at most its share; another database goes straight in', async () => {
+  const wrapper = wrap({ maxPoolSize: 4 });
+  const [flood, light] = await seed(wrapper, `${PREFIX}_flood`, `${PREFIX}_light`);
+  const done = await floodThenRead(flood, light, 200);
+  assert.ok(done < 20, `the light read waited for ${done} of the flood's 200 operations`);
+  await wrapper.disconnect();
+});
+
+test('waiting databases take turns: one waiting operation is not behind another database\'s two hundred', async () => {
+  // No per-database share: the whole pool is taken by the flood, so the light read must queue.
+  const wrapper = wrap({ maxPoolSize: 2, maxConcurrentPerDb: 2 });
+  const [flood, light] = await seed(wrapper, `${PREFIX}_flood2`, `${PREFIX}_light2`);
+  const done = await floodThenRead(flood, light, 200);
+  assert.ok(done < 20, `the light read waited for ${done} of the flood's 200 operations`);
+  await wrapper.disconnect();
+});
+
+test('waitQueueTimeoutMS ends a wait with a coded error, and what was admitted is written', async () => {
+  const wrapper = wrap({ maxPoolSize: 1, waitQueueTimeoutMS: 1 });
+  const Items = Item(wrapper).db(`${PREFIX}_timeout`);
+  await Items.create({ n: -1 });
+  const outcomes = await Promise.allSettled(Array.from({ length: 100 }, (_, n) => Items.create({ n })));
+  const rejected = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason);
+  assert.ok(rejected.length > 0, 'no operation timed out');
+  for (const err of rejected) {
+    assert.equal(err.name, 'WaitQueueTimeoutError');
+    assert.equal(err.code, 'ERR_WAIT_QUEUE_TIMEOUT');
+    assert.equal(err.dbName, `${PREFIX}_timeout`);
+    assert.match(err.message, /waitQueueTimeoutMS/);
+  }
+  const written = await suite.client.db(`${PREFIX}_timeout`).collection('items').countDocuments({ n: { $gte: 0 } });
+  assert.equal(written, 100 - rejected.length);
+  await wrapper.disconnect();
+});
+
+test('maxOpenPools 10 with 50 dedicated databases in use: never more than 10 open, and the server agrees', { timeout: 60_000 }, async () => {
+  const names = Array.from({ length: 50 }, (_, i) => `${PREFIX}_own${i}`);
+  const baseline = await serverConnections(suite.client);
+  // What one dedicated pool of one connection costs the server (its monitors included).
+  const probe = wrap({ dbSpecific: [{ dbName: `${PREFIX}_probe`, options: { maxConnections: 1 } }] });
+  await Item(probe).db(`${PREFIX}_probe`).countDocuments();
+  const perPool = (await serverConnections(suite.client)) - baseline;
+  await probe.disconnect();
+
+  const wrapper = wrap({ maxOpenPools: 10 });
+  await wrapper.scale.setDB(names, { maxConnections: 1 });
+  let open = 0;
+  let peakOpen = 0;
+  let peakServer = 0;
+  const reasons = new Set();
+  wrapper.on('connect', () => {
+    peakOpen = Math.max(peakOpen, ++open);
+  });
+  wrapper.on('disconnect', (info) => {
+    open--;
+    reasons.add(info.reason);
+  });
+  const Items = Item(wrapper);
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(
+      names.map(async (name, i) => {
+        await Items.db(name).create({ n: i });
+        if (i % 10 === 0) peakServer = Math.max(peakServer, (await serverConnections(suite.client)) - baseline);
+      }),
+    );
+  }
+  assert.ok(peakOpen <= 10, `${peakOpen} dedicated pools were open at once`);
+  assert.ok(peakServer <= 10 * perPool, `the server saw ${peakServer} connections, ${perPool} per pool`);
+  assert.deepEqual([...reasons], ['evicted']);
+  for (const [i, name] of names.entries()) {
+    assert.equal(await suite.client.db(name).collection('items').countDocuments({ n: i }), 3);
+  }
+  await wrapper.disconnect();
+  assert.equal(open, 0, 'every pool opened was reported closed');
+});
+
+test('maxTotalConnections: a pool that does not fit waits for an idle one, then fails with a coded error', async () => {
+  const [a, b, c] = ['a', 'b', 'c'].map((x) => `${PREFIX}_budget_${x}`);
+  // The shared pool (2) and two pools of 2 fit in 6; a third does not.
+  const wrapper = wrap({ maxPoolSize: 2, maxTotalConnections: 6, waitQueueTimeoutMS: 300 });
+  await wrapper.scale.setDB([a, b, c], { maxConnections: 2 });
+  const Items = Item(wrapper);
+  await Items.db(`${PREFIX}_main`).countDocuments();
+  const disconnected = [];
+  wrapper.onDbDisconnect((info) => disconnected.push([info.dbName, info.reason]));
+  const cursors = [];
+  for (const name of [a, b]) {
+    await Items.db(name).insertMany([{ n: 1 }, { n: 2 }]);
+    const cursor = Items.db(name).find({}).batchSize(1).cursor();
+    assert.equal((await cursor.next()).n, 1);
+    cursors.push(cursor);
+  }
+  // Both pools hold an open cursor: not idle, so the third cannot open.
+  await assert.rejects(Items.db(c).countDocuments(), (err) => {
+    assert.equal(err.name, 'PoolLimitError');
+    assert.equal(err.code, 'ERR_POOL_LIMIT');
+    assert.equal(err.dbName, c);
+    assert.match(err.message, /maxTotalConnections \(6\)/);
+    return true;
+  });
+  await cursors[0].close();
+  assert.equal(await Items.db(c).countDocuments(), 0);
+  assert.deepEqual(disconnected, [[a, 'evicted']]);
+  assert.equal((await cursors[1].next()).n, 2);
+  await cursors[1].close();
+  await wrapper.disconnect();
+});
+
+test('limits that can never be met are refused when the wrapper is created', () => {
+  assert.throws(() => wrap({ maxPoolSize: 10, maxTotalConnections: 5 }), { name: 'RangeError', option: 'maxTotalConnections' });
+  assert.throws(() => wrap({ maxOpenPools: 0 }), { name: 'RangeError', option: 'maxOpenPools' });
+  assert.throws(() => wrap({ maxConcurrentPerDb: 1.5 }), { name: 'RangeError', option: 'maxConcurrentPerDb' });
+  assert.throws(() => wrap({ waitQueueTimeoutMS: -1 }), { name: 'RangeError', option: 'waitQueueTimeoutMS' });
+  assert.throws(() => wrap({ maxOpenPools: '10' }), { code: 'ERR_INVALID_ARG_TYPE', option: 'maxOpenPools' });
+  const wrapper = wrap({ maxPoolSize: 2, maxTotalConnections: 4 });
+  assert.throws(() => wrapper.scale.setDB('big', { maxConnections: 5 }), { option: 'dbSpecific.options.maxConnections' });
+});
