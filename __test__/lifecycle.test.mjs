@@ -1,7 +1,10 @@
 // Connection lifecycle: lazy and eager connect, PolyMongo's state names, ping, disconnect and reopen,
-// a server that goes away, retries, and credentials kept out of errors.
+// a server that goes away, retries, credentials kept out of errors, graceful and forced close, signals,
+// and a wrapper that never keeps Node running.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PolyMongo } from '../index.mjs';
 import { startServer } from '../scripts/test-server.mjs';
@@ -106,4 +109,67 @@ test('a password in the URI never appears in an error', async () => {
   const parseError = await bad.connect().catch((e) => e);
   assert.match(parseError.message, /app:\*\*\*\*@/);
   assert.ok(!parseError.message.includes(secret), parseError.message);
+});
+
+test('closeAll() lets operations already started finish, then rejects new ones; forceCloseAll() does not wait', async () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: PREFIX, maxPoolSize: 2, handleSignals: false });
+  const Notes = wrapper.wrapModel(Note()).db(`${PREFIX}_drain`);
+  await Notes.create({ text: 'first' });
+  const started = Array.from({ length: 300 }, (_, i) => Notes.create({ text: `n${i}` }));
+  const closing = wrapper.actions.closeAll();
+  await assert.rejects(Notes.create({ text: 'late' }), { code: 'ERR_WRAPPER_CLOSED' });
+  await Promise.all(started);
+  await closing;
+  assert.equal(wrapper.getConnectionState(), 'disconnected');
+  assert.equal(await client.db(`${PREFIX}_drain`).collection('notes').countDocuments(), 301);
+  await assert.rejects(Notes.find(), { name: 'PolyMongoError', code: 'ERR_WRAPPER_CLOSED', message: /disconnected/ });
+
+  await wrapper.connect();
+  assert.equal(await Notes.countDocuments(), 301);
+  const inFlight = Array.from({ length: 50 }, () => Notes.countDocuments().catch((e) => e));
+  await wrapper.actions.forceCloseAll();
+  await Promise.all(inFlight);
+  await assert.rejects(Notes.countDocuments(), { code: 'ERR_WRAPPER_CLOSED' });
+  assert.throws(() => wrapper.actions.closeAll({ timeoutMS: '1' }), { code: 'ERR_INVALID_ARG_TYPE' });
+});
+
+/** Runs the child script in `mode`; resolves to its exit code, signal and JSON lines. */
+function child(mode) {
+  const script = new URL('./fixtures/exit.mjs', import.meta.url);
+  const proc = spawn(process.execPath, [fileURLToPath(script), suite.uri, `${PREFIX}_child_${mode}`, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout.on('data', (data) => (out += data));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, lines: out.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line)) });
+    });
+  });
+}
+
+test('an idle wrapper never keeps Node running', { timeout: 30_000 }, async () => {
+  const started = Date.now();
+  const { code, signal, lines } = await child('idle');
+  assert.deepEqual({ code, signal }, { code: 0, signal: null });
+  assert.deepEqual(lines, [{ ready: 1 }]);
+  assert.ok(Date.now() - started < 10_000);
+});
+
+test('on SIGTERM with no listener of the app\'s, the wrapper closes and the process exits with 143', { timeout: 30_000 }, async () => {
+  const { code, lines } = await child('signal');
+  assert.equal(code, 143);
+  assert.deepEqual(lines, [{ ready: 1 }, { disconnected: `${PREFIX}_child_signal` }]);
+});
+
+test('on SIGINT with a listener of the app\'s, the wrapper closes and the app decides when to exit', { timeout: 30_000 }, async () => {
+  const { code, lines } = await child('own-signal');
+  assert.equal(code, 0);
+  assert.deepEqual(lines, [{ ready: 1 }, { disconnected: `${PREFIX}_child_own-signal` }, { state: 'disconnected' }]);
+});
+
+test('handleSignals: false leaves signals to Node', { timeout: 30_000 }, async () => {
+  const { code, signal, lines } = await child('no-signals');
+  assert.deepEqual({ code, signal }, { code: null, signal: 'SIGTERM' });
+  assert.deepEqual(lines, [{ ready: 1 }]);
 });

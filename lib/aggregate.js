@@ -66,7 +66,7 @@ class Aggregate {
   }
 
   exec() {
-    return this.cursor().toArray();
+    return this.model._operation(() => this.cursor().toArray());
   }
 
   cursor(options = {}) {

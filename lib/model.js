@@ -199,18 +199,24 @@ class BoundModel {
   }
 
   /** Casts, fills in and validates the document by the schema, inserts it, and resolves to it. */
-  async insertOne(doc) {
-    const { bytes, doc: cast } = await this._schema.castDocument(plain(doc));
-    await this._wrapped.setUp(this);
-    await this._settle(this._native.insertOne(bytes));
-    return cast;
+  insertOne(doc) {
+    return this._operation(async () => {
+      const { bytes, doc: cast } = await this._schema.castDocument(plain(doc));
+      await this._wrapped.setUp(this);
+      await this._settle(this._native.insertOne(bytes));
+      return cast;
+    });
   }
 
   /** Inserts in order (or not, with `ordered: false`); resolves to the inserted documents, or with
    *  `rawResult: true` to the driver-style result. As in Mongoose, an invalid document stops an ordered
    *  insert before anything is written, and is left out of an unordered one (listed in
    *  `mongoose.validationErrors` of the raw result). A server failure carries `insertedDocs`. */
-  async insertMany(docs, { ordered = true, rawResult = false } = {}) {
+  insertMany(docs, options) {
+    return this._operation(() => this._insertMany(docs, options));
+  }
+
+  async _insertMany(docs, { ordered = true, rawResult = false } = {}) {
     if (!Array.isArray(docs)) docs = [docs];
     const valid = [];
     const validationErrors = [];
@@ -242,7 +248,11 @@ class BoundModel {
 
   /** Mongoose / Node-driver bulk operations; updates without operators are `$set` as in Mongoose.
    *  Inserted and replacement documents are cast and validated by the schema first. */
-  async bulkWrite(ops, { ordered = true } = {}) {
+  bulkWrite(ops, options) {
+    return this._operation(() => this._bulkWrite(ops, options));
+  }
+
+  async _bulkWrite(ops, { ordered = true } = {}) {
     if (!Array.isArray(ops)) throw new TypeError('polymongo-rs: bulkWrite() takes an array of operations');
     const prepared = [];
     for (const op of ops) {
@@ -270,7 +280,16 @@ class BoundModel {
 
   /** Runs a Query: writes first check what only JS can (custom validators, whole documents) and
    *  wait for the database's set-up; filters and updates are cast by the engine. */
-  async _run(query) {
+  _run(query) {
+    return this._operation(() => this._prepare(query));
+  }
+
+  /** An operation the wrapper waits for when it closes gracefully. */
+  _operation(run) {
+    return this._wrapped.wrapper._operation(run);
+  }
+
+  async _prepare(query) {
     let update;
     switch (query.op) {
       case 'updateOne':

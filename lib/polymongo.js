@@ -7,6 +7,9 @@ const { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, c
 const { WrappedModel, isMongooseModel } = require('./model');
 const signals = require('./signals');
 
+/** How long a graceful close waits for operations already started. */
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
 /** PolyMongo's names for the events, as `on()` accepts them. */
 const EVENT_ALIASES = { onDbConnect: 'connect', onDbDisconnect: 'disconnect' };
 
@@ -18,6 +21,9 @@ class PolyMongoWrapper extends EventEmitter {
     this._native = new NativeWrapper(engineOptions);
     this._models = new WeakMap();
     this._handleSignals = handleSignals;
+    this._inFlight = 0;
+    this._closing = false;
+    this._drained = null;
     this._native.onEvent((event) => this._dispatch(event));
     if (handleSignals) signals.watch(this);
     // coldStart: false connects now (the shared pool, and dedicated pools so configured). A failure is
@@ -37,7 +43,7 @@ class PolyMongoWrapper extends EventEmitter {
     this.actions = {
       /** Stops admitting operations, waits up to `timeoutMS` (default 10 s) for those in flight,
        *  then closes every pool. Later operations reject with ERR_WRAPPER_CLOSED until `connect()`. */
-      closeAll: (options) => this._close(checkCloseOptions(options).timeoutMS ?? null),
+      closeAll: (options) => this._close(checkCloseOptions(options).timeoutMS),
       /** The same, without waiting: operations in flight fail. */
       forceCloseAll: () => this._close(0),
     };
@@ -108,14 +114,43 @@ class PolyMongoWrapper extends EventEmitter {
     }
   }
 
-  async _close(timeoutMS) {
+  /** Runs an operation, unless the wrapper is closing; a graceful close waits for those running. */
+  _operation(run) {
+    if (this._closing) return Promise.reject(this._native.closedError());
+    this._inFlight++;
+    const done = () => {
+      if (--this._inFlight === 0) this._drained?.();
+    };
+    const pending = run();
+    pending.then(done, done);
+    return pending;
+  }
+
+  /** Stops taking operations, waits up to `timeoutMS` for those started, then closes the engine
+   *  (which ends cursors and anything else still using it). */
+  async _close(timeoutMS = DEFAULT_CLOSE_TIMEOUT_MS) {
     signals.unwatch(this);
-    await this._native.close(timeoutMS);
+    const started = Date.now();
+    this._closing = true;
+    try {
+      if (this._inFlight > 0) {
+        let timer;
+        await Promise.race([
+          new Promise((resolve) => (this._drained = resolve)),
+          new Promise((resolve) => (timer = setTimeout(resolve, timeoutMS).unref())),
+        ]);
+        clearTimeout(timer);
+      }
+      await this._native.close(Math.max(0, timeoutMS - (Date.now() - started)));
+    } finally {
+      this._closing = false;
+      this._drained = null;
+    }
   }
 
   /** SIGINT / SIGTERM: a graceful close. */
   _closeOnSignal() {
-    return this._native.close(null);
+    return this._close();
   }
 
   _setDb(names, options = {}, open) {
@@ -164,7 +199,7 @@ class PolyMongoWrapper extends EventEmitter {
   /** `actions.closeAll()`: closes every pool once operations in flight finish (10 s at most);
    *  operations fail with code ERR_WRAPPER_CLOSED until `connect()`. */
   async disconnect() {
-    await this._close(null);
+    await this._close();
     return { success: true };
   }
 

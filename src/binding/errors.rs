@@ -187,7 +187,8 @@ fn driver_error(e: &mongodb::error::Error) -> (String, Description) {
     (message, d)
 }
 
-fn build<'e>(env: &'e Env, err: &Error) -> napi::Result<Object<'e>> {
+/// The JS error object for an engine error.
+pub(crate) fn build_error<'e>(env: &'e Env, err: &Error) -> napi::Result<Object<'e>> {
     let (message, d) = describe(err);
     let base = napi::Error::new(Status::GenericFailure, message);
     // SAFETY: `env` is the live environment of the calling JS thread.
@@ -225,7 +226,7 @@ fn build<'e>(env: &'e Env, err: &Error) -> napi::Result<Object<'e>> {
 
 /// The JS error for an engine error, ready to throw or reject with.
 pub(crate) fn js_error(env: &Env, err: &Error) -> napi::Error {
-    match build(env, err) {
+    match build_error(env, err) {
         Ok(error) => napi::Error::from(error.to_unknown()),
         Err(e) => e,
     }

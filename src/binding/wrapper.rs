@@ -2,16 +2,16 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Function, PromiseRaw};
+use napi::bindgen_prelude::{Function, Object, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
 use super::collection::NativeCollection;
-use super::errors::{js_error, promise};
+use super::errors::{build_error, js_error, promise};
 use super::schema::NativeSchema;
 use crate::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
-use crate::engine::{Engine, DEFAULT_CLOSE_GRACE};
+use crate::engine::Engine;
 use crate::events::PoolEvent;
 use crate::error::Error;
 
@@ -149,17 +149,24 @@ impl NativeWrapper {
         promise(env, async move { engine.connect().await }, |_, already| Ok(already))
     }
 
-    /// Stops admitting operations at once, waits up to `graceMs` (10 s when null) for those in flight,
-    /// then closes every pool; operations fail until `connect()`.
+    /// Stops admitting operations at once, waits up to `graceMs` for those in flight, then closes every
+    /// pool; operations fail until `connect()`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close<'e>(&self, env: &'e Env, grace_ms: Option<f64>) -> napi::Result<PromiseRaw<'e, ()>> {
-        let grace = grace_ms.map_or(Ok(DEFAULT_CLOSE_GRACE), |ms| millis("timeoutMS", ms)).map_err(|e| js_error(env, &e))?;
+    pub fn close<'e>(&self, env: &'e Env, grace_ms: f64) -> napi::Result<PromiseRaw<'e, ()>> {
+        let grace = millis("timeoutMS", grace_ms).map_err(|e| js_error(env, &e))?;
         let engine = self.engine.clone();
         let work = async move {
             engine.close(grace).await;
             Ok(())
         };
         promise(env, work, |_, ()| Ok(()))
+    }
+
+    /// The error operations fail with once the wrapper is closed, for the facade to reject with while it
+    /// closes.
+    #[napi(ts_return_type = "Error")]
+    pub fn closed_error<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
+        build_error(env, &Error::Closed)
     }
 
     /// Calls `listener` with each pool event. It never keeps Node running: an idle wrapper lets the
