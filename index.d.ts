@@ -1,6 +1,5 @@
 // Type definitions for polymongo-rs: the PolyMongo API over a MongoDB pool engine in Rust.
 import type { Readable } from 'node:stream';
-import type { EventEmitter } from 'node:events';
 import type { Model, Require_id, Schema } from 'mongoose';
 
 export type ConnectionState = 'not initialized' | 'connecting' | 'connected' | 'disconnecting' | 'disconnected';
@@ -41,6 +40,16 @@ export interface WrapperOptions {
   debug?: boolean | { log?: boolean; logPath?: string };
   logPath?: string;
   dbSpecific?: DbSpecific[];
+  /** Operations of one database in flight at once on the shared pool (default: half of maxPoolSize). */
+  maxConcurrentPerDb?: number;
+  /** How long an operation waits for its turn, or a pool for room, in ms (default 30000; 0: no limit). */
+  waitQueueTimeoutMS?: number;
+  /** Dedicated pools open at once; the least recently used idle one closes to make room. */
+  maxOpenPools?: number;
+  /** The sum of the open pools' sizes, the shared pool's included. */
+  maxTotalConnections?: number;
+  /** Close gracefully on SIGINT / SIGTERM (default true). */
+  handleSignals?: boolean;
 }
 
 export type Filter = Record<string, any>;
@@ -257,7 +266,33 @@ export interface ScaleOptions extends DbSpecificPoolOptions {
   mongoURI?: string;
 }
 
-export declare class PolyMongoWrapper extends EventEmitter {
+/** What 'connect', 'disconnect' and 'reconnect' (and the hooks) are called with. */
+export interface DbEventInfo {
+  /** The database, as PolyMongo names it twice. */
+  name: string;
+  dbName: string;
+  /** 1 for connect and reconnect, 0 for disconnect. */
+  readyState: 0 | 1;
+  state: 'connected' | 'disconnected';
+  timestamp: Date;
+  /** The pool's URI with credentials masked. */
+  uri: string;
+  pool: 'shared' | 'dedicated';
+  reason: 'opened' | 'first-use' | 'closed' | 'idle' | 'evicted' | 'lost' | 'found';
+}
+
+/** What the 'error' event carries: a background failure (`during: 'setUp'`, with `db` and
+ *  `collection`), a failed `coldStart: false` connect (`'connect'`), or a listener that threw. */
+export interface WrapperError extends Error {
+  during: string;
+  db?: string;
+  collection?: string;
+}
+export type DbEvent = 'connect' | 'disconnect' | 'reconnect' | 'onDbConnect' | 'onDbDisconnect';
+export type Unsubscribe = () => void;
+
+/** An EventEmitter, except that `on()` returns a function that unsubscribes (as in PolyMongo). */
+export declare class PolyMongoWrapper {
   constructor(options: WrapperOptions);
   /** Databases with pools of their own. The routing changes at once; the promise settles when a pool
    *  replaced is closed and, for `connectDB` or `coldStart: false`, the new pool is open. */
@@ -269,8 +304,31 @@ export declare class PolyMongoWrapper extends EventEmitter {
   readonly defaultDB: string;
   /** The first call for a model decides its options. */
   wrapModel<T>(model: Model<T, any, any, any, any, any>, options?: WrapModelOptions): WrappedModel<T>;
-  on(event: 'error', listener: (err: SetUpError) => void): this;
-  once(event: 'error', listener: (err: SetUpError) => void): this;
+  on(event: DbEvent, listener: (info: DbEventInfo) => void): Unsubscribe;
+  on(event: 'error', listener: (err: WrapperError) => void): Unsubscribe;
+  once(event: DbEvent, listener: (info: DbEventInfo) => void): this;
+  once(event: 'error', listener: (err: WrapperError) => void): this;
+  off(event: DbEvent | 'error', listener: (...args: any[]) => void): this;
+  addListener(event: DbEvent | 'error', listener: (...args: any[]) => void): this;
+  removeListener(event: DbEvent | 'error', listener: (...args: any[]) => void): this;
+  removeAllListeners(event?: DbEvent | 'error'): this;
+  listenerCount(event: DbEvent | 'error'): number;
+  onDbConnect(callback: (info: DbEventInfo) => void): Unsubscribe;
+  onDbDisconnect(callback: (info: DbEventInfo) => void): Unsubscribe;
+  onTheseDBConnect(names: string | string[], callback: (info: DbEventInfo) => void): Unsubscribe;
+  onTheseDBDisconnect(names: string | string[], callback: (info: DbEventInfo) => void): Unsubscribe;
+  /** PolyMongo 1.3's names for `scale`. */
+  readonly pool: {
+    configure(names: string | string[], options?: ScaleOptions): Promise<void>;
+    connect(names: string | string[], options?: ScaleOptions): Promise<void>;
+  };
+  readonly actions: {
+    /** Stops taking operations, waits up to `timeoutMS` (default 10000) for those started, then
+     *  closes every pool. Later operations reject with ERR_WRAPPER_CLOSED until `connect()`. */
+    closeAll(options?: { timeoutMS?: number }): Promise<void>;
+    /** Closes every pool without waiting. */
+    forceCloseAll(): Promise<void>;
+  };
   connect(): Promise<{ success: true; alreadyConnected: boolean; state: ConnectionState }>;
   disconnect(): Promise<{ success: true }>;
   ping(db?: string): Promise<{ ok: true; latency: number } | { ok: false; latency: null; error: Error }>;

@@ -116,10 +116,14 @@ test('closeAll() lets operations already started finish, then rejects new ones; 
   const Notes = wrapper.wrapModel(Note()).db(`${PREFIX}_drain`);
   await Notes.create({ text: 'first' });
   const started = Array.from({ length: 300 }, (_, i) => Notes.create({ text: `n${i}` }));
+  const closeStarted = Date.now();
   const closing = wrapper.actions.closeAll();
+  const again = wrapper.disconnect();
   await assert.rejects(Notes.create({ text: 'late' }), { code: 'ERR_WRAPPER_CLOSED' });
   await Promise.all(started);
-  await closing;
+  // Both closes end once the operations have, not at the 10 s timeout.
+  await Promise.all([closing, again]);
+  assert.ok(Date.now() - closeStarted < 5000, `closing took ${Date.now() - closeStarted} ms`);
   assert.equal(wrapper.getConnectionState(), 'disconnected');
   assert.equal(await client.db(`${PREFIX}_drain`).collection('notes').countDocuments(), 301);
   await assert.rejects(Notes.find(), { name: 'PolyMongoError', code: 'ERR_WRAPPER_CLOSED', message: /disconnected/ });
@@ -131,6 +135,7 @@ test('closeAll() lets operations already started finish, then rejects new ones; 
   await Promise.all(inFlight);
   await assert.rejects(Notes.countDocuments(), { code: 'ERR_WRAPPER_CLOSED' });
   assert.throws(() => wrapper.actions.closeAll({ timeoutMS: '1' }), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => wrapper.actions.closeAll({ timeoutMS: -1 }), { name: 'RangeError', option: 'closeAll options.timeoutMS' });
 });
 
 /** Runs the child script in `mode`; resolves to its exit code, signal and JSON lines. */

@@ -94,6 +94,9 @@ describe('routing', () => {
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
     const baseline = await serverConnections(secondClient);
     await wrapper.scale.setDB(idle, { mongoURI: second.uri, maxConnections: 2, autoClose: true, ttl: 300 });
+    const hooks = [];
+    wrapper.onTheseDBConnect(idle, (info) => hooks.push(`connect ${info.reason}`));
+    wrapper.onTheseDBDisconnect(idle, (info) => hooks.push(`disconnect ${info.reason}`));
     await Item.db(idle).insertMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
     assert.ok(await serverConnections(secondClient) > baseline);
 
@@ -109,6 +112,7 @@ describe('routing', () => {
     assert.equal(await serverConnections(secondClient), baseline, 'the idle pool was not closed');
     assert.equal(await Item.db(idle).countDocuments({}), 3);
     assert.ok(await serverConnections(secondClient) > baseline, 'the pool did not reopen');
+    assert.deepEqual(hooks, ['connect opened', 'disconnect idle', 'connect opened']);
   });
 
   test('disconnect closes every pool and connect reopens them', async () => {

@@ -1,7 +1,7 @@
 'use strict';
 // Shape checks for createWrapper's options: kinds of value and option names, which only JS can see.
-// Ranges and cross-field rules (maxPoolSize > 0, minFreeConnections <= maxPoolSize, URI scheme,
-// database names) are checked by the engine, so each rule lives in one place.
+// Ranges and cross-field rules of the wrapper's configuration (maxPoolSize > 0, minFreeConnections <=
+// maxPoolSize, URI scheme, database names) are checked by the engine, so each rule lives in one place.
 
 const WRAPPER_OPTIONS = {
   mongoURI: 'string',
@@ -97,6 +97,12 @@ function checkHookArgs(names, callback) {
 function checkCloseOptions(options) {
   if (options === undefined) return {};
   checkShape(options, { timeoutMS: 'number' }, 'closeAll options');
+  if (options.timeoutMS !== undefined && !(options.timeoutMS >= 0)) {
+    const err = new RangeError(`polymongo-rs: option closeAll options.timeoutMS must be a non-negative number of milliseconds, got ${options.timeoutMS}`);
+    err.code = 'ERR_OUT_OF_RANGE';
+    err.option = 'closeAll options.timeoutMS';
+    throw err;
+  }
   return options;
 }
 

@@ -22,7 +22,8 @@ class PolyMongoWrapper extends EventEmitter {
     this._models = new WeakMap();
     this._handleSignals = handleSignals;
     this._inFlight = 0;
-    this._closing = false;
+    /** The close under way, if any: operations are refused meanwhile. */
+    this._closing = null;
     this._drained = null;
     this._native.onEvent((event) => this._dispatch(event));
     if (handleSignals) signals.watch(this);
@@ -121,31 +122,34 @@ class PolyMongoWrapper extends EventEmitter {
     const done = () => {
       if (--this._inFlight === 0) this._drained?.();
     };
-    const pending = run();
+    // A synchronous throw becomes a rejection, and still counts as done.
+    const pending = new Promise((resolve) => resolve(run()));
     pending.then(done, done);
     return pending;
   }
 
   /** Stops taking operations, waits up to `timeoutMS` for those started, then closes the engine
-   *  (which ends cursors and anything else still using it). */
-  async _close(timeoutMS = DEFAULT_CLOSE_TIMEOUT_MS) {
+   *  (which ends cursors and anything else still using it). A close already under way is joined. */
+  _close(timeoutMS = DEFAULT_CLOSE_TIMEOUT_MS) {
     signals.unwatch(this);
-    const started = Date.now();
-    this._closing = true;
-    try {
-      if (this._inFlight > 0) {
-        let timer;
-        await Promise.race([
-          new Promise((resolve) => (this._drained = resolve)),
-          new Promise((resolve) => (timer = setTimeout(resolve, timeoutMS).unref())),
-        ]);
-        clearTimeout(timer);
-      }
-      await this._native.close(Math.max(0, timeoutMS - (Date.now() - started)));
-    } finally {
-      this._closing = false;
+    this._closing ??= this._drainAndClose(timeoutMS).finally(() => {
+      this._closing = null;
       this._drained = null;
+    });
+    return this._closing;
+  }
+
+  async _drainAndClose(timeoutMS) {
+    const started = Date.now();
+    if (this._inFlight > 0) {
+      let timer;
+      await Promise.race([
+        new Promise((resolve) => (this._drained = resolve)),
+        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMS).unref())),
+      ]);
+      clearTimeout(timer);
     }
+    await this._native.close(Math.max(0, timeoutMS - (Date.now() - started)));
   }
 
   /** SIGINT / SIGTERM: a graceful close. */

@@ -74,10 +74,6 @@ impl Admission {
         Arc::new(Admission { limits, queues: Mutex::new(Queues::default()), drained: Notify::new() })
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Operations in flight now.
     pub fn in_flight(&self) -> usize {
         self.lock().in_flight

@@ -33,10 +33,6 @@ impl Budget {
         Arc::new(Budget { limits, open: Mutex::new(Vec::new()), freed: Notify::new() })
     }
 
-    pub fn limits(&self) -> BudgetLimits {
-        self.limits
-    }
-
     /// Counts `cluster` as open, once there is room for it.
     pub async fn reserve(&self, cluster: &Arc<Cluster>) -> Result<(), Error> {
         if self.limits.max_open_pools.is_none() && self.limits.max_total_connections.is_none() {

@@ -116,6 +116,7 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        // The place in admission goes first: a cluster seen idle has nothing in flight.
         self.permit = None;
         if self.cluster.leases.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.cluster.lock().last_used = Instant::now();
@@ -125,7 +126,14 @@ impl Drop for Lease {
 }
 
 impl Cluster {
-    pub fn new(uri: String, name: String, kind: PoolKind, settings: PoolSettings, limits: Limits, context: Context) -> Arc<Self> {
+    pub fn new(
+        uri: String,
+        name: String,
+        kind: PoolKind,
+        settings: PoolSettings,
+        limits: Limits,
+        context: Context,
+    ) -> Arc<Self> {
         Arc::new(Cluster {
             uri,
             name,
@@ -163,10 +171,6 @@ impl Cluster {
         self.settings.max_pool_size
     }
 
-    pub fn admission(&self) -> &Admission {
-        &self.admission
-    }
-
     pub fn state(&self) -> ConnectionState {
         self.lock().phase
     }
@@ -193,9 +197,8 @@ impl Cluster {
     /// take the client under), leaving it to reopen on its next use.
     pub async fn evict_if_idle(&self, idle_at_least: Duration, reason: Reason) {
         let _guard = self.lifecycle.lock().await;
-        let idle = |state: &State| {
-            self.leases.load(Ordering::Acquire) == 0 && state.last_used.elapsed() >= idle_at_least
-        };
+        let idle =
+            |state: &State| self.leases.load(Ordering::Acquire) == 0 && state.last_used.elapsed() >= idle_at_least;
         if let Some(client) = self.take_client(idle, reason) {
             client.shutdown().immediate(true).await;
         }
@@ -335,6 +338,7 @@ impl Cluster {
         }
         Ok((client, false))
     }
+
     /// Builds the client and waits for the server to answer a ping, retrying with backoff.
     async fn dial(self: &Arc<Self>) -> Result<Client, Error> {
         let mut options = ClientOptions::parse(&self.uri).await.map_err(|e| {
@@ -353,7 +357,8 @@ impl Cluster {
         let cluster = Arc::downgrade(self);
         options.sdam_event_handler = Some(EventHandler::callback(move |event| {
             if let SdamEvent::TopologyDescriptionChanged(change) = event {
-                let (was, is) = (change.previous_description.has_writable_server(), change.new_description.has_writable_server());
+                let (was, is) =
+                    (change.previous_description.has_writable_server(), change.new_description.has_writable_server());
                 if let (true, Some(cluster)) = (was != is, cluster.upgrade()) {
                     cluster.reachability_changed(is);
                 }

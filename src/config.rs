@@ -107,7 +107,7 @@ impl WrapperConfig {
     /// Checks a database's own pool against the wrapper's limits.
     pub fn check_dedicated(&self, spec: &DbSpecific) -> Result<(), Error> {
         spec.validate()?;
-        let size = self.dedicated_size(spec);
+        let size = spec.max_connections.unwrap_or(self.max_pool_size);
         match self.max_total_connections {
             Some(max) if size > max => Err(Error::range(
                 "dbSpecific.options.maxConnections",
@@ -117,10 +117,6 @@ impl WrapperConfig {
         }
     }
 
-    /// The size of a database's own pool: its `maxConnections`, else `maxPoolSize`.
-    pub fn dedicated_size(&self, spec: &DbSpecific) -> u32 {
-        spec.max_connections.unwrap_or(self.max_pool_size)
-    }
 
     /// The default database: `defaultDB`, else the URI's path, else `test`.
     pub fn default_db_name(&self) -> String {

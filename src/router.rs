@@ -47,8 +47,14 @@ impl Router {
                 .min(capacity),
             wait_timeout: config.wait_queue_timeout,
         };
-        let shared =
-            Cluster::new(config.mongo_uri.clone(), config.default_db_name(), PoolKind::Shared, settings.clone(), limits, context.clone());
+        let shared = Cluster::new(
+            config.mongo_uri.clone(),
+            config.default_db_name(),
+            PoolKind::Shared,
+            settings.clone(),
+            limits,
+            context.clone(),
+        );
         let router = Router {
             shared,
             uri: config.mongo_uri.clone(),
@@ -119,13 +125,12 @@ impl Router {
 }
 
 #[cfg(test)]
-pub(crate) fn test_context() -> Context {
-    Context { budget: crate::budget::Budget::new(Default::default()), events: Default::default() }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
+
+    fn test_context() -> Context {
+        Context { budget: crate::budget::Budget::new(Default::default()), events: Default::default() }
+    }
 
     #[test]
     fn databases_go_to_their_own_pool_or_the_shared_one() {

@@ -16,6 +16,12 @@ const wrapper = PolyMongo.createWrapper({
 const User: WrappedModel<IUser> = wrapper.wrapModel(mongoose.model<IUser>('User', new Schema<IUser>({ name: String, age: Number })));
 const Checked = wrapper.wrapModel(mongoose.model<IUser>('Checked', new Schema<IUser>({ name: String })), { autoIndex: false, jsonSchema: true });
 wrapper.on('error', (err) => console.error(err.db, err.collection, err.during, err.message));
+const stop: () => void = wrapper.onTheseDBConnect(['tenant_1'], (info) => console.log(info.dbName, info.pool, info.reason));
+stop();
+wrapper.on('reconnect', (info) => console.log(info.uri, info.readyState === 1));
+wrapper.onDbDisconnect((info) => console.log(info.state, info.timestamp.getTime()));
+void wrapper.actions.closeAll({ timeoutMS: 5000 });
+void wrapper.pool.configure('analytics', { maxConnections: 5, autoClose: true, ttl: 60_000 });
 
 export async function usage(): Promise<void> {
   const admins = await User.db('tenant_1').find({ role: 'admin' }).sort('-age').limit(10).select('name');

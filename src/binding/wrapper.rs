@@ -12,8 +12,8 @@ use super::errors::{build_error, js_error, promise};
 use super::schema::NativeSchema;
 use crate::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
 use crate::engine::Engine;
-use crate::events::PoolEvent;
 use crate::error::Error;
+use crate::events::PoolEvent;
 
 #[napi(object)]
 pub struct WrapperOptions {
