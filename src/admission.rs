@@ -80,26 +80,22 @@ impl Admission {
     }
 
     /// Admits an operation on `db`, at once when the pool and the database have room, else in turn.
-    pub async fn admit(self: &Arc<Self>, db: &str) -> Result<Permit, Error> {
+    pub async fn admit(self: &Arc<Self>, db: Arc<str>) -> Result<Permit, Error> {
         let (ticket, mut granted) = {
             let mut queues = self.lock();
             let queues = &mut *queues;
             let has_room = queues.in_flight < self.limits.capacity;
-            let key = match queues.tenants.get_key_value(db) {
-                Some((key, _)) => key.clone(),
-                None => Arc::from(db),
-            };
-            let tenant = queues.tenants.entry(key.clone()).or_default();
+            let tenant = queues.tenants.entry(db.clone()).or_default();
             if has_room && tenant.in_flight < self.limits.per_db && tenant.waiting.is_empty() {
                 tenant.in_flight += 1;
                 queues.in_flight += 1;
-                return Ok(Permit { admission: self.clone(), db: key, counted: true });
+                return Ok(Permit { admission: self.clone(), db, counted: true });
             }
             let (sender, receiver) = oneshot::channel();
             let ticket = queues.next_ticket;
             queues.next_ticket += 1;
             if tenant.waiting.is_empty() {
-                queues.turns.push_back(key);
+                queues.turns.push_back(db.clone());
             }
             tenant.waiting.push_back((ticket, sender));
             (ticket, receiver)
@@ -109,8 +105,8 @@ impl Admission {
         };
         match tokio::time::timeout(limit, &mut granted).await {
             Ok(permit) => permit.map_err(|_| Error::Closed),
-            Err(_) if self.withdraw(db, ticket) => Err(Error::WaitQueueTimeout {
-                db: db.to_owned(),
+            Err(_) if self.withdraw(&db, ticket) => Err(Error::WaitQueueTimeout {
+                db: db.to_string(),
                 waited: limit,
                 capacity: self.limits.capacity,
                 per_db: self.limits.per_db,
@@ -230,7 +226,7 @@ mod tests {
     ) {
         let (admission, order) = (admission.clone(), order.clone());
         tokio::spawn(async move {
-            let permit = admission.admit(db).await.unwrap();
+            let permit = admission.admit(db.into()).await.unwrap();
             order.send((db, permit)).unwrap();
         });
     }
@@ -238,14 +234,14 @@ mod tests {
     #[tokio::test]
     async fn one_database_cannot_take_the_whole_pool() {
         let admission = admission(4, 2, Some(20));
-        let a1 = admission.admit("a").await.unwrap();
-        let _a2 = admission.admit("a").await.unwrap();
-        let err = admission.admit("a").await.err().unwrap();
+        let a1 = admission.admit("a".into()).await.unwrap();
+        let _a2 = admission.admit("a".into()).await.unwrap();
+        let err = admission.admit("a".into()).await.err().unwrap();
         assert!(matches!(err, Error::WaitQueueTimeout { ref db, capacity: 4, per_db: 2, .. } if db == "a"));
-        let _b = admission.admit("b").await.unwrap();
+        let _b = admission.admit("b".into()).await.unwrap();
         assert_eq!(admission.in_flight(), 3);
         drop(a1);
-        let _a3 = admission.admit("a").await.unwrap();
+        let _a3 = admission.admit("a".into()).await.unwrap();
         assert_eq!(admission.in_flight(), 3);
     }
 
@@ -253,7 +249,7 @@ mod tests {
     async fn waiting_databases_take_turns() {
         let admission = admission(1, 1, None);
         let (order_tx, mut order) = tokio::sync::mpsc::unbounded_channel();
-        let first = admission.admit("flood").await.unwrap();
+        let first = admission.admit("flood".into()).await.unwrap();
         for _ in 0..5 {
             waiter(&admission, "flood", &order_tx);
         }
@@ -276,11 +272,11 @@ mod tests {
     #[tokio::test]
     async fn a_timed_out_or_dropped_waiter_leaves_no_trace() {
         let admission = admission(1, 1, Some(10));
-        let held = admission.admit("a").await.unwrap();
-        assert!(admission.admit("b").await.is_err());
+        let held = admission.admit("a".into()).await.unwrap();
+        assert!(admission.admit("b".into()).await.is_err());
         let dropped = tokio::spawn({
             let admission = admission.clone();
-            async move { admission.admit("c").await.map(drop) }
+            async move { admission.admit("c".into()).await.map(drop) }
         });
         tokio::task::yield_now().await;
         dropped.abort();
@@ -288,16 +284,16 @@ mod tests {
         drop(held);
         assert_eq!(admission.in_flight(), 0);
         assert!(admission.drained(Duration::from_millis(10)).await);
-        let _again = admission.admit("b").await.unwrap();
+        let _again = admission.admit("b".into()).await.unwrap();
     }
 
     #[tokio::test]
     async fn close_refuses_the_waiting_and_drained_waits_for_the_rest() {
         let admission = admission(1, 1, None);
-        let held = admission.admit("a").await.unwrap();
+        let held = admission.admit("a".into()).await.unwrap();
         let waiting = tokio::spawn({
             let admission = admission.clone();
-            async move { admission.admit("b").await.map(drop) }
+            async move { admission.admit("b".into()).await.map(drop) }
         });
         tokio::task::yield_now().await;
         admission.close();

@@ -108,7 +108,7 @@ impl Lease {
     pub async fn resume(&mut self) -> Result<(), Error> {
         if self.permit.is_none() {
             self.cluster.check_open()?;
-            self.permit = Some(self.cluster.admission.admit(&self.db).await?);
+            self.permit = Some(self.cluster.admission.admit(self.db.clone()).await?);
         }
         Ok(())
     }
@@ -178,7 +178,6 @@ impl Cluster {
     /// The open client for an operation on `db`, once admitted, with a lease that keeps the cluster from
     /// counting as idle while it lives.
     pub async fn lease(self: &Arc<Self>, db: &str) -> Result<(Client, Lease), Error> {
-        self.check_open()?;
         self.leases.fetch_add(1, Ordering::AcqRel);
         let mut lease = Lease { cluster: self.clone(), db: Arc::from(db), permit: None };
         lease.resume().await?;
@@ -207,7 +206,7 @@ impl Cluster {
     /// Opens the cluster now (reopening it after `close()`); tells whether it already was open. The
     /// database it is opened for counts as in use.
     pub async fn connect(self: &Arc<Self>) -> Result<bool, Error> {
-        self.lock().closed = false;
+        self.reopen();
         let already = self.open().await?.1;
         self.mark_in_use(&self.name, if already { Reason::FirstUse } else { Reason::Opened });
         Ok(already)

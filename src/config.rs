@@ -117,7 +117,6 @@ impl WrapperConfig {
         }
     }
 
-
     /// The default database: `defaultDB`, else the URI's path, else `test`.
     pub fn default_db_name(&self) -> String {
         self.default_db.clone().or_else(|| uri_database(&self.mongo_uri)).unwrap_or_else(|| FALLBACK_DB.to_owned())

@@ -50,6 +50,12 @@ impl Description {
         Description { code: Some(Code::Ours(code)), ..Description::new(class, name) }
     }
 
+    /// A plain string property the JS error gets as it is.
+    fn with_prop(mut self, key: &'static str, value: &str) -> Self {
+        self.props.push((key, value.to_owned()));
+        self
+    }
+
     fn with_details(mut self, details: Document) -> Self {
         self.details = Some(details).filter(|d| !d.is_empty());
         self
@@ -60,29 +66,22 @@ fn describe(err: &Error) -> (String, Description) {
     let message = err.to_string();
     let description = match err {
         Error::Config { option, range, .. } => {
-            let mut d = if *range {
+            let d = if *range {
                 Description::ours(Class::RangeError, "RangeError", "ERR_OUT_OF_RANGE")
             } else {
                 Description::ours(Class::TypeError, "TypeError", "ERR_INVALID_ARG_VALUE")
             };
-            d.props.push(("option", (*option).to_owned()));
-            d
+            d.with_prop("option", option)
         }
         Error::InvalidDbName { name, .. } => {
-            let mut d = Description::ours(Class::TypeError, "TypeError", "ERR_INVALID_DB_NAME");
-            d.props.push(("dbName", name.clone()));
-            d
+            Description::ours(Class::TypeError, "TypeError", "ERR_INVALID_DB_NAME").with_prop("dbName", name)
         }
         Error::Closed => Description::ours(Class::Error, "PolyMongoError", "ERR_WRAPPER_CLOSED"),
         Error::WaitQueueTimeout { db, .. } => {
-            let mut d = Description::ours(Class::Error, "WaitQueueTimeoutError", "ERR_WAIT_QUEUE_TIMEOUT");
-            d.props.push(("dbName", db.clone()));
-            d
+            Description::ours(Class::Error, "WaitQueueTimeoutError", "ERR_WAIT_QUEUE_TIMEOUT").with_prop("dbName", db)
         }
         Error::PoolLimit { db, .. } => {
-            let mut d = Description::ours(Class::Error, "PoolLimitError", "ERR_POOL_LIMIT");
-            d.props.push(("dbName", db.clone()));
-            d
+            Description::ours(Class::Error, "PoolLimitError", "ERR_POOL_LIMIT").with_prop("dbName", db)
         }
         Error::InvalidArgument(_) => Description::new(Class::Error, "MongoInvalidArgumentError"),
         Error::Write(info) => write_error("MongoServerError", info),
@@ -91,11 +90,7 @@ fn describe(err: &Error) -> (String, Description) {
         Error::Validation { errors, .. } => schema_error("ValidationError", errors),
         Error::Cast { error, .. } => schema_error("CastError", std::slice::from_ref(error.as_ref())),
         Error::Strict { path } => with_path("StrictModeError", path),
-        Error::ObjectParameter { path, value } => {
-            let mut d = with_path("ObjectParameterError", path);
-            d.props.push(("value", value.clone()));
-            d
-        }
+        Error::ObjectParameter { path, value } => with_path("ObjectParameterError", path).with_prop("value", value),
         Error::ObjectExpected { path, .. } => with_path("ObjectExpectedError", path),
         Error::Driver(e) => return driver_error(e),
     };
@@ -104,9 +99,7 @@ fn describe(err: &Error) -> (String, Description) {
 
 /// A Mongoose error about one path, which it names.
 fn with_path(name: &'static str, path: &str) -> Description {
-    let mut d = Description::new(Class::Error, name);
-    d.props.push(("path", path.to_owned()));
-    d
+    Description::new(Class::Error, name).with_prop("path", path)
 }
 
 /// The failing paths travel as BSON; the facade rebuilds them as the application's Mongoose errors.
