@@ -37,8 +37,22 @@ export interface WrapperOptions {
   coldStart?: boolean;
   /** Extra attempts at the initial connection, with backoff (default 0). */
   retry?: number;
-  debug?: boolean | { log?: boolean; logPath?: string };
+  /** true: debug-level records too, to the console unless `logger` / `logHandler` takes them.
+   *  PolyMongo 1.3's object form: `logPath` (a folder for rotating files) and `logHandler` (gets each
+   *  formatted line). Nothing is written to disk without `logPath`. */
+  debug?: boolean | { log?: boolean; logPath?: string; logHandler?: (line: string) => void | Promise<void> };
+  /** A folder for rotating log files (`polymongo-rs.log`, `.1`, ...); PolyMongo 1.2's place for it. */
   logPath?: string;
+  /** Size at which a log file rotates, in bytes (default 5 MiB). */
+  logMaxBytes?: number;
+  /** Log files kept, the current one included (default 5). */
+  logMaxFiles?: number;
+  /** The application's logger (pino, bunyan, winston, console...): gets info and above, and debug with
+   *  `debug: true`, as structured records (fields include `component: 'polymongo-rs'`). */
+  logger?: Logger;
+  /** Databases with Prometheus series of their own (the first used); the rest are summed as
+   *  `db="<other>"` (default 100). */
+  maxDatabaseLabels?: number;
   dbSpecific?: DbSpecific[];
   /** Operations of one database in flight at once on the shared pool (default: half of maxPoolSize). */
   maxConcurrentPerDb?: number;
@@ -288,6 +302,84 @@ export interface WrapperError extends Error {
   db?: string;
   collection?: string;
 }
+export interface Logger {
+  debug?(...args: any[]): unknown;
+  info?(...args: any[]): unknown;
+  warn?(...args: any[]): unknown;
+  error?(...args: any[]): unknown;
+}
+
+/** A pool's connections, from the driver's connection-pool (CMAP) events. */
+export interface PoolStats {
+  /** Connections open (or being established), monitoring connections aside. */
+  totalConnections: number;
+  availableConnections: number;
+  inUseConnections: number;
+  /** Operations waiting for their turn (per-database fairness); `waitQueueTimeoutMS` bounds the wait. */
+  waitQueueSize: number;
+  /** Operations admitted and running. */
+  inFlight: number;
+  /** Checkouts the driver has not served yet. */
+  pendingCheckouts: number;
+  maxPoolSize: number;
+  minPoolSize: number;
+  maxIdleTimeMS?: number;
+  totalCreated: number;
+  totalClosed: number;
+  checkoutFailures: number;
+}
+
+export interface PoolInfo {
+  /** The dedicated pool's database; the default database for the shared pool. */
+  dbName: string;
+  /** Password masked. */
+  mongoURI: string;
+  /** 0 disconnected, 1 connected, 2 connecting, 3 disconnecting. */
+  readyState: number;
+  state: ConnectionState;
+  /** Epoch ms of the pool's last use. */
+  lastAccessed: number;
+  /** Whether the pool's client is open. */
+  isInitialized: boolean;
+  poolStats: PoolStats;
+}
+
+/** One database's operations (each call, and each chunk a cursor reads, counts once). */
+export interface DatabaseMetrics {
+  dbName: string;
+  pool: 'shared' | 'dedicated';
+  ops: number;
+  errors: number;
+  inFlight: number;
+  queued: number;
+  lastUsed: Date | null;
+  /** From an HDR histogram with one significant digit (values within 6.25%). */
+  latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number } | null;
+}
+
+export interface GeneralStats {
+  /** Pools whose client is open. */
+  totalActivePools: number;
+  totalConnectionsAcrossPools: number;
+  primary: PoolInfo & { sharedDatabases: string[] };
+  separateDB: Array<PoolInfo & { config: { maxConnections?: number; autoClose: boolean; ttl?: number; coldStart: boolean } }>;
+  databases: DatabaseMetrics[];
+}
+
+export interface DbStats {
+  sizeMb: number;
+  numCollections: number;
+  collections: Array<{ name: string; docCount: number; sizeMb: number }>;
+  /** The last operation's end; null before the first. */
+  lastUsed: Date | null;
+  mongoURI: string;
+  isInitialized: boolean;
+  /** The dedicated pool's configuration; null on the shared pool. */
+  config: GeneralStats['separateDB'][number]['config'] | null;
+  poolStats: PoolStats;
+  metrics: DatabaseMetrics | null;
+}
+
 export type DbEvent = 'connect' | 'disconnect' | 'reconnect' | 'onDbConnect' | 'onDbDisconnect';
 export type Unsubscribe = () => void;
 
@@ -328,6 +420,17 @@ export declare class PolyMongoWrapper {
     closeAll(options?: { timeoutMS?: number }): Promise<void>;
     /** Closes every pool without waiting. */
     forceCloseAll(): Promise<void>;
+  };
+  /** Reading stats changes nothing: no connection, database, event or operation count. */
+  readonly stats: {
+    /** Every pool's connections and every database's operations, now. No I/O. */
+    general(): GeneralStats;
+    /** A database's size (dbStats, $collStats) with its pool's numbers; the default database when omitted. */
+    db(dbName?: string): Promise<DbStats>;
+    /** The main deployment's databases. */
+    listDatabases(): Promise<Array<{ dbName: string; sizeInMB: number }>>;
+    /** The Prometheus text exposition format (0.0.4), for a `/metrics` route. No I/O. */
+    prometheus(): string;
   };
   connect(): Promise<{ success: true; alreadyConnected: boolean; state: ConnectionState }>;
   disconnect(): Promise<{ success: true }>;

@@ -19,10 +19,15 @@ const WRAPPER_OPTIONS = {
   maxOpenPools: 'number',
   maxTotalConnections: 'number',
   handleSignals: 'boolean',
+  maxDatabaseLabels: 'number',
+  logger: 'object',
+  logMaxBytes: 'number',
+  logMaxFiles: 'number',
 };
 const DB_SPECIFIC = { dbName: 'string', mongoURI: 'string', options: 'object' };
 const DB_SPECIFIC_POOL = { maxConnections: 'number', autoClose: 'boolean', ttl: 'number', coldStart: 'boolean' };
-const DEBUG = { log: 'boolean', logPath: 'string' };
+const DEBUG = { log: 'boolean', logPath: 'string', logHandler: 'function' };
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 const MODEL_OPTIONS = { autoIndex: 'boolean', jsonSchema: 'boolean' };
 const SCALE_OPTIONS = { ...DB_SPECIFIC_POOL, mongoURI: 'string' };
 
@@ -60,6 +65,9 @@ function checkShape(value, table, prefix, required = []) {
 function checkWrapperOptions(options) {
   checkShape(options, WRAPPER_OPTIONS, '', ['mongoURI']);
   if (kindOf(options.debug) === 'object') checkShape(options.debug, DEBUG, 'debug');
+  if (options.logger !== undefined && !LOG_LEVELS.some((level) => typeof options.logger[level] === 'function')) {
+    throw optionError('logger', 'must have debug/info/warn/error methods (pino, winston, console...)');
+  }
   for (const [i, spec] of (options.dbSpecific ?? []).entries()) {
     checkShape(spec, DB_SPECIFIC, `dbSpecific[${i}]`, ['dbName']);
     if (spec.options !== undefined) checkShape(spec.options, DB_SPECIFIC_POOL, `dbSpecific[${i}].options`);

@@ -5,6 +5,7 @@ const { EventEmitter } = require('node:events');
 const { NativeWrapper } = require('../native.js');
 const { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions } = require('./options');
 const { WrappedModel, isMongooseModel } = require('./model');
+const { logSettings } = require('./logging');
 const signals = require('./signals');
 
 /** How long a graceful close waits for operations already started. */
@@ -17,8 +18,9 @@ class PolyMongoWrapper extends EventEmitter {
   constructor(options) {
     super();
     checkWrapperOptions(options);
-    const { handleSignals = true, ...engineOptions } = options;
-    this._native = new NativeWrapper(engineOptions);
+    const { handleSignals = true, debug, logPath, logger, logMaxBytes, logMaxFiles, ...engineOptions } = options;
+    const log = logSettings(options);
+    this._native = new NativeWrapper({ ...engineOptions, ...log.native }, log.sink);
     this._models = new WeakMap();
     this._handleSignals = handleSignals;
     this._inFlight = 0;
@@ -41,6 +43,18 @@ class PolyMongoWrapper extends EventEmitter {
     };
     /** PolyMongo 1.3's names for `scale`. */
     this.pool = { configure: this.scale.setDB, connect: this.scale.connectDB };
+    /** What the wrapper knows about its pools and databases. */
+    this.stats = {
+      /** Every pool's connections (from the driver's own events) and every database's operations, now.
+       *  Synchronous, no I/O. */
+      general: () => generalStats(this._native.generalStats()),
+      /** A database's size and collections (dbStats / $collStats, read-only) with its pool's numbers. */
+      db: (dbName) => this._operation(async () => dbStats(await this._native.dbStats(dbName ?? null))),
+      /** `[{ dbName, sizeInMB }]` for the main deployment. */
+      listDatabases: () => this._operation(() => this._native.listDatabases()),
+      /** Pools and databases in the Prometheus text format (0.0.4), for a `/metrics` route. No I/O. */
+      prometheus: () => this._native.prometheus(),
+    };
     this.actions = {
       /** Stops admitting operations, waits up to `timeoutMS` (default 10 s) for those in flight,
        *  then closes every pool. Later operations reject with ERR_WRAPPER_CLOSED until `connect()`. */
@@ -189,7 +203,9 @@ class PolyMongoWrapper extends EventEmitter {
   _report(err, context) {
     Object.assign(err, context);
     const where = context.db === undefined ? '' : ` of ${context.db}.${context.collection}`;
-    process.emitWarning(`polymongo-rs: ${context.during}${where} failed: ${err.message}`, 'PolyMongoWarning');
+    const message = `${context.during}${where} failed: ${err.message}`;
+    process.emitWarning(`polymongo-rs: ${message}`, 'PolyMongoWarning');
+    this._native.log('error', message);
     this._emitEach('error', err);
   }
 
@@ -225,6 +241,39 @@ class PolyMongoWrapper extends EventEmitter {
   getConnectionState() {
     return this._native.state();
   }
+}
+
+/** PolyMongo's `stats.general()` shape, extended: `primary` and `separateDB` entries carry the driver's
+ *  pool counters; `databases` lists each database's operations. */
+function generalStats({ shared, dedicated, databases }) {
+  const pool = ({ dbName, mongoURI, readyState, state, lastAccessed, isInitialized, poolStats }) =>
+    ({ dbName, mongoURI, readyState, state, lastAccessed, isInitialized, poolStats });
+  const pools = [shared, ...dedicated];
+  return {
+    totalActivePools: pools.filter((p) => p.isInitialized).length,
+    totalConnectionsAcrossPools: pools.reduce((sum, p) => sum + p.poolStats.totalConnections, 0),
+    primary: { ...pool(shared), sharedDatabases: shared.databases },
+    separateDB: dedicated.map((p) => ({ ...pool(p), config: p.config })),
+    databases: databases.map(database),
+  };
+}
+
+function database(metrics) {
+  return { ...metrics, lastUsed: metrics.lastUsed == null ? null : new Date(metrics.lastUsed) };
+}
+
+function dbStats({ sizeMb, collections, pool, metrics }) {
+  return {
+    sizeMb,
+    numCollections: collections.length,
+    collections,
+    lastUsed: metrics?.lastUsed == null ? null : new Date(metrics.lastUsed),
+    mongoURI: pool.mongoURI,
+    isInitialized: pool.isInitialized,
+    config: pool.config ?? null,
+    poolStats: pool.poolStats,
+    metrics: metrics ? database(metrics) : null,
+  };
 }
 
 const PolyMongo = {

@@ -37,12 +37,12 @@ export function ensureInstalled() {
 }
 
 /** Runs the server on `port` (0: a free one) with its data in `dir`; resolves once it listens. */
-async function launch(dir, port) {
+async function launch(dir, port, extra = []) {
   // An empty config file of our own keeps a stray ~/.secantus/secantusd.toml from changing the server.
   const config = join(dir, 'secantusd.toml');
   writeFileSync(config, '');
   const args = ['--config', config, '--host', '127.0.0.1', '--port', String(port), '--storage-path', join(dir, 'data'),
-    '--log-file-max', '1MB', '--cache-size', '256M', '--log-level', 'WARNING'];
+    '--log-file-max', '1MB', '--cache-size', '256M', '--log-level', 'WARNING', ...extra];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
@@ -81,11 +81,23 @@ async function launch(dir, port) {
 }
 
 /** Starts a server on 127.0.0.1 and a free port; resolves to `{ uri, stop, restart }`. `restart()`
- *  stops it and starts it again on the same port and data, as a deployment going away and back. */
-export async function startServer() {
+ *  stops it and starts it again on the same port and data, as a deployment going away and back.
+ *  With `auth: { user, password }` the server requires SCRAM authentication, `user` is created (as
+ *  root) and the URI carries the credentials. */
+export async function startServer({ auth } = {}) {
   ensureInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'polymongo-rs-server-'));
-  let server = await launch(dir, 0);
+  const extra = auth ? ['--auth'] : [];
+  let server = await launch(dir, 0, extra);
+  let uri = `mongodb://127.0.0.1:${server.port}`;
+  if (auth) {
+    // The first user is created through the localhost exception, as with mongod.
+    const { MongoClient } = await import('mongodb');
+    const client = await MongoClient.connect(uri);
+    await client.db('admin').command({ createUser: auth.user, pwd: auth.password, roles: ['root'] });
+    await client.close();
+    uri = `mongodb://${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}@127.0.0.1:${server.port}/?authSource=admin`;
+  }
   const stop = async () => {
     await server.kill();
     rmSync(dir, { recursive: true, force: true });
@@ -93,9 +105,9 @@ export async function startServer() {
   const restart = async ({ downMs = 0 } = {}) => {
     await server.kill();
     await new Promise((resolve) => setTimeout(resolve, downMs));
-    server = await launch(dir, server.port);
+    server = await launch(dir, server.port, extra);
   };
-  return { uri: `mongodb://127.0.0.1:${server.port}`, stop, restart };
+  return { uri, stop, restart };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

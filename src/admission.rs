@@ -53,6 +53,20 @@ struct Tenant {
     waiting: VecDeque<(u64, oneshot::Sender<Permit>)>,
 }
 
+/// Operations in flight and waiting for their turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DbLoad {
+    pub in_flight: usize,
+    pub waiting: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Load {
+    pub in_flight: usize,
+    pub waiting: usize,
+    pub databases: HashMap<Arc<str>, DbLoad>,
+}
+
 /// One admitted operation; admits the next waiting one when dropped.
 pub struct Permit {
     admission: Arc<Admission>,
@@ -77,6 +91,17 @@ impl Admission {
     /// Operations in flight now.
     pub fn in_flight(&self) -> usize {
         self.lock().in_flight
+    }
+
+    /// Operations in flight and waiting now, in all and for each database that has any.
+    pub fn load(&self) -> Load {
+        let queues = self.lock();
+        let databases: HashMap<Arc<str>, DbLoad> = queues
+            .tenants
+            .iter()
+            .map(|(db, t)| (db.clone(), DbLoad { in_flight: t.in_flight, waiting: t.waiting.len() }))
+            .collect();
+        Load { in_flight: queues.in_flight, waiting: databases.values().map(|d| d.waiting).sum(), databases }
     }
 
     /// Admits an operation on `db`, at once when the pool and the database have room, else in turn.
@@ -240,6 +265,11 @@ mod tests {
         assert!(matches!(err, Error::WaitQueueTimeout { ref db, capacity: 4, per_db: 2, .. } if db == "a"));
         let _b = admission.admit("b".into()).await.unwrap();
         assert_eq!(admission.in_flight(), 3);
+        let load = admission.load();
+        assert_eq!(
+            (load.in_flight, load.waiting, load.databases["a"].in_flight, load.databases["b"].in_flight),
+            (3, 0, 2, 1)
+        );
         drop(a1);
         let _a3 = admission.admit("a".into()).await.unwrap();
         assert_eq!(admission.in_flight(), 3);
@@ -256,6 +286,11 @@ mod tests {
         tokio::task::yield_now().await;
         waiter(&admission, "light", &order_tx);
         tokio::time::sleep(Duration::from_millis(10)).await;
+        let load = admission.load();
+        assert_eq!(
+            (load.in_flight, load.waiting, load.databases["flood"].waiting, load.databases["light"].waiting),
+            (1, 6, 5, 1)
+        );
         drop(first);
         let mut served = Vec::new();
         for _ in 0..6 {

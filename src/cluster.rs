@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bson::doc;
 use mongodb::event::sdam::SdamEvent;
@@ -13,11 +13,13 @@ use mongodb::event::EventHandler;
 use mongodb::options::ClientOptions;
 use mongodb::Client;
 
-use crate::admission::{Admission, Limits, Permit};
+use crate::admission::{Admission, Limits, Load, Permit};
 use crate::budget::Budget;
 use crate::error::Error;
 use crate::events::{EventKind, Events, PoolEvent, PoolKind, Reason};
+use crate::logging::Log;
 use crate::redact;
+use crate::stats::pool::{PoolCounters, PoolStats};
 
 const APP_NAME: &str = "polymongo-rs";
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
@@ -59,6 +61,7 @@ impl ConnectionState {
 pub struct Context {
     pub budget: Arc<Budget>,
     pub events: Arc<Events>,
+    pub log: Log,
 }
 
 struct State {
@@ -88,6 +91,20 @@ pub struct Cluster {
     lifecycle: tokio::sync::Mutex<()>,
     /// Operations in flight and cursors open on this cluster: while any, it is not idle.
     leases: AtomicUsize,
+    /// The driver's connection events, counted.
+    pool: Arc<PoolCounters>,
+}
+
+/// A cluster at one moment, for `stats`.
+#[derive(Debug, Clone)]
+pub struct ClusterStats {
+    pub state: ConnectionState,
+    pub open: bool,
+    pub last_used: SystemTime,
+    pub pool: PoolStats,
+    pub load: Load,
+    /// The databases in use since the client opened.
+    pub databases: Vec<Arc<str>>,
 }
 
 /// Use of a cluster by one operation or cursor, for as long as it lives. It holds a place in the
@@ -96,6 +113,8 @@ pub struct Lease {
     cluster: Arc<Cluster>,
     db: Arc<str>,
     permit: Option<Permit>,
+    /// A look at the cluster (stats) rather than a use of it: it leaves the idle clock running.
+    quiet: bool,
 }
 
 impl Lease {
@@ -119,7 +138,9 @@ impl Drop for Lease {
         // The place in admission goes first: a cluster seen idle has nothing in flight.
         self.permit = None;
         if self.cluster.leases.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.cluster.lock().last_used = Instant::now();
+            if !self.quiet {
+                self.cluster.lock().last_used = Instant::now();
+            }
             self.cluster.context.budget.idle();
         }
     }
@@ -151,6 +172,7 @@ impl Cluster {
             }),
             lifecycle: tokio::sync::Mutex::new(()),
             leases: AtomicUsize::new(0),
+            pool: Arc::default(),
         })
     }
 
@@ -175,13 +197,52 @@ impl Cluster {
         self.lock().phase
     }
 
+    pub fn settings(&self) -> &PoolSettings {
+        &self.settings
+    }
+
+    pub fn stats(&self) -> ClusterStats {
+        let (state, open, last_used, databases) = {
+            let state = self.lock();
+            let last_used = if self.leases.load(Ordering::Acquire) > 0 { Instant::now() } else { state.last_used };
+            (state.phase, state.client.is_some(), last_used, state.in_use.iter().cloned().collect())
+        };
+        ClusterStats {
+            state,
+            open,
+            last_used: SystemTime::now() - last_used.elapsed(),
+            pool: self.pool.snapshot(),
+            load: self.admission.load(),
+            databases,
+        }
+    }
+
     /// The open client for an operation on `db`, once admitted, with a lease that keeps the cluster from
     /// counting as idle while it lives.
     pub async fn lease(self: &Arc<Self>, db: &str) -> Result<(Client, Lease), Error> {
-        self.leases.fetch_add(1, Ordering::AcqRel);
-        let mut lease = Lease { cluster: self.clone(), db: Arc::from(db), permit: None };
-        lease.resume().await?;
+        let lease = self.admit(db, false).await?;
         Ok((self.client(db).await?, lease))
+    }
+
+    /// A lease to look at `db` (its stats): admitted like an operation, but neither a first use of the
+    /// database nor a use that keeps the pool from closing as idle.
+    pub async fn lease_quietly(self: &Arc<Self>, db: &str) -> Result<(Client, Lease), Error> {
+        let lease = self.admit(db, true).await?;
+        Ok((self.open().await?.0, lease))
+    }
+
+    async fn admit(self: &Arc<Self>, db: &str, quiet: bool) -> Result<Lease, Error> {
+        self.leases.fetch_add(1, Ordering::AcqRel);
+        let mut lease = Lease { cluster: self.clone(), db: Arc::from(db), permit: None, quiet };
+        if let Err(e) = lease.resume().await {
+            if !matches!(e, Error::Closed) {
+                self.context
+                    .log
+                    .emit(|| tracing::warn!(db, pool = self.kind.as_str(), error = %e, "operation not admitted"));
+            }
+            return Err(e);
+        }
+        Ok(lease)
     }
 
     /// How long an open cluster has had no operation in flight and no open cursor; `None` while in use
@@ -293,6 +354,15 @@ impl Cluster {
             (state.client.take()?, gone)
         };
         self.context.budget.release(self);
+        self.context.log.emit(|| {
+            tracing::info!(
+                pool = self.kind.as_str(),
+                name = self.name,
+                uri = self.redacted_uri(),
+                reason = reason.as_str(),
+                "pool closed"
+            )
+        });
         for db in gone {
             self.emit(EventKind::Disconnect, &db, reason);
         }
@@ -328,10 +398,24 @@ impl Cluster {
                     state.phase = ConnectionState::Disconnected;
                     drop(state);
                     self.context.budget.release(self);
+                    let error = redact::scrub(&e.to_string(), &self.uri);
+                    self.context.log.emit(|| {
+                        tracing::error!(
+                            pool = self.kind.as_str(),
+                            name = self.name,
+                            uri = self.redacted_uri(),
+                            error,
+                            "pool failed to open"
+                        )
+                    });
                     return Err(e);
                 }
             }
         };
+        self.context.log.emit(|| {
+            let (size, uri) = (self.settings.max_pool_size, self.redacted_uri());
+            tracing::info!(pool = self.kind.as_str(), name = self.name, uri, max_pool_size = size, "pool opened")
+        });
         if self.kind == PoolKind::Dedicated {
             self.mark_in_use(&self.name, Reason::Opened);
         }
@@ -353,6 +437,7 @@ impl Cluster {
             options.max_idle_time = self.settings.max_idle_time;
         }
         options.app_name.get_or_insert_with(|| APP_NAME.to_owned());
+        options.cmap_event_handler = Some(self.pool.handler());
         let cluster = Arc::downgrade(self);
         options.sdam_event_handler = Some(EventHandler::callback(move |event| {
             if let SdamEvent::TopologyDescriptionChanged(change) = event {
@@ -368,7 +453,17 @@ impl Cluster {
         for attempt in 0.. {
             match client.database("admin").run_command(doc! { "ping": 1 }).await {
                 Ok(_) => return Ok(client),
-                Err(_) if attempt < self.settings.retry => {
+                Err(e) if attempt < self.settings.retry => {
+                    let error = redact::scrub(&e.to_string(), &self.uri);
+                    self.context.log.emit(|| {
+                        tracing::warn!(
+                            name = self.name,
+                            uri = self.redacted_uri(),
+                            attempt = attempt + 1,
+                            error,
+                            "connect failed, retrying"
+                        )
+                    });
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(MAX_RETRY_DELAY);
                 }
@@ -396,6 +491,16 @@ impl Cluster {
     }
 
     fn emit(&self, kind: EventKind, db: &str, reason: Reason) {
+        self.context.log.emit(|| {
+            let (event, pool, why) = (kind.as_str(), self.kind.as_str(), reason.as_str());
+            match (reason, self.kind) {
+                (Reason::Lost, _) => tracing::warn!(db, pool, reason = why, "deployment lost"),
+                (Reason::Found, _) => tracing::info!(db, pool, reason = why, "deployment found again"),
+                // Every tenant's first use of the shared pool is news only when debugging.
+                (_, PoolKind::Shared) => tracing::debug!(event, db, pool, reason = why, "database {event}"),
+                (_, PoolKind::Dedicated) => tracing::info!(event, db, pool, reason = why, "database {event}"),
+            }
+        });
         self.context.events.emit(PoolEvent {
             kind,
             db_name: db.to_owned(),

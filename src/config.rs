@@ -11,6 +11,8 @@ pub const DEFAULT_MAX_POOL_SIZE: u32 = 10;
 /// How long an operation waits for its turn, or a pool for room, by default: the driver's default
 /// server selection timeout, so both kinds of waiting give up alike.
 pub const DEFAULT_WAIT_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Databases with Prometheus series of their own unless configured otherwise.
+pub const DEFAULT_MAX_DATABASE_LABELS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WrapperConfig {
@@ -31,6 +33,8 @@ pub struct WrapperConfig {
     pub max_open_pools: Option<u32>,
     /// The sum of the open pools' sizes (the shared pool's included).
     pub max_total_connections: Option<u32>,
+    /// Databases with series of their own in the Prometheus text; the rest are summed as `<other>`.
+    pub max_database_labels: usize,
 }
 
 /// A database with its own pool, possibly on another cluster (routed by the pool engine).
@@ -72,6 +76,7 @@ impl WrapperConfig {
             wait_queue_timeout: Some(DEFAULT_WAIT_QUEUE_TIMEOUT),
             max_open_pools: None,
             max_total_connections: None,
+            max_database_labels: DEFAULT_MAX_DATABASE_LABELS,
         }
     }
 

@@ -11,14 +11,19 @@ use crate::cluster::{Cluster, ConnectionState, Context, Lease};
 use crate::config::{DbSpecific, WrapperConfig};
 use crate::error::Error;
 use crate::events::{Events, Reason};
+use crate::logging::Log;
 use crate::names::check_db_name;
 use crate::router::Router;
+use crate::stats::databases::Databases;
+use crate::stats::{self, DbInfo, DbSize, GeneralStats, PoolInfo};
 
 pub struct Engine {
     config: WrapperConfig,
     default_db: String,
     router: Arc<Router>,
     events: Arc<Events>,
+    databases: Arc<Databases>,
+    log: Log,
 }
 
 /// A (database, collection): what every operation runs against. Making one does no I/O; the cluster
@@ -26,11 +31,17 @@ pub struct Engine {
 #[derive(Clone)]
 pub struct Namespace {
     router: Arc<Router>,
+    databases: Arc<Databases>,
     pub db: String,
     pub coll: String,
 }
 
 impl Namespace {
+    /// Runs one operation on this namespace, counting it in its database's metrics.
+    pub async fn track<T>(&self, op: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        self.databases.track(&self.db, op).await
+    }
+
     /// The collection, leased from its cluster for as long as the value lives.
     pub async fn collection(&self) -> Result<Leased<Collection<RawDocumentBuf>>, Error> {
         let Leased { value, lease } = self.database().await?;
@@ -92,7 +103,7 @@ impl PoolChange {
 }
 
 impl Engine {
-    pub fn new(config: WrapperConfig) -> Result<Self, Error> {
+    pub fn new(config: WrapperConfig, log: Log) -> Result<Self, Error> {
         config.validate()?;
         let budget = Budget::new(BudgetLimits {
             max_open_pools: config.max_open_pools.map(|n| n as usize),
@@ -100,8 +111,48 @@ impl Engine {
             wait_timeout: config.wait_queue_timeout,
         });
         let events = Arc::new(Events::default());
-        let router = Arc::new(Router::new(&config, Context { budget, events: events.clone() }));
-        Ok(Engine { default_db: config.default_db_name(), config, router, events })
+        let router = Arc::new(Router::new(&config, Context { budget, events: events.clone(), log: log.clone() }));
+        let databases = Arc::new(Databases::new(config.max_database_labels));
+        Ok(Engine { default_db: config.default_db_name(), config, router, events, databases, log })
+    }
+
+    /// Where the engine logs.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// Every pool's connections and every database's operations, now. No I/O.
+    pub fn general_stats(&self) -> GeneralStats {
+        GeneralStats::collect(self.router.shared(), self.router.dedicated(), &self.databases)
+    }
+
+    /// The pool serving `db` and the database's operations (none before its first). No I/O.
+    pub fn db_stats(&self, db: Option<&str>) -> Result<(PoolInfo, Option<DbInfo>), Error> {
+        let db = self.db_name(db)?;
+        let cluster = self.router.cluster(db);
+        let spec = self.router.dedicated().into_iter().find(|(_, c)| Arc::ptr_eq(c, &cluster)).map(|(spec, _)| spec);
+        let pool = PoolInfo::of(&cluster, spec);
+        let info = self.databases.find(db).map(|metrics| DbInfo::of(Arc::from(db), &metrics, &pool));
+        Ok((pool, info))
+    }
+
+    /// The Prometheus text of `general_stats`. No I/O.
+    pub fn prometheus(&self) -> String {
+        stats::prometheus::render(&self.general_stats(), &self.databases)
+    }
+
+    /// The size of `db` and of each of its collections, asked of its own pool; a look, not a use (the
+    /// database gets no `connect` event and its pool's idle time keeps running).
+    pub async fn db_size(&self, db: Option<&str>) -> Result<DbSize, Error> {
+        let db = self.db_name(db)?;
+        let (client, _lease) = self.router.cluster(db).lease_quietly(db).await?;
+        stats::db_size(&client, db).await
+    }
+
+    /// The databases of the main deployment with their size on disk in bytes.
+    pub async fn list_databases(&self) -> Result<Vec<(String, u64)>, Error> {
+        let (client, _lease) = self.router.shared().lease_quietly("admin").await?;
+        stats::list_databases(&client).await
     }
 
     /// Where the pools' events go.
@@ -223,7 +274,12 @@ impl Engine {
         if coll.is_empty() || coll.contains('\0') || coll.starts_with("system.") || coll.contains('$') {
             return Err(Error::InvalidArgument(format!("invalid collection name {coll:?}")));
         }
-        Ok(Namespace { router: self.router.clone(), db: db.to_owned(), coll: coll.to_owned() })
+        Ok(Namespace {
+            router: self.router.clone(),
+            databases: self.databases.clone(),
+            db: db.to_owned(),
+            coll: coll.to_owned(),
+        })
     }
 
     fn db_name<'a>(&'a self, db: Option<&'a str>) -> Result<&'a str, Error> {
@@ -239,7 +295,7 @@ mod tests {
     use super::*;
 
     fn engine() -> Engine {
-        Engine::new(WrapperConfig::new("mongodb://127.0.0.1:1/app")).unwrap()
+        Engine::new(WrapperConfig::new("mongodb://127.0.0.1:1/app"), Log::default()).unwrap()
     }
 
     #[test]
@@ -255,7 +311,10 @@ mod tests {
 
     #[test]
     fn invalid_config_is_refused() {
-        assert!(matches!(Engine::new(WrapperConfig::new("localhost")), Err(Error::Config { option: "mongoURI", .. })));
+        assert!(matches!(
+            Engine::new(WrapperConfig::new("localhost"), Log::default()),
+            Err(Error::Config { option: "mongoURI", .. })
+        ));
     }
 
     #[tokio::test]

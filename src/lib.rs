@@ -9,10 +9,12 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod logging;
 pub mod names;
 pub mod ops;
 pub mod redact;
 pub mod router;
 pub mod schema;
+pub mod stats;
 
 mod binding;

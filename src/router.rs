@@ -129,7 +129,11 @@ mod tests {
     use super::*;
 
     fn test_context() -> Context {
-        Context { budget: crate::budget::Budget::new(Default::default()), events: Default::default() }
+        Context {
+            budget: crate::budget::Budget::new(Default::default()),
+            events: Default::default(),
+            log: Default::default(),
+        }
     }
 
     #[test]

@@ -12,6 +12,9 @@ const wrapper = PolyMongo.createWrapper({
   defaultDB: 'main',
   maxPoolSize: 10,
   dbSpecific: [{ dbName: 'analytics', options: { maxConnections: 5, autoClose: true, ttl: 60_000 } }],
+  debug: { log: true, logPath: './logs', logHandler: (line) => void line.length },
+  logger: console,
+  maxDatabaseLabels: 50,
 });
 const User: WrappedModel<IUser> = wrapper.wrapModel(mongoose.model<IUser>('User', new Schema<IUser>({ name: String, age: Number })));
 const Checked = wrapper.wrapModel(mongoose.model<IUser>('Checked', new Schema<IUser>({ name: String })), { autoIndex: false, jsonSchema: true });
@@ -43,5 +46,12 @@ export async function usage(): Promise<void> {
   const state: 'connected' | string = wrapper.getConnectionState();
   const ping = await wrapper.ping();
   if (ping.ok) ping.latency.toFixed(1);
+  const general = wrapper.stats.general();
+  const busiest = general.databases.sort((a, b) => b.ops - a.ops)[0]?.latencyMs?.p99;
+  const sizes = await wrapper.stats.db('tenant_1');
+  const docs: number = sizes.collections.reduce((sum, c) => sum + c.docCount, general.primary.poolStats.inUseConnections);
+  const text: string = wrapper.stats.prometheus();
+  const listed = (await wrapper.stats.listDatabases()).map((d) => d.sizeInMB);
+  void [busiest, docs, text, listed, sizes.lastUsed?.getTime()];
   void [first, one, n, created._id, many.length, modified, after?.age, groups[0]?.n, state];
 }

@@ -83,33 +83,35 @@ impl NativeCollection {
     #[napi]
     pub fn find(&self, env: Env, request: Buffer) -> napi::Result<NativeCursor> {
         let req = self.request(&env, "find request", &request)?;
-        Ok(NativeCursor::new(DocCursor::new(Source::Find(self.ns.clone(), req))))
+        Ok(NativeCursor::new(DocCursor::new(self.ns.clone(), Source::Find(req))))
     }
 
     /// `{ pipeline, options }` → a cursor.
     #[napi]
     pub fn aggregate(&self, env: Env, request: Buffer) -> napi::Result<NativeCursor> {
         let req = decode("aggregate request", &request).map_err(|e| js_error(&env, &e))?;
-        Ok(NativeCursor::new(DocCursor::new(Source::Aggregate(self.ns.clone(), req))))
+        Ok(NativeCursor::new(DocCursor::new(self.ns.clone(), Source::Aggregate(req))))
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn find_one<'e>(&self, env: &'e Env, request: Buffer) -> napi::Result<PromiseRaw<'e, MaybeDoc<'e>>> {
         let (ns, req) = (self.ns.clone(), self.request(env, "findOne request", &request)?);
-        promise(env, async move { read::find_one(&ns, req).await }, doc_bytes)
+        promise(env, async move { ns.track(read::find_one(&ns, req)).await }, doc_bytes)
     }
 
     #[napi(ts_return_type = "Promise<number>")]
     pub fn count_documents<'e>(&self, env: &'e Env, request: Buffer) -> napi::Result<PromiseRaw<'e, f64>> {
         let (ns, req) = (self.ns.clone(), self.request(env, "countDocuments request", &request)?);
-        promise(env, async move { read::count_documents(&ns, req).await }, |_, n| Ok(n as f64))
+        promise(env, async move { ns.track(read::count_documents(&ns, req)).await }, |_, n| Ok(n as f64))
     }
 
     #[napi(ts_return_type = "Promise<number>")]
     pub fn estimated_document_count<'e>(&self, env: &'e Env, request: Buffer) -> napi::Result<PromiseRaw<'e, f64>> {
         let ns = self.ns.clone();
         let req: read::FilterRequest = self.request(env, "estimatedDocumentCount request", &request)?;
-        promise(env, async move { read::estimated_document_count(&ns, req.options).await }, |_, n| Ok(n as f64))
+        promise(env, async move { ns.track(read::estimated_document_count(&ns, req.options)).await }, |_, n| {
+            Ok(n as f64)
+        })
     }
 
     /// `{ field, filter, options }` → `{ values: [...] }`.
@@ -117,7 +119,7 @@ impl NativeCollection {
     pub fn distinct<'e>(&self, env: &'e Env, request: Buffer) -> napi::Result<PromiseRaw<'e, BufferSlice<'e>>> {
         let (ns, req) = (self.ns.clone(), self.request(env, "distinct request", &request)?);
         let work = async move {
-            let values = read::distinct(&ns, req).await?;
+            let values = ns.track(read::distinct(&ns, req)).await?;
             Ok(bson::serialize_to_vec(&bson::doc! { "values": values })?)
         };
         promise(env, work, BufferSlice::copy_from)
@@ -126,7 +128,7 @@ impl NativeCollection {
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn find_one_and_update<'e>(&self, env: &'e Env, request: Buffer) -> napi::Result<PromiseRaw<'e, MaybeDoc<'e>>> {
         let (ns, req) = (self.ns.clone(), self.request(env, "findOneAndUpdate request", &request)?);
-        promise(env, async move { read::find_one_and_update(&ns, req).await }, doc_bytes)
+        promise(env, async move { ns.track(read::find_one_and_update(&ns, req)).await }, doc_bytes)
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]
@@ -136,20 +138,20 @@ impl NativeCollection {
         request: Buffer,
     ) -> napi::Result<PromiseRaw<'e, MaybeDoc<'e>>> {
         let (ns, req) = (self.ns.clone(), self.request(env, "findOneAndReplace request", &request)?);
-        promise(env, async move { read::find_one_and_replace(&ns, req).await }, doc_bytes)
+        promise(env, async move { ns.track(read::find_one_and_replace(&ns, req)).await }, doc_bytes)
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn find_one_and_delete<'e>(&self, env: &'e Env, request: Buffer) -> napi::Result<PromiseRaw<'e, MaybeDoc<'e>>> {
         let (ns, req) = (self.ns.clone(), self.request(env, "findOneAndDelete request", &request)?);
-        promise(env, async move { read::find_one_and_delete(&ns, req).await }, doc_bytes)
+        promise(env, async move { ns.track(read::find_one_and_delete(&ns, req)).await }, doc_bytes)
     }
 
     /// One document, already cast by the schema → the result as BSON; fails with a MongoServerError.
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn insert_one<'e>(&self, env: &'e Env, document: Buffer) -> napi::Result<PromiseRaw<'e, BufferSlice<'e>>> {
         let (ns, mut ops) = (self.ns.clone(), Self::documents(env, vec![document])?);
-        promise(env, async move { crate::ops::write::write_one(&ns, ops.remove(0)).await }, result_bytes)
+        promise(env, async move { ns.track(crate::ops::write::write_one(&ns, ops.remove(0))).await }, result_bytes)
     }
 
     /// Documents, already cast by the schema → the result as BSON; fails with a MongoBulkWriteError.
@@ -162,7 +164,7 @@ impl NativeCollection {
     ) -> napi::Result<PromiseRaw<'e, BufferSlice<'e>>> {
         let req = BulkWriteRequest { ops: Self::documents(env, documents)?, ordered, bypass_document_validation: None };
         let ns = self.ns.clone();
-        promise(env, async move { crate::ops::write::bulk_write(&ns, req).await }, result_bytes)
+        promise(env, async move { ns.track(crate::ops::write::bulk_write(&ns, req)).await }, result_bytes)
     }
 
     /// Creates the schema's indexes here, and with `jsonSchema` applies its `$jsonSchema` validator.
@@ -183,13 +185,13 @@ impl NativeCollection {
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn write_one<'e>(&self, env: &'e Env, request: Buffer) -> napi::Result<PromiseRaw<'e, BufferSlice<'e>>> {
         let (ns, op): (_, WriteModel) = (self.ns.clone(), self.request(env, "write", &request)?);
-        promise(env, async move { crate::ops::write::write_one(&ns, op).await }, result_bytes)
+        promise(env, async move { ns.track(crate::ops::write::write_one(&ns, op)).await }, result_bytes)
     }
 
     /// `{ ops, ordered }` → the result as BSON; fails with a MongoBulkWriteError carrying the result.
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn bulk_write<'e>(&self, env: &'e Env, request: Buffer) -> napi::Result<PromiseRaw<'e, BufferSlice<'e>>> {
         let (ns, req): (_, BulkWriteRequest) = (self.ns.clone(), self.request(env, "bulkWrite request", &request)?);
-        promise(env, async move { crate::ops::write::bulk_write(&ns, req).await }, result_bytes)
+        promise(env, async move { ns.track(crate::ops::write::bulk_write(&ns, req)).await }, result_bytes)
     }
 }

@@ -5,4 +5,5 @@ mod collection;
 mod cursor;
 mod errors;
 mod schema;
+mod stats;
 mod wrapper;

@@ -10,10 +10,12 @@ use napi_derive::napi;
 use super::collection::NativeCollection;
 use super::errors::{build_error, js_error, promise};
 use super::schema::NativeSchema;
+use super::stats::{self, DatabaseSizeObject, DbStatsObject, GeneralObject};
 use crate::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::events::PoolEvent;
+use crate::logging::{Log, LogConfig, Record, Sink};
 
 #[napi(object)]
 pub struct WrapperOptions {
@@ -33,6 +35,13 @@ pub struct WrapperOptions {
     pub wait_queue_timeout_ms: Option<f64>,
     pub max_open_pools: Option<f64>,
     pub max_total_connections: Option<f64>,
+    pub max_database_labels: Option<f64>,
+    /// Debug-level log records too.
+    pub debug: Option<bool>,
+    /// A folder for rotating log files.
+    pub log_path: Option<String>,
+    pub log_max_bytes: Option<f64>,
+    pub log_max_files: Option<f64>,
 }
 
 #[napi(object)]
@@ -73,7 +82,44 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
     config.max_open_pools = options.max_open_pools.map(|v| whole_number("maxOpenPools", v)).transpose()?;
     config.max_total_connections =
         options.max_total_connections.map(|v| whole_number("maxTotalConnections", v)).transpose()?;
+    if let Some(n) = options.max_database_labels {
+        config.max_database_labels = whole_number("maxDatabaseLabels", n)? as usize;
+    }
     Ok(config)
+}
+
+fn log(options: &WrapperOptions, sink: Option<Arc<dyn Sink>>) -> Result<Log, Error> {
+    let count = |option, v: Option<f64>| v.map(|v| whole_number(option, v).map(|n| n as usize)).transpose();
+    Log::new(LogConfig {
+        debug: options.debug.unwrap_or(false),
+        path: options.log_path.clone().map(Into::into),
+        max_file_bytes: count("logMaxBytes", options.log_max_bytes)?,
+        max_files: count("logMaxFiles", options.log_max_files)?,
+        sink,
+    })
+}
+
+/// A log record as JS sees it.
+#[napi(object, js_name = "LogRecord")]
+pub struct LogRecordObject {
+    /// 'debug' | 'info' | 'warn' | 'error'
+    pub level: String,
+    pub message: String,
+    /// `[name, value]` pairs, in the order the engine gave them.
+    pub fields: Vec<Vec<String>>,
+}
+
+/// Log records go to a JS function through a weak threadsafe function: logging never keeps Node alive.
+struct JsSink(
+    napi::threadsafe_function::ThreadsafeFunction<LogRecordObject, (), LogRecordObject, napi::Status, false, true>,
+);
+
+impl Sink for JsSink {
+    fn write(&self, record: Record) {
+        let fields = record.fields.into_iter().map(|(k, v)| vec![k.to_owned(), v]).collect();
+        let record = LogRecordObject { level: record.level.to_owned(), message: record.message, fields };
+        self.0.call(record, ThreadsafeFunctionCallMode::NonBlocking);
+    }
 }
 
 fn db_specific(spec: DbSpecificOptions) -> Result<DbSpecific, Error> {
@@ -112,9 +158,22 @@ pub struct NativeWrapper {
 
 #[napi]
 impl NativeWrapper {
-    #[napi(constructor)]
-    pub fn new(env: Env, options: WrapperOptions) -> napi::Result<Self> {
-        let engine = config(options).and_then(Engine::new).map_err(|e| js_error(&env, &e))?;
+    /// `logSink`, when given, gets every log record at the level `debug` chooses.
+    #[napi(constructor, ts_args_type = "options: WrapperOptions, logSink?: (record: LogRecord) => void")]
+    pub fn new(
+        env: Env,
+        options: WrapperOptions,
+        log_sink: Option<Function<LogRecordObject, ()>>,
+    ) -> napi::Result<Self> {
+        let sink = match log_sink {
+            Some(f) => {
+                Some(Arc::new(JsSink(f.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?))
+                    as Arc<dyn Sink>)
+            }
+            None => None,
+        };
+        let engine =
+            log(&options, sink).and_then(|log| Engine::new(config(options)?, log)).map_err(|e| js_error(&env, &e))?;
         // The sweep holds the engine weakly and stops with it; tokio's threads never keep Node alive.
         napi::bindgen_prelude::spawn(engine.idle_sweeper());
         Ok(NativeWrapper { engine: Arc::new(engine) })
@@ -211,6 +270,46 @@ impl NativeWrapper {
             .and_then(|specs| self.engine.set_db(specs, open))
             .map_err(|e| js_error(env, &e))?;
         promise(env, change.apply(), |_, ()| Ok(()))
+    }
+
+    /// Logs a record from the facade (a listener that threw, a background failure) where the engine's go.
+    #[napi]
+    pub fn log(&self, level: String, message: String) {
+        self.engine.log().emit(|| match level.as_str() {
+            "error" => tracing::error!("{message}"),
+            "warn" => tracing::warn!("{message}"),
+            "debug" => tracing::debug!("{message}"),
+            _ => tracing::info!("{message}"),
+        });
+    }
+
+    /// Every pool's connections and every database's operations. No I/O.
+    #[napi]
+    pub fn general_stats(&self) -> GeneralObject {
+        stats::general(self.engine.general_stats())
+    }
+
+    /// The size of `db` (the default database when null) and its collections, with its pool's numbers.
+    #[napi(ts_return_type = "Promise<DbStatsObject>")]
+    pub fn db_stats<'e>(&self, env: &'e Env, db: Option<String>) -> napi::Result<PromiseRaw<'e, DbStatsObject>> {
+        let (pool, metrics) = self.engine.db_stats(db.as_deref()).map_err(|e| js_error(env, &e))?;
+        let engine = self.engine.clone();
+        promise(env, async move { engine.db_size(db.as_deref()).await }, move |_, size| {
+            Ok(stats::db_stats(size, pool, metrics))
+        })
+    }
+
+    /// The databases of the main deployment with their size on disk.
+    #[napi(ts_return_type = "Promise<Array<DatabaseSizeObject>>")]
+    pub fn list_databases<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, Vec<DatabaseSizeObject>>> {
+        let engine = self.engine.clone();
+        promise(env, async move { engine.list_databases().await }, |_, list| Ok(stats::database_sizes(list)))
+    }
+
+    /// The Prometheus text exposition format (0.0.4). No I/O.
+    #[napi]
+    pub fn prometheus(&self) -> String {
+        self.engine.prometheus()
     }
 
     /// Resolves to the round-trip time in milliseconds.

@@ -14,8 +14,8 @@ pub const DEFAULT_CHUNK_DOCS: u32 = 1000;
 pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
 pub enum Source {
-    Find(Namespace, FilterRequest),
-    Aggregate(Namespace, AggregateRequest),
+    Find(FilterRequest),
+    Aggregate(AggregateRequest),
 }
 
 enum State {
@@ -39,40 +39,50 @@ pub struct Chunk {
 }
 
 pub struct DocCursor {
+    ns: Namespace,
     state: State,
     chunk_docs: u32,
 }
 
 impl DocCursor {
-    pub fn new(source: Source) -> Self {
+    pub fn new(ns: Namespace, source: Source) -> Self {
         let batch_size = match &source {
-            Source::Find(_, req) => req.options.batch_size,
-            Source::Aggregate(_, req) => req.options.batch_size,
+            Source::Find(req) => req.options.batch_size,
+            Source::Aggregate(req) => req.options.batch_size,
         };
         DocCursor {
+            ns,
             state: State::Pending(Box::new(source)),
             chunk_docs: batch_size.unwrap_or(DEFAULT_CHUNK_DOCS).max(1),
         }
     }
 
-    /// The next documents, up to a chunk's size; `done` once nothing is left.
+    /// The next documents, up to a chunk's size; `done` once nothing is left. Each chunk read from the
+    /// server counts as one operation of the database.
     pub async fn next_chunk(&mut self) -> Result<Chunk, Error> {
+        if matches!(self.state, State::Exhausted) {
+            return Ok(Chunk { done: true, ..Chunk::default() });
+        }
+        self.ns.track(Self::read(&self.ns, &mut self.state, self.chunk_docs)).await
+    }
+
+    async fn read(ns: &Namespace, state: &mut State, chunk_docs: u32) -> Result<Chunk, Error> {
         // A query that fails to open leaves the cursor exhausted: its error is reported once.
-        self.state = match std::mem::replace(&mut self.state, State::Exhausted) {
+        *state = match std::mem::replace(state, State::Exhausted) {
             State::Pending(source) => {
-                let (cursor, lease) = open(*source).await?;
+                let (cursor, lease) = open(ns, *source).await?;
                 State::Open { cursor: Box::new(cursor), lease }
             }
             other => other,
         };
-        let State::Open { cursor, lease } = &mut self.state else {
+        let State::Open { cursor, lease } = state else {
             return Ok(Chunk { done: true, ..Chunk::default() });
         };
         lease.resume().await?;
-        let chunk = Self::fill(cursor, self.chunk_docs).await;
+        let chunk = Self::fill(cursor, chunk_docs).await;
         match &chunk {
             Ok(chunk) if !chunk.done => lease.pause(),
-            _ => self.state = State::Exhausted,
+            _ => *state = State::Exhausted,
         }
         chunk
     }
@@ -96,13 +106,13 @@ impl DocCursor {
     }
 }
 
-async fn open(source: Source) -> Result<(Cursor<RawDocumentBuf>, Lease), Error> {
+async fn open(ns: &Namespace, source: Source) -> Result<(Cursor<RawDocumentBuf>, Lease), Error> {
     match source {
-        Source::Find(ns, req) => {
+        Source::Find(req) => {
             let (coll, lease) = ns.collection().await?.into_parts();
             Ok((coll.find(req.filter).with_options(req.options.find()).await?, lease))
         }
-        Source::Aggregate(ns, req) => {
+        Source::Aggregate(req) => {
             let options = req.options.aggregate();
             let (coll, lease) = ns.collection().await?.into_parts();
             Ok((coll.aggregate(req.pipeline).with_options(options).await?.with_type(), lease))
