@@ -18,6 +18,7 @@ class PolyMongoWrapper extends EventEmitter {
   constructor(options) {
     super();
     checkWrapperOptions(options);
+    // The log options become the engine's log settings and a sink; the rest go to the engine as they are.
     const { handleSignals = true, debug, logPath, logger, logMaxBytes, logMaxFiles, ...engineOptions } = options;
     const log = logSettings(options);
     this._native = new NativeWrapper({ ...engineOptions, ...log.native }, log.sink);
