@@ -1,25 +1,15 @@
 // Hooks and events: a database coming into use and leaving (once each per open/close), PolyMongo's
 // hook names and payload, listeners that throw, and a deployment lost and found (driver SDAM events,
 // proven by restarting a server).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PolyMongo } from '../index.mjs';
 import { startServer } from '../scripts/test-server.mjs';
-import { model, openSuite, uniqueDb } from './helpers.mjs';
+import { model, uniqueDb, useSuite } from './helpers.mjs';
 
 const PREFIX = uniqueDb('events');
-let suite;
-
-before(async () => {
-  suite = await openSuite(PREFIX);
-});
-
-after(async () => {
-  await suite.close();
-});
-
-const wrap = (options) => PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_main`, handleSignals: false, ...options });
+const suite = useSuite(PREFIX);
+const { wrap } = suite;
 const Item = (wrapper) => wrapper.wrapModel(model('Item', { n: Number }));
 
 test('each database on the shared pool connects once at first use and disconnects once at close', async () => {

@@ -1,8 +1,10 @@
 // Shared by the suites: the server to test against (MONGODB_URI, or a local secantusd-rs started for
 // this file), a Node-driver client that checks what landed on the server independently of the addon,
 // and unique database names so suites never see each other's data.
+import { after, before } from 'node:test';
 import mongoose from 'mongoose';
 import { startServer } from '../scripts/test-server.mjs';
+import { PolyMongo } from '../index.mjs';
 
 export { mongoose };
 const { MongoClient } = mongoose.mongo;
@@ -42,4 +44,20 @@ export async function openSuite(prefix) {
     await server.stop();
   };
   return { uri: server.uri, client, close };
+}
+
+/** `openSuite(prefix)` opened before the file's tests and closed after them. Until then the object is
+ *  empty; from then on it has `uri`, `client` and `close`, and `wrap(options)` makes a wrapper on
+ *  `${prefix}_main` that leaves signals alone. */
+export function useSuite(prefix) {
+  const suite = {
+    wrap: (options) => PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${prefix}_main`, handleSignals: false, ...options }),
+  };
+  before(async () => {
+    Object.assign(suite, await openSuite(prefix));
+  });
+  after(async () => {
+    await suite.close();
+  });
+  return suite;
 }

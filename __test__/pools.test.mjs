@@ -1,23 +1,13 @@
 // Pool limits and fairness: a database flooding the shared pool does not hold up the others,
 // waitQueueTimeoutMS ends a wait with a coded error, maxOpenPools and maxTotalConnections bound the
 // dedicated pools open at once (closing the least recently used idle one), and the server agrees.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PolyMongo } from '../index.mjs';
-import { model, openSuite, serverConnections, uniqueDb } from './helpers.mjs';
+import { model, serverConnections, uniqueDb, useSuite } from './helpers.mjs';
 
 const PREFIX = uniqueDb('pools');
-let suite;
-
-before(async () => {
-  suite = await openSuite(PREFIX);
-});
-
-after(async () => {
-  await suite.close();
-});
-
-const wrap = (options) => PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_main`, handleSignals: false, ...options });
+const suite = useSuite(PREFIX);
+const { wrap } = suite;
 const Item = (wrapper) => wrapper.wrapModel(model('Item', { n: Number, pad: String }));
 
 /** Starts `count` slow operations on `flood`, then one point read on `light`; tells how many of the

@@ -1,25 +1,15 @@
 // Stats: pool numbers from the driver's own events (checked against the server's count), each
 // database's operations and latency, dbStats / $collStats sizes, Prometheus text read by a real
 // parser, and stats calls that change nothing.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { PolyMongo } from '../index.mjs';
-import { model, openSuite, serverConnections, uniqueDb } from './helpers.mjs';
+import { model, ObjectId, serverConnections, uniqueDb, useSuite } from './helpers.mjs';
 
 const PREFIX = uniqueDb('stats');
-let suite;
-
-before(async () => {
-  suite = await openSuite(PREFIX);
-});
-
-after(async () => {
-  await suite.close();
-});
-
-const wrap = (options) => PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_main`, handleSignals: false, ...options });
+const suite = useSuite(PREFIX);
+const { wrap } = suite;
 const Item = (wrapper) => wrapper.wrapModel(model('Item', { n: Number }));
 
 /** The value of the sample `name{labels}` in Prometheus text. parse-prometheus-text-format (used to
@@ -90,7 +80,7 @@ test('operation counts, errors and latency histograms match the operations run',
   const wrapper = wrap();
   const Items = Item(wrapper).db(db);
   const started = Date.now();
-  for (let i = 0; i < 5; i++) await Items.create({ _id: new (await import('mongoose')).default.Types.ObjectId(), n: i });
+  for (let i = 0; i < 5; i++) await Items.create({ _id: new ObjectId(), n: i });
   const first = await Items.findOne({ n: 0 });
   for (let i = 0; i < 6; i++) await Items.findOne({ n: i });
   assert.equal((await Items.find({})).length, 5);

@@ -7,7 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use napi_derive::napi;
 
 use crate::cluster::ConnectionState;
-use crate::events::PoolKind;
 use crate::stats::{DbInfo, DbSize, GeneralStats, PoolInfo};
 
 const MB: f64 = 1024.0 * 1024.0;
@@ -169,11 +168,7 @@ pub fn pool(info: PoolInfo) -> PoolObject {
 pub fn database(info: DbInfo) -> DatabaseObject {
     DatabaseObject {
         db_name: info.name.to_string(),
-        pool: match info.kind {
-            PoolKind::Shared => "shared",
-            PoolKind::Dedicated => "dedicated",
-        }
-        .to_owned(),
+        pool: info.kind.as_str().to_owned(),
         ops: info.ops as f64,
         errors: info.errors as f64,
         in_flight: info.in_flight as u32,

@@ -69,7 +69,9 @@ impl GeneralStats {
             .all()
             .into_iter()
             .map(|(name, metrics)| {
-                let pool = dedicated.iter().find(|p| p.name == *name).unwrap_or(&shared);
+                // `dedicated` is in name order: 10,000 tenants cost a binary search each, not a scan.
+                let own = dedicated.binary_search_by(|p| p.name.as_str().cmp(&name)).ok();
+                let pool = own.map_or(&shared, |at| &dedicated[at]);
                 DbInfo::of(name, &metrics, pool)
             })
             .collect();
