@@ -1,5 +1,5 @@
 // The ceiling contender: bench/ceiling/main.rs, the workloads on the `mongodb` crate alone. Built
-// into the addon's target dir (sharing its compiled dependencies) and run once per measurement.
+// into the addon's target dir (about a minute the first time) and run once per measurement.
 import { execFile, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';

@@ -21,20 +21,6 @@ const WORKLOADS = {
   schema: () => import('./workloads/schema.mjs'),
 };
 
-const chosen = process.argv.slice(2);
-const unknown = chosen.filter((name) => !WORKLOADS[name]);
-if (unknown.length) {
-  console.error(`bench: unknown workload ${unknown.join(', ')}; choose from ${Object.keys(WORKLOADS).join(', ')}`);
-  process.exit(2);
-}
-if (!globalThis.gc) {
-  console.error('bench: run with node --expose-gc (npm run bench does)');
-  process.exit(2);
-}
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const local = !process.env.MONGODB_URI;
-const ceiling = buildCeiling();
-const server = local ? await startServer() : { uri: process.env.MONGODB_URI, stop: async () => {} };
 const WARM_UP_MS = Number(process.env.BENCH_WARM_UP_MS ?? 1500);
 
 /**
@@ -66,6 +52,20 @@ async function warmUp(uri) {
   }
 }
 
+const chosen = process.argv.slice(2);
+const unknown = chosen.filter((name) => !WORKLOADS[name]);
+if (unknown.length) {
+  console.error(`bench: unknown workload ${unknown.join(', ')}; choose from ${Object.keys(WORKLOADS).join(', ')}`);
+  process.exit(2);
+}
+if (!globalThis.gc) {
+  console.error('bench: run with node --expose-gc (npm run bench does)');
+  process.exit(2);
+}
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const local = !process.env.MONGODB_URI;
+const ceiling = buildCeiling();
+const server = local ? await startServer() : { uri: process.env.MONGODB_URI, stop: async () => {} };
 const results = { date: new Date().toISOString(), machine: machine(), server: local ? 'local secantusd-rs test server' : 'MONGODB_URI', rounds, workloads: {} };
 const began = performance.now();
 const workloads = chosen.length ? chosen : Object.keys(WORKLOADS);
