@@ -3,9 +3,17 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CONTENDERS } from './contenders.mjs';
+import { alternate } from './report.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const CEILING = { key: 'ceiling', name: 'Rust mongodb 3.9 crate (ceiling, no napi)' };
+
+/** The keys a workload runs in a round: its JS contenders in alternating order, and the ceiling when
+ *  it built. */
+export const lineup = (keys, round, ceiling) => alternate(ceiling ? [...keys, CEILING.key] : keys, round);
+/** A contender's row name, the ceiling's included. */
+export const nameOf = (key) => (key === CEILING.key ? CEILING.name : CONTENDERS[key].name);
 
 /** Builds the program; its path, or undefined (with the reason printed) when cargo cannot. */
 export function buildCeiling() {

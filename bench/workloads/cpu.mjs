@@ -4,8 +4,8 @@
 // time (user + system, every thread: process.cpuUsage, getrusage for the ceiling) per op; ops/s is
 // given too.
 import { CONTENDERS } from '../contenders.mjs';
-import { askCeiling, CEILING } from '../ceiling.mjs';
-import { alternate, Rows } from '../report.mjs';
+import { askCeiling, CEILING, lineup, nameOf } from '../ceiling.mjs';
+import { Rows } from '../report.mjs';
 import { connect, dropDatabases, seed } from '../data.mjs';
 
 const TENANTS = 8;
@@ -27,9 +27,8 @@ export async function run({ uri, rounds, ceiling }) {
   try {
     const ids = await seed(client, tenants, 200);
     for (let round = 0; round < rounds; round++) {
-      for (const key of alternate([...KEYS, CEILING.key], round)) {
-        if (key === CEILING.key && !ceiling) continue;
-        const name = key === CEILING.key ? CEILING.name : CONTENDERS[key].name;
+      for (const key of lineup(KEYS, round, ceiling)) {
+        const name = nameOf(key);
         const contender = key === CEILING.key ? undefined : CONTENDERS[key].make(uri);
         try {
           for (const op of OPS) {

@@ -4,8 +4,8 @@
 // never used before, in ms.
 import { ObjectId } from 'mongodb';
 import { CONTENDERS } from '../contenders.mjs';
-import { askCeiling, CEILING } from '../ceiling.mjs';
-import { alternate, Rows } from '../report.mjs';
+import { askCeiling, CEILING, lineup, nameOf } from '../ceiling.mjs';
+import { Rows } from '../report.mjs';
 import { connect, dropDatabases } from '../data.mjs';
 
 const HOT = 100;
@@ -27,13 +27,11 @@ export async function run({ uri, rounds, ceiling }) {
   const client = await connect(uri);
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const key of alternate([...KEYS, CEILING.key], round)) {
-        if (key === CEILING.key) {
-          if (ceiling) record(key, CEILING.name, await askCeiling(ceiling, uri, { workload: 'switching', hot, cold: cold(key, round), iterations: ITERATIONS, finds: FINDS }));
-          continue;
-        }
-        const { name, make } = CONTENDERS[key];
-        record(key, name, await measure(make(uri), hot, cold(key, round)));
+      for (const key of lineup(KEYS, round, ceiling)) {
+        const figures = key === CEILING.key
+          ? await askCeiling(ceiling, uri, { workload: 'switching', hot, cold: cold(key, round), iterations: ITERATIONS, finds: FINDS })
+          : await measure(CONTENDERS[key].make(uri), hot, cold(key, round));
+        record(key, nameOf(key), figures);
       }
     }
   } finally {

@@ -9,8 +9,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { ObjectId } from 'mongodb';
 import { CONTENDERS } from '../contenders.mjs';
-import { askCeiling, CEILING } from '../ceiling.mjs';
-import { alternate, Rows } from '../report.mjs';
+import { askCeiling, CEILING, lineup, nameOf } from '../ceiling.mjs';
+import { Rows } from '../report.mjs';
 import { connect, databasesNamed, dropDatabases, serverConnections } from '../data.mjs';
 import { startServer } from '../../scripts/test-server.mjs';
 
@@ -22,9 +22,8 @@ const countFor = (key) => (key === 'pool-per-tenant' ? Math.min(COUNT, 1_000) : 
 export async function run({ uri, local, rounds, ceiling }) {
   const rows = new Rows();
   for (let round = 0; round < rounds; round++) {
-    for (const key of alternate([...KEYS, CEILING.key], round)) {
-      if (key === CEILING.key && !ceiling) continue;
-      const name = key === CEILING.key ? CEILING.name : CONTENDERS[key].name;
+    for (const key of lineup(KEYS, round, ceiling)) {
+      const name = nameOf(key);
       const count = countFor(key);
       const server = local ? await startServer() : { uri, stop: async () => {} };
       const client = await connect(server.uri);
