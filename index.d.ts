@@ -1,6 +1,5 @@
 // Type definitions for polymongo-rs: the PolyMongo API over a MongoDB pool engine in Rust.
-import type { Readable } from 'node:stream';
-import type { Model, Require_id, Schema } from 'mongoose';
+import type { Model } from 'mongoose';
 
 export type ConnectionState = 'not initialized' | 'connecting' | 'connected' | 'disconnecting' | 'disconnected';
 
@@ -64,200 +63,17 @@ export interface WrapperOptions {
   maxTotalConnections?: number;
   /** Close gracefully on SIGINT / SIGTERM (default true). */
   handleSignals?: boolean;
+  /** Databases whose Mongoose connection and model classes are kept ready (default 1000); past this,
+   *  the least recently used are dropped and built again on their next use, in microseconds. */
+  tenantCacheSize?: number;
 }
 
-export type Filter = Record<string, any>;
-export type SortDirection = 1 | -1 | 'asc' | 'desc' | 'ascending' | 'descending' | { $meta: string };
-/** `'name -age'`, `{ name: 1, age: -1 }` or `[['name', 1], ['age', -1]]`. */
-export type SortSpec = string | Record<string, SortDirection> | Array<[string, SortDirection]>;
-/** `'name -age'`, `['name', 'age']` or `{ name: 1 }`. */
-export type ProjectionSpec = string | string[] | Record<string, any>;
-export type UpdateSpec = Record<string, any> | Record<string, any>[];
-
-export interface QueryOptions {
-  sort?: SortSpec;
-  skip?: number;
-  limit?: number;
-  projection?: ProjectionSpec;
-  batchSize?: number;
-  maxTimeMS?: number;
-  comment?: unknown;
-  hint?: string | Record<string, any>;
-  collation?: Record<string, any>;
-  allowDiskUse?: boolean;
-  /** Accepted for Mongoose compatibility: results are always plain objects. */
-  lean?: boolean;
-  let?: Record<string, any>;
-}
-
-export interface UpdateOptions {
-  upsert?: boolean;
-  arrayFilters?: Record<string, any>[];
-  collation?: Record<string, any>;
-  hint?: string | Record<string, any>;
-}
-
-export interface FindOneAndUpdateOptions extends QueryOptions, UpdateOptions {
-  /** Return the document after the update (Mongoose's spelling of returnDocument: 'after'). */
-  new?: boolean;
-  returnDocument?: 'before' | 'after';
-  returnOriginal?: boolean;
-  fields?: ProjectionSpec;
-  select?: ProjectionSpec;
-  bypassDocumentValidation?: boolean;
-}
-
-export interface UpdateResult {
-  acknowledged: true;
-  matchedCount: number;
-  modifiedCount: number;
-  upsertedCount: number;
-  upsertedId: any | null;
-}
-
-export interface DeleteResult {
-  acknowledged: true;
-  deletedCount: number;
-}
-
-export interface BulkWriteResult {
-  ok: 1;
-  insertedCount: number;
-  matchedCount: number;
-  modifiedCount: number;
-  deletedCount: number;
-  upsertedCount: number;
-  /** Ids keyed by the index of their operation. */
-  insertedIds: Record<number, any>;
-  upsertedIds: Record<number, any>;
-}
-
-export type AnyBulkWriteOperation<T> =
-  | { insertOne: { document: Partial<T> & Record<string, any> } }
-  | { updateOne: { filter: Filter; update: UpdateSpec } & UpdateOptions }
-  | { updateMany: { filter: Filter; update: UpdateSpec } & UpdateOptions }
-  | { replaceOne: { filter: Filter; replacement: Partial<T> & Record<string, any>; upsert?: boolean; collation?: Record<string, any>; hint?: string | Record<string, any> } }
-  | { deleteOne: { filter: Filter; collation?: Record<string, any>; hint?: string | Record<string, any> } }
-  | { deleteMany: { filter: Filter; collation?: Record<string, any>; hint?: string | Record<string, any> } };
-
-/** Streams results a chunk at a time: `next()`, `eachAsync()`, async iteration, or `.pipe()`. */
-export declare class QueryCursor<Doc> extends Readable {
-  next(): Promise<Doc | null>;
-  /** The documents of the next chunk; an empty array once there are no more. */
-  nextChunk(): Promise<Doc[]>;
-  eachAsync(fn: (doc: Doc, index: number) => unknown): Promise<void>;
-  toArray(): Promise<Doc[]>;
-  /** Releases the server cursor now. */
-  close(): Promise<void>;
-  [Symbol.asyncIterator](): AsyncIterableIterator<Doc>;
-}
-
-/** A chainable query; runs when awaited, `exec()`-ed or iterated. */
-export declare class Query<Result, Doc> implements PromiseLike<Result> {
-  getFilter(): Filter;
-  getOptions(): QueryOptions;
-  where(filter: Filter): this;
-  sort(spec: SortSpec): this;
-  select(spec: ProjectionSpec): this;
-  projection(spec: ProjectionSpec): this;
-  skip(n: number): this;
-  limit(n: number): this;
-  batchSize(n: number): this;
-  maxTimeMS(ms: number): this;
-  comment(value: unknown): this;
-  hint(value: string | Record<string, any>): this;
-  collation(value: Record<string, any>): this;
-  allowDiskUse(value?: boolean): this;
-  setOptions(options: QueryOptions): this;
-  lean(): this;
-  exec(): Promise<Result>;
-  then<A = Result, B = never>(
-    onfulfilled?: ((value: Result) => A | PromiseLike<A>) | null,
-    onrejected?: ((reason: any) => B | PromiseLike<B>) | null,
-  ): Promise<A | B>;
-  catch<B = never>(onrejected?: ((reason: any) => B | PromiseLike<B>) | null): Promise<Result | B>;
-  finally(onfinally?: (() => void) | null): Promise<Result>;
-  /** Only for find(). */
-  cursor(): QueryCursor<Doc>;
-  [Symbol.asyncIterator](): AsyncIterableIterator<Doc>;
-}
-
-/** A chainable aggregation; runs when awaited, `exec()`-ed or iterated. */
-export declare class Aggregate<R = any> implements PromiseLike<R[]> {
-  pipeline(): Record<string, any>[];
-  append(...stages: Record<string, any>[]): this;
-  match(filter: Filter): this;
-  group(spec: Record<string, any>): this;
-  project(spec: Record<string, any>): this;
-  sort(spec: SortSpec): this;
-  limit(n: number): this;
-  skip(n: number): this;
-  unwind(...paths: Array<string | Record<string, any>>): this;
-  lookup(spec: Record<string, any>): this;
-  addFields(spec: Record<string, any>): this;
-  set(spec: Record<string, any>): this;
-  unset(spec: string | string[]): this;
-  facet(spec: Record<string, any>): this;
-  count(field: string): this;
-  sortByCount(expression: string | Record<string, any>): this;
-  unionWith(spec: string | Record<string, any>): this;
-  densify(spec: Record<string, any>): this;
-  sample(size: number): this;
-  replaceRoot(newRoot: string | Record<string, any>): this;
-  option(options: QueryOptions): this;
-  allowDiskUse(value?: boolean): this;
-  collation(value: Record<string, any>): this;
-  hint(value: string | Record<string, any>): this;
-  comment(value: unknown): this;
-  exec(): Promise<R[]>;
-  then<A = R[], B = never>(
-    onfulfilled?: ((value: R[]) => A | PromiseLike<A>) | null,
-    onrejected?: ((reason: any) => B | PromiseLike<B>) | null,
-  ): Promise<A | B>;
-  catch<B = never>(onrejected?: ((reason: any) => B | PromiseLike<B>) | null): Promise<R[] | B>;
-  finally(onfinally?: (() => void) | null): Promise<R[]>;
-  cursor(options?: QueryOptions): QueryCursor<R>;
-  [Symbol.asyncIterator](): AsyncIterableIterator<R>;
-}
-
-/** A Mongoose model's collection bound to one database. Results are plain objects with BSON types. */
-export interface WrappedModel<T = any, Doc = Require_id<T>> {
-  readonly dbName: string;
-  readonly modelName: string;
-  readonly collectionName: string;
-  readonly schema: Schema;
-  /** The same model on database `name`; `db()` / `db(null)` is the default database. */
-  db(name?: string | null): WrappedModel<T, Doc>;
-
-  find(filter?: Filter, projection?: ProjectionSpec | null, options?: QueryOptions): Query<Doc[], Doc>;
-  findOne(filter?: Filter, projection?: ProjectionSpec | null, options?: QueryOptions): Query<Doc | null, Doc>;
-  findById(id: any, projection?: ProjectionSpec | null, options?: QueryOptions): Query<Doc | null, Doc>;
-  countDocuments(filter?: Filter, options?: QueryOptions): Query<number, never>;
-  estimatedDocumentCount(options?: QueryOptions): Query<number, never>;
-  exists(filter: Filter): Query<{ _id: any } | null, never>;
-  distinct<V = any>(field: string, filter?: Filter, options?: QueryOptions): Query<V[], never>;
-
-  create(doc: Partial<T> & Record<string, any>): Promise<Doc>;
-  create(docs: Array<Partial<T> & Record<string, any>>, options?: { ordered?: boolean }): Promise<Doc[]>;
-  insertOne(doc: Partial<T> & Record<string, any>): Promise<Doc>;
-  insertMany(docs: Array<Partial<T> & Record<string, any>>, options?: { ordered?: boolean; rawResult?: false }): Promise<Doc[]>;
-  insertMany(docs: Array<Partial<T> & Record<string, any>>, options: { ordered?: boolean; rawResult: true }): Promise<{ acknowledged: true; insertedCount: number; insertedIds: Record<number, any> }>;
-
-  updateOne(filter: Filter, update: UpdateSpec, options?: UpdateOptions): Query<UpdateResult, never>;
-  updateMany(filter: Filter, update: UpdateSpec, options?: UpdateOptions): Query<UpdateResult, never>;
-  replaceOne(filter: Filter, replacement: Partial<T> & Record<string, any>, options?: UpdateOptions): Query<UpdateResult, never>;
-  deleteOne(filter?: Filter, options?: QueryOptions): Query<DeleteResult, never>;
-  deleteMany(filter?: Filter, options?: QueryOptions): Query<DeleteResult, never>;
-
-  findOneAndUpdate(filter: Filter, update: UpdateSpec, options?: FindOneAndUpdateOptions): Query<Doc | null, Doc>;
-  findOneAndReplace(filter: Filter, replacement: Partial<T> & Record<string, any>, options?: FindOneAndUpdateOptions): Query<Doc | null, Doc>;
-  findOneAndDelete(filter: Filter, options?: QueryOptions): Query<Doc | null, Doc>;
-  findByIdAndUpdate(id: any, update: UpdateSpec, options?: FindOneAndUpdateOptions): Query<Doc | null, Doc>;
-  findByIdAndDelete(id: any, options?: QueryOptions): Query<Doc | null, Doc>;
-
-  bulkWrite(ops: AnyBulkWriteOperation<T>[], options?: { ordered?: boolean }): Promise<BulkWriteResult>;
-  aggregate<R = any>(pipeline?: Record<string, any>[], options?: QueryOptions): Aggregate<R>;
-}
+/** What `wrapModel(M)` returns: the Mongoose model `M` of the default database, whose `db(name)` is
+ *  the same Mongoose model (a subclass of `M`, with `M`'s statics, methods, virtuals, query helpers and
+ *  document type) in database `name`; `db()` / `db(null)` is the default database's. */
+export type WrappedModel<M extends Model<any, any, any, any, any, any>> = M & {
+  db(name?: string | null): M;
+};
 
 export interface WrapModelOptions {
   /** Build the schema's indexes in each database before its first write (default: the schema's
@@ -395,7 +211,7 @@ export declare class PolyMongoWrapper {
   /** The database used by `.db()` / `.db(null)`. */
   readonly defaultDB: string;
   /** The first call for a model decides its options. */
-  wrapModel<T>(model: Model<T, any, any, any, any, any>, options?: WrapModelOptions): WrappedModel<T>;
+  wrapModel<M extends Model<any, any, any, any, any, any>>(model: M, options?: WrapModelOptions): WrappedModel<M>;
   on(event: DbEvent, listener: (info: DbEventInfo) => void): Unsubscribe;
   on(event: 'error', listener: (err: WrapperError) => void): Unsubscribe;
   once(event: DbEvent, listener: (info: DbEventInfo) => void): this;

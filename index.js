@@ -1,5 +1,10 @@
 'use strict';
-// polymongo-rs: the PolyMongo API over a MongoDB pool engine written in Rust.
-const { PolyMongo, PolyMongoWrapper } = require('./lib/polymongo');
+// polymongo-rs: the PolyMongo API over a MongoDB pool engine written in Rust. As PolyMongo's, the
+// CommonJS export is the class itself: `require('polymongo-rs').createWrapper(...)` and
+// `require('polymongo-rs').PolyMongo.createWrapper(...)` both work.
+const { PolyMongo, PolyMongoWrapper } = require('./lib/wrapper/polymongo');
 
-module.exports = { PolyMongo, PolyMongoWrapper, default: PolyMongo };
+module.exports = PolyMongo;
+module.exports.PolyMongo = PolyMongo;
+module.exports.PolyMongoWrapper = PolyMongoWrapper;
+module.exports.default = PolyMongo;

@@ -74,8 +74,9 @@ test('wrapModel takes only Mongoose models', () => {
     assert.throws(() => wrapper.wrapModel(notAModel), TypeError);
   }
   const User = wrapper.wrapModel(model('User', { name: String }));
-  assert.equal(User.collectionName, 'users');
+  assert.equal(User.collection.collectionName, 'users');
   assert.equal(User.modelName, 'User');
+  assert.equal(wrapper.wrapModel(User.db('t').base.models.User), User);
 });
 
 test('database names follow MongoDB rules and are refused before any I/O', () => {
@@ -93,14 +94,18 @@ test('database names follow MongoDB rules and are refused before any I/O', () =>
   assert.equal(wrapper.getConnectionState(), 'not initialized');
 });
 
-test('.db() returns the same bound model for the same name, and the default for no name', () => {
+test('.db() returns the same model class for the same name, and the default for no name', () => {
   const wrapper = PolyMongo.createWrapper({ mongoURI: NOWHERE, defaultDB: 'main' });
-  const User = wrapper.wrapModel(model('User', { name: String }));
-  assert.equal(User.dbName, 'main');
-  assert.equal(User.db(), User);
-  assert.equal(User.db(null), User);
+  const root = model('User', { name: String });
+  const User = wrapper.wrapModel(root);
+  assert.equal(User.db().db.name, 'main');
+  assert.equal(User.db(), User.db(null));
   assert.equal(User.db('tenant_1'), User.db('tenant_1'));
-  assert.equal(User.db('tenant_1').dbName, 'tenant_1');
-  assert.equal(User.db('tenant_1').db('tenant_2').dbName, 'tenant_2');
-  assert.equal(User.db('x'.repeat(63)).dbName.length, 63);
+  assert.notEqual(User.db('tenant_1'), User.db('tenant_2'));
+  // A database's class is the application's model, subclassed: a real Mongoose model.
+  assert.equal(User.db('tenant_1').db.name, 'tenant_1');
+  assert.ok(User.db('tenant_1').prototype instanceof root);
+  assert.equal(User.db('tenant_1').modelName, 'User');
+  assert.equal(User.db('x'.repeat(63)).db.name.length, 63);
+  assert.equal(wrapper.getConnectionState(), 'not initialized');
 });

@@ -36,11 +36,11 @@ function modelOps(lean) {
   };
 }
 
-function polymongoRs(uri, options = {}) {
+function polymongoRs(uri, lean, options = {}) {
   const wrapper = PolyMongo.createWrapper({ mongoURI: uri, defaultDB: 'bench_default', maxPoolSize: POOL, handleSignals: false, ...options });
   const m = new mongoose.Mongoose();
   const Item = wrapper.wrapModel(m.model(MODEL, new m.Schema(definition)));
-  return { tenant: (db) => Item.db(db), ...modelOps(true), close: () => wrapper.disconnect() };
+  return { tenant: (db) => Item.db(db), ...modelOps(lean), close: () => wrapper.disconnect() };
 }
 
 function polymongoJs(uri, lean) {
@@ -100,8 +100,9 @@ const version = (pkg) => require(`${pkg}/package.json`).version;
 
 /** key → { name, make(uri) }; `key` is how a child process names its contender. */
 export const CONTENDERS = {
-  'polymongo-rs': { name: `polymongo-rs ${require('../package.json').version}`, make: (uri) => polymongoRs(uri) },
-  'polymongo-rs-share2': { name: 'polymongo-rs, maxConcurrentPerDb 2', make: (uri) => polymongoRs(uri, { maxConcurrentPerDb: 2 }) },
+  'polymongo-rs': { name: `polymongo-rs ${require('../package.json').version} .lean()`, make: (uri) => polymongoRs(uri, true) },
+  'polymongo-rs-docs': { name: `polymongo-rs ${require('../package.json').version}`, make: (uri) => polymongoRs(uri, false) },
+  'polymongo-rs-share2': { name: 'polymongo-rs, maxConcurrentPerDb 2', make: (uri) => polymongoRs(uri, true, { maxConcurrentPerDb: 2 }) },
   polymongo: { name: `PolyMongo ${version('polymongo')}`, make: (uri) => polymongoJs(uri, false) },
   'polymongo-lean': { name: `PolyMongo ${version('polymongo')} .lean()`, make: (uri) => polymongoJs(uri, true) },
   usedb: { name: `Mongoose ${mongoose.version} useDb`, make: (uri) => mongooseUseDb(uri, false) },

@@ -3,16 +3,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bson::{doc, RawDocumentBuf};
-use mongodb::Collection;
+use bson::doc;
 
 use crate::budget::{Budget, BudgetLimits};
-use crate::cluster::{Cluster, ConnectionState, Context, Lease};
+use crate::cluster::{Cluster, ConnectionState, Context};
 use crate::config::{DbSpecific, WrapperConfig};
 use crate::error::Error;
 use crate::events::{Events, Reason};
 use crate::logging::Log;
-use crate::names::check_db_name;
+use crate::names::{check_collection_name, check_db_name};
+use crate::namespace::Namespace;
 use crate::router::Router;
 use crate::stats::databases::Databases;
 use crate::stats::{self, DbInfo, DbSize, GeneralStats, PoolInfo};
@@ -24,55 +24,6 @@ pub struct Engine {
     events: Arc<Events>,
     databases: Arc<Databases>,
     log: Log,
-}
-
-/// A (database, collection): what every operation runs against. Making one does no I/O; the cluster
-/// serving it is looked up when an operation runs.
-#[derive(Clone)]
-pub struct Namespace {
-    router: Arc<Router>,
-    databases: Arc<Databases>,
-    pub db: String,
-    pub coll: String,
-}
-
-impl Namespace {
-    /// Runs one operation on this namespace, counting it in its database's metrics.
-    pub async fn track<T>(&self, op: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
-        self.databases.track(&self.db, op).await
-    }
-
-    /// The collection, leased from its cluster for as long as the value lives.
-    pub async fn collection(&self) -> Result<Leased<Collection<RawDocumentBuf>>, Error> {
-        let Leased { value, lease } = self.database().await?;
-        Ok(Leased { value: value.collection(&self.coll), lease })
-    }
-
-    pub async fn database(&self) -> Result<Leased<mongodb::Database>, Error> {
-        let (client, lease) = self.router.cluster(&self.db).lease(&self.db).await?;
-        Ok(Leased { value: client.database(&self.db), lease })
-    }
-}
-
-/// A handle on a cluster's client that keeps the cluster from being closed as idle while it lives.
-pub struct Leased<T> {
-    value: T,
-    lease: Lease,
-}
-
-impl<T> Leased<T> {
-    /// The value and the lease, for what must keep the lease beyond the handle (a cursor).
-    pub fn into_parts(self) -> (T, Lease) {
-        (self.value, self.lease)
-    }
-}
-
-impl<T> std::ops::Deref for Leased<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.value
-    }
 }
 
 /// How long a dedicated pool with `autoClose` may sit idle when it names no `ttl`.
@@ -268,18 +219,14 @@ impl Engine {
         Ok(started.elapsed())
     }
 
-    /// The namespace for `coll` in `db` (the default database when `None`), after checking the name.
-    pub fn namespace(&self, db: Option<&str>, coll: &str) -> Result<Namespace, Error> {
+    /// The namespace of `coll` in `db` (the default database when `None`; the database itself when
+    /// `coll` is `None`), after checking the names. No I/O.
+    pub fn namespace(&self, db: Option<&str>, coll: Option<&str>) -> Result<Namespace, Error> {
         let db = self.db_name(db)?;
-        if coll.is_empty() || coll.contains('\0') || coll.starts_with("system.") || coll.contains('$') {
-            return Err(Error::InvalidArgument(format!("invalid collection name {coll:?}")));
+        if let Some(coll) = coll {
+            check_collection_name(coll)?;
         }
-        Ok(Namespace {
-            router: self.router.clone(),
-            databases: self.databases.clone(),
-            db: db.to_owned(),
-            coll: coll.to_owned(),
-        })
+        Ok(Namespace::new(self.router.clone(), self.databases.clone(), db.to_owned(), coll.map(str::to_owned)))
     }
 
     fn db_name<'a>(&'a self, db: Option<&'a str>) -> Result<&'a str, Error> {
@@ -301,11 +248,12 @@ mod tests {
     #[test]
     fn namespaces_are_checked_without_io() {
         let engine = engine();
-        assert_eq!(engine.namespace(None, "users").unwrap().db, "app");
-        assert_eq!(engine.namespace(Some("t1"), "users").unwrap().db, "t1");
-        assert!(matches!(engine.namespace(Some(""), "users"), Err(Error::InvalidDbName { .. })));
-        assert!(matches!(engine.namespace(Some("a.b"), "users"), Err(Error::InvalidDbName { .. })));
-        assert!(matches!(engine.namespace(None, ""), Err(Error::InvalidArgument(_))));
+        assert_eq!(engine.namespace(None, Some("users")).unwrap().db, "app");
+        assert_eq!(engine.namespace(Some("t1"), Some("users")).unwrap().db, "t1");
+        assert!(engine.namespace(Some("t1"), None).unwrap().coll().is_err());
+        assert!(matches!(engine.namespace(Some(""), Some("users")), Err(Error::InvalidDbName { .. })));
+        assert!(matches!(engine.namespace(Some("a.b"), Some("users")), Err(Error::InvalidDbName { .. })));
+        assert!(matches!(engine.namespace(None, Some("")), Err(Error::InvalidArgument(_))));
         assert_eq!(engine.state(), ConnectionState::NotInitialized);
     }
 

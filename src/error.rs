@@ -1,7 +1,12 @@
-//! The engine's one error type. The binding turns each variant into a JS error with a name and code.
+//! The engine's one error type, at the bottom of the dependency graph: it names no engine module.
+//! The binding turns each variant into a JS error with a name and code.
+//!
+//! Write errors reported by the server (duplicate keys, validation) are not errors here: a write's
+//! reply carries them as data (`writeErrors`, `writeConcernErrors`), in the Node driver's bulk result
+//! shape, and the JS driver raises them with the application's own `mongodb` error classes.
 
-use crate::ops::write::{BulkWriteFailure, WriteErrorInfo};
-use crate::schema::FieldError;
+use bson::Bson;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -34,18 +39,6 @@ pub enum Error {
     #[error("polymongo-rs: {0}")]
     InvalidArgument(String),
 
-    /// The server refused a single write (duplicate key, validation, ...).
-    #[error("{}", .0.message)]
-    Write(Box<WriteErrorInfo>),
-
-    /// Some writes of a batch failed; the rest of the outcome is in `result`.
-    #[error("{}", .0.message())]
-    BulkWrite(Box<BulkWriteFailure>),
-
-    /// A write was applied but its write concern was not satisfied.
-    #[error("{}", .0.message)]
-    WriteConcern(Box<WriteErrorInfo>),
-
     /// A document or update that fails the model's schema: Mongoose's ValidationError.
     #[error("{model} validation failed: {}", describe_paths(.errors))]
     Validation { model: String, errors: Vec<FieldError> },
@@ -77,6 +70,52 @@ impl Error {
 
     pub fn type_error(option: &'static str, message: impl Into<String>) -> Self {
         Error::Config { option, message: message.into(), range: false }
+    }
+}
+
+/// One failing path, as Mongoose reports it: a CastError (`cast` set) or a built-in validator's error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldError {
+    pub path: String,
+    /// The validator's type (`required`, `enum`, ...) or, for a cast, the type cast to (`Number`, `[Number]`).
+    pub kind: String,
+    /// The value that failed; absent where the path had none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Bson>,
+    /// The Mongoose validator this error came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validator: Option<u32>,
+    pub cast: bool,
+    /// For a failure inside an element of an array of subdocuments in a filter: the path inside the
+    /// element, which Mongoose 8 reports where Mongoose 9 reports the array's path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_path: Option<String>,
+}
+
+impl FieldError {
+    /// A value that cannot be cast to `kind`.
+    pub fn cast(path: &str, kind: impl Into<String>, value: &Bson) -> Self {
+        FieldError {
+            path: path.to_owned(),
+            kind: kind.into(),
+            value: Some(value.clone()),
+            validator: None,
+            cast: true,
+            element_path: None,
+        }
+    }
+
+    /// A built-in validator (`kind`, Mongoose validator `id`) refusing `value`, or a missing value.
+    pub fn validator(path: &str, kind: &str, value: Option<&Bson>, id: u32) -> Self {
+        FieldError {
+            path: path.to_owned(),
+            kind: kind.into(),
+            value: value.cloned(),
+            validator: Some(id),
+            cast: false,
+            element_path: None,
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod logging;
 pub mod names;
+pub mod namespace;
 pub mod ops;
 pub mod redact;
 pub mod router;

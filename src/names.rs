@@ -1,5 +1,5 @@
-//! MongoDB's database-name rules, checked before any I/O so that a tenant id taken from a URL can never
-//! address another database.
+//! MongoDB's database- and collection-name rules, checked before any I/O so that a tenant id taken from
+//! a URL can never address another database.
 
 use crate::error::Error;
 
@@ -22,6 +22,14 @@ pub fn check_db_name(name: &str) -> Result<(), Error> {
     Err(Error::InvalidDbName { name: name.to_owned(), reason })
 }
 
+/// A collection name the server takes for user data: not empty, no NUL or `$`, not a `system.` one.
+pub fn check_collection_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() || name.contains('\0') || name.contains('$') || name.starts_with("system.") {
+        return Err(Error::InvalidArgument(format!("invalid collection name {name:?}")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +50,15 @@ mod tests {
                 Err(Error::InvalidDbName { name: n, .. }) => assert_eq!(n, name),
                 other => panic!("{name:?} gave {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn collection_names_follow_the_server() {
+        assert!(check_collection_name("users").is_ok());
+        assert!(check_collection_name("a.b").is_ok());
+        for name in ["", "a$b", "a\0", "system.users"] {
+            assert!(check_collection_name(name).is_err(), "{name:?}");
         }
     }
 

@@ -1,11 +1,24 @@
 // Compiled (not run) by types.test.mjs: the typings accept PolyMongo-style code and infer results.
-import mongoose, { Schema, Types } from 'mongoose';
-import { PolyMongo, type WrappedModel } from 'polymongo-rs';
+import mongoose, { Schema, Types, type HydratedDocument, type Model } from 'mongoose';
+import PolyMongoDefault, { PolyMongo, type WrappedModel } from 'polymongo-rs';
 
 interface IUser {
   name: string;
   age?: number;
 }
+interface IUserMethods {
+  greet(): string;
+}
+interface UserModel extends Model<IUser, {}, IUserMethods> {
+  findByName(name: string): Promise<HydratedDocument<IUser, IUserMethods> | null>;
+}
+const userSchema = new Schema<IUser, UserModel, IUserMethods>({ name: String, age: Number });
+userSchema.method('greet', function greet() {
+  return `hi ${this.name}`;
+});
+userSchema.static('findByName', function findByName(name: string) {
+  return this.findOne({ name });
+});
 
 const wrapper = PolyMongo.createWrapper({
   mongoURI: 'mongodb://127.0.0.1:27017',
@@ -16,7 +29,7 @@ const wrapper = PolyMongo.createWrapper({
   logger: console,
   maxDatabaseLabels: 50,
 });
-const User: WrappedModel<IUser> = wrapper.wrapModel(mongoose.model<IUser>('User', new Schema<IUser>({ name: String, age: Number })));
+const User: WrappedModel<UserModel> = wrapper.wrapModel(mongoose.model<IUser, UserModel>('User', userSchema));
 const Checked = wrapper.wrapModel(mongoose.model<IUser>('Checked', new Schema<IUser>({ name: String })), { autoIndex: false, jsonSchema: true });
 wrapper.on('error', (err) => console.error(err.db, err.collection, err.during, err.message));
 const stop: () => void = wrapper.onTheseDBConnect(['tenant_1'], (info) => console.log(info.dbName, info.pool, info.reason));
@@ -27,22 +40,32 @@ void wrapper.actions.closeAll({ timeoutMS: 5000 });
 void wrapper.pool.configure('analytics', { maxConnections: 5, autoClose: true, ttl: 60_000 });
 
 export async function usage(): Promise<void> {
-  const admins = await User.db('tenant_1').find({ role: 'admin' }).sort('-age').limit(10).select('name');
+  const admins = await User.db('tenant_1').find({ age: { $gt: 1 } }).sort('-age').limit(10).select('name');
   const first: string | undefined = admins[0]?.name;
+  const greeting: string | undefined = admins[0]?.greet();
   const id: Types.ObjectId | undefined = admins[0]?._id;
   const one = await User.findById(id);
+  const lean = await User.db('tenant_1').findOne({ name: 'a' }).lean();
+  const leanName: string | undefined = lean?.name;
+  const byStatic = await User.db('tenant_1').findByName('a');
   const n: number = await User.db(null).countDocuments({ age: { $gt: 1 } });
   const created = await User.db('tenant_2').create({ name: 'a' });
+  created.name = 'b';
+  await created.save();
+  const fresh = new (User.db('tenant_3'))({ name: 'c' });
+  await fresh.save();
   await Checked.db('tenant_2').create({ name: 'b' });
+  void [greeting, leanName, byStatic?.greet(), PolyMongoDefault.createWrapper, fresh.id];
   await wrapper.scale.setDB(['reports'], { mongoURI: 'mongodb://127.0.0.1:27018', maxConnections: 5 });
   await wrapper.scale.connectDB('archive', { coldStart: false });
   const many = await User.insertMany([{ name: 'b' }], { ordered: false });
-  const raw = await User.insertMany([{ name: 'c' }], { rawResult: true });
   const updated = await User.updateOne({ name: 'a' }, { $set: { age: 3 } }, { upsert: true });
-  const modified: number = updated.modifiedCount + raw.insertedCount;
-  const after = await User.findOneAndUpdate({ name: 'a' }, { age: 4 }, { new: true });
+  const modified: number = updated.modifiedCount;
+  const after = await User.findOneAndUpdate({ name: 'a' }, { age: 4 }, { returnDocument: 'after' });
   const groups = await User.aggregate<{ _id: string; n: number }>().group({ _id: '$name', n: { $sum: 1 } }).exec();
   for await (const doc of User.find().cursor()) doc.name.toUpperCase();
+  // @ts-expect-error: a database's class is a Mongoose model; its `db` is the connection, not a switch.
+  User.db('tenant_1').db('tenant_2');
   const state: 'connected' | string = wrapper.getConnectionState();
   const ping = await wrapper.ping();
   if (ping.ok) ping.latency.toFixed(1);

@@ -13,9 +13,9 @@ const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 100);
 const MS = Number(process.env.BENCH_MEASURE_MS ?? 300);
 const OPS = ['findOne', 'insertOne', 'find100'];
 const CONCURRENCY = [1, 64];
-const KEYS = ['polymongo-rs', 'polymongo', 'polymongo-lean', 'usedb', 'usedb-lean', 'pool-per-tenant', 'driver'];
+const KEYS = ['polymongo-rs', 'polymongo-rs-docs', 'polymongo', 'polymongo-lean', 'usedb', 'usedb-lean', 'pool-per-tenant', 'driver'];
 /** `.lean()` changes reads only: the lean rows skip insertOne, which the row above measures. */
-const LEAN_TWINS = new Set(['polymongo-lean', 'usedb-lean']);
+const LEAN_TWINS = new Set(['polymongo-rs', 'polymongo-lean', 'usedb-lean']);
 const column = (op, concurrency) => `${op}@${concurrency}`;
 
 export async function run({ uri, rounds, ceiling }) {

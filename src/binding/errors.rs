@@ -9,9 +9,7 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use napi::bindgen_prelude::{BufferSlice, JsObjectValue, Object, PromiseRaw, ToNapiValue};
 use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Status};
 
-use crate::error::Error;
-use crate::ops::write::{BulkWriteFailure, WriteErrorInfo};
-use crate::schema::FieldError;
+use crate::error::{Error, FieldError};
 
 enum Class {
     Error,
@@ -84,9 +82,6 @@ fn describe(err: &Error) -> (String, Description) {
             Description::ours(Class::Error, "PoolLimitError", "ERR_POOL_LIMIT").with_prop("dbName", db)
         }
         Error::InvalidArgument(_) => Description::new(Class::Error, "MongoInvalidArgumentError"),
-        Error::Write(info) => write_error("MongoServerError", info),
-        Error::WriteConcern(info) => write_error("MongoWriteConcernError", info),
-        Error::BulkWrite(failure) => bulk_write_error(failure),
         Error::Validation { errors, .. } => schema_error("ValidationError", errors),
         Error::Cast { error, .. } => schema_error("CastError", std::slice::from_ref(error.as_ref())),
         Error::Strict { path } => with_path("StrictModeError", path),
@@ -106,41 +101,6 @@ fn with_path(name: &'static str, path: &str) -> Description {
 fn schema_error(name: &'static str, errors: &[FieldError]) -> Description {
     let errors = bson::serialize_to_bson(errors).unwrap_or(Bson::Array(Vec::new()));
     Description::new(Class::Error, name).with_details(doc! { "schemaErrors": errors })
-}
-
-fn write_error(name: &'static str, info: &WriteErrorInfo) -> Description {
-    let mut details = info.details.clone();
-    details.insert("index", info.index as i64);
-    Description::server(name, info.code, info.code_name.clone()).with_details(details)
-}
-
-fn bulk_write_error(failure: &BulkWriteFailure) -> Description {
-    let first = failure.first_error();
-    let mut d = Description::server(
-        "MongoBulkWriteError",
-        first.map_or(0, |e| e.code),
-        first.and_then(|e| e.code_name.clone()),
-    );
-    let write_errors: Vec<Bson> =
-        failure.write_errors.iter().map(|e| Bson::Document(write_error_document(e))).collect();
-    // The Node driver's MongoBulkWriteError exposes the result's counts on the error itself.
-    let mut details = bson::serialize_to_document(&failure.result).unwrap_or_default();
-    details.insert("result", details.clone());
-    details.insert("writeErrors", write_errors);
-    if let Some(wce) = &failure.write_concern_error {
-        details.insert("writeConcernError", write_error_document(wce));
-    }
-    d.details = Some(details);
-    d
-}
-
-fn write_error_document(e: &WriteErrorInfo) -> Document {
-    let mut doc = doc! { "index": e.index as i64, "code": e.code, "errmsg": e.message.as_str() };
-    if let Some(name) = &e.code_name {
-        doc.insert("codeName", name.as_str());
-    }
-    doc.extend(e.details.clone());
-    doc
 }
 
 fn driver_error(e: &mongodb::error::Error) -> (String, Description) {

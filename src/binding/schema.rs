@@ -44,6 +44,12 @@ impl NativeSchema {
         bytes(env, &cast.map_err(|e| js_error(env, &e))?)
     }
 
+    /// The `$jsonSchema` validator derived from the schema, as BSON.
+    #[napi]
+    pub fn json_schema<'e>(&self, env: &'e Env) -> napi::Result<BufferSlice<'e>> {
+        bytes(env, &self.inner.json_schema())
+    }
+
     /// A filter as the operations cast it; throws a CastError.
     #[napi]
     pub fn cast_filter<'e>(&self, env: &'e Env, filter: Buffer) -> napi::Result<BufferSlice<'e>> {

@@ -7,9 +7,8 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
-use super::collection::NativeCollection;
 use super::errors::{build_error, js_error, promise};
-use super::schema::NativeSchema;
+use super::namespace::NativeNamespace;
 use super::stats::{self, DatabaseSizeObject, DbStatsObject, GeneralObject};
 use crate::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
 use crate::engine::Engine;
@@ -319,17 +318,11 @@ impl NativeWrapper {
         promise(env, async move { engine.ping(db.as_deref()).await }, |_, rtt| Ok(rtt.as_secs_f64() * 1000.0))
     }
 
-    /// The collection `coll` in `db` (the default database when null), under a model's schema when
-    /// given; checks the names, does no I/O.
+    /// The collection `coll` in `db` (the default database when null), or the database itself when
+    /// `coll` is null; checks the names, does no I/O.
     #[napi]
-    pub fn collection(
-        &self,
-        env: Env,
-        db: Option<String>,
-        coll: String,
-        schema: Option<&NativeSchema>,
-    ) -> napi::Result<NativeCollection> {
-        let ns = self.engine.namespace(db.as_deref(), &coll).map_err(|e| js_error(&env, &e))?;
-        Ok(NativeCollection::new(ns, schema.map(|s| s.inner.clone())))
+    pub fn namespace(&self, env: Env, db: Option<String>, coll: Option<String>) -> napi::Result<NativeNamespace> {
+        let ns = self.engine.namespace(db.as_deref(), coll.as_deref()).map_err(|e| js_error(&env, &e))?;
+        Ok(NativeNamespace::new(ns))
     }
 }

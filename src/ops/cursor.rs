@@ -3,24 +3,19 @@
 use bson::RawDocumentBuf;
 use mongodb::Cursor;
 
-use super::read::{AggregateRequest, FilterRequest};
+use super::{command, CursorRequest};
 use crate::cluster::Lease;
-use crate::engine::Namespace;
 use crate::error::Error;
+use crate::namespace::Namespace;
 
 /// At most this many documents per chunk unless the query's batchSize says otherwise.
 pub const DEFAULT_CHUNK_DOCS: u32 = 1000;
 /// A chunk closes once it holds this many bytes.
 pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
-pub enum Source {
-    Find(FilterRequest),
-    Aggregate(AggregateRequest),
-}
-
 enum State {
     /// Not yet sent: the query runs when the first chunk is asked for.
-    Pending(Box<Source>),
+    Pending(Box<CursorRequest>),
     /// Sent; the lease keeps its cluster from being closed as idle while the cursor is open, and takes
     /// a place in the cluster's admission only while a chunk is read.
     Open {
@@ -45,14 +40,16 @@ pub struct DocCursor {
 }
 
 impl DocCursor {
-    pub fn new(ns: Namespace, source: Source) -> Self {
-        let batch_size = match &source {
-            Source::Find(req) => req.options.batch_size,
-            Source::Aggregate(req) => req.options.batch_size,
+    /// A cursor over `request`'s results; nothing is sent until the first chunk is asked for.
+    pub fn new(ns: Namespace, request: CursorRequest) -> Self {
+        let batch_size = match &request {
+            CursorRequest::Find(req) => req.options.batch_size,
+            CursorRequest::Aggregate(req) => req.options.batch_size,
+            CursorRequest::Command(req) => req.batch_size,
         };
         DocCursor {
             ns,
-            state: State::Pending(Box::new(source)),
+            state: State::Pending(Box::new(request)),
             chunk_docs: batch_size.unwrap_or(DEFAULT_CHUNK_DOCS).max(1),
         }
     }
@@ -63,7 +60,7 @@ impl DocCursor {
         if matches!(self.state, State::Exhausted) {
             return Ok(Chunk { done: true, ..Chunk::default() });
         }
-        self.ns.track(Self::read(&self.ns, &mut self.state, self.chunk_docs)).await
+        self.ns.track(Self::read(&self.ns, &mut self.state, self.chunk_docs), |_| true).await
     }
 
     async fn read(ns: &Namespace, state: &mut State, chunk_docs: u32) -> Result<Chunk, Error> {
@@ -106,16 +103,21 @@ impl DocCursor {
     }
 }
 
-async fn open(ns: &Namespace, source: Source) -> Result<(Cursor<RawDocumentBuf>, Lease), Error> {
-    match source {
-        Source::Find(req) => {
+async fn open(ns: &Namespace, request: CursorRequest) -> Result<(Cursor<RawDocumentBuf>, Lease), Error> {
+    match request {
+        CursorRequest::Find(req) => {
             let (coll, lease) = ns.collection().await?.into_parts();
             Ok((coll.find(req.filter).with_options(req.options.find()).await?, lease))
         }
-        Source::Aggregate(req) => {
+        CursorRequest::Aggregate(req) => {
             let options = req.options.aggregate();
+            if ns.coll.is_none() {
+                let (db, lease) = ns.database().await?.into_parts();
+                return Ok((db.aggregate(req.pipeline).with_options(options).await?.with_type(), lease));
+            }
             let (coll, lease) = ns.collection().await?.into_parts();
             Ok((coll.aggregate(req.pipeline).with_options(options).await?.with_type(), lease))
         }
+        CursorRequest::Command(req) => command::open_cursor(ns, req).await,
     }
 }

@@ -1,18 +1,127 @@
-//! Operations on a namespace. Requests arrive as BSON documents shaped like Mongoose's arguments
-//! (`{ filter, options }`, `{ ops: [{ updateOne: {...} }] }`, ...) and are decoded here with serde.
+//! Requests and the one entry point that runs them. A request arrives as an operation name and a BSON
+//! document shaped like the Node driver's arguments (`{ filter, options }`, `{ ops: [{ updateOne: ...
+//! }] }`, `{ command }`), is decoded here with serde, optionally cast by a model's schema (the fast
+//! path), and runs on its namespace: admitted by its pool, counted in its database's metrics.
 
+pub mod command;
 pub mod cursor;
 pub mod options;
 pub mod prepare;
 pub mod read;
-pub mod setup;
 pub mod write;
 
+use bson::RawDocumentBuf;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::namespace::Namespace;
+use crate::schema::Schema;
+use command::CommandRequest;
+use read::{AggregateRequest, DistinctRequest, FilterRequest};
+use write::BulkWriteRequest;
 
 /// Decodes a request document, naming what was wrong with it.
 pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error> {
     bson::deserialize_from_slice(bytes).map_err(|e| Error::InvalidArgument(format!("invalid {what}: {e}")))
+}
+
+/// A request that resolves to one reply.
+#[derive(Debug)]
+pub enum Request {
+    /// `{ filter, options }` → the first matching document, or none.
+    FindOne(FilterRequest),
+    /// `{ filter, options }` → a count.
+    CountDocuments(FilterRequest),
+    /// `{ options }` → the collection's count from its metadata.
+    EstimatedDocumentCount(FilterRequest),
+    /// `{ field, filter, options }` → `{ values: [...] }`.
+    Distinct(DistinctRequest),
+    /// `{ ops, ordered, ... }` → the Node driver's bulk result (`nInserted`, `writeErrors`, ...).
+    Write(BulkWriteRequest),
+    /// `{ command }` → the server's reply, run on the namespace's database.
+    Command(CommandRequest),
+}
+
+/// A request that opens a cursor.
+#[derive(Debug)]
+pub enum CursorRequest {
+    /// `{ filter, options }`
+    Find(FilterRequest),
+    /// `{ pipeline, options }`; a database namespace aggregates the database.
+    Aggregate(AggregateRequest),
+    /// `{ command }` answered with a cursor (listCollections, listIndexes).
+    Command(CommandRequest),
+}
+
+/// What a request resolves to.
+#[derive(Debug)]
+pub enum Reply {
+    Document(RawDocumentBuf),
+    /// A write's bulk result; `failed` when the server refused any of its writes or its write concern.
+    Written {
+        result: RawDocumentBuf,
+        failed: bool,
+    },
+    Count(u64),
+    None,
+}
+
+impl Request {
+    /// The request `op` (`findOne`, `countDocuments`, `estimatedDocumentCount`, `distinct`, `write`,
+    /// `command`) read from `bytes`; an unknown name or a malformed request is `InvalidArgument`.
+    pub fn decode(op: &str, bytes: &[u8]) -> Result<Self, Error> {
+        Ok(match op {
+            "findOne" => Request::FindOne(decode("findOne request", bytes)?),
+            "countDocuments" => Request::CountDocuments(decode("countDocuments request", bytes)?),
+            "estimatedDocumentCount" => {
+                Request::EstimatedDocumentCount(decode("estimatedDocumentCount request", bytes)?)
+            }
+            "distinct" => Request::Distinct(decode("distinct request", bytes)?),
+            "write" => Request::Write(decode("write request", bytes)?),
+            "command" => Request::Command(decode("command request", bytes)?),
+            other => return Err(Error::InvalidArgument(format!("unknown request {other:?}"))),
+        })
+    }
+}
+
+impl CursorRequest {
+    /// The cursor request `op` (`find`, `aggregate`, `command`) read from `bytes`.
+    pub fn decode(op: &str, bytes: &[u8]) -> Result<Self, Error> {
+        Ok(match op {
+            "find" => CursorRequest::Find(decode("find request", bytes)?),
+            "aggregate" => CursorRequest::Aggregate(decode("aggregate request", bytes)?),
+            "command" => CursorRequest::Command(decode("command request", bytes)?),
+            other => return Err(Error::InvalidArgument(format!("unknown cursor request {other:?}"))),
+        })
+    }
+}
+
+/// Decodes a request, casting it by `schema` when one is given (the fast path: filters and updates as
+/// Mongoose casts them). Runs on the caller's thread, so a malformed request or a value that cannot be
+/// cast fails before anything is sent.
+pub fn prepare<R: prepare::Prepare>(request: Result<R, Error>, schema: Option<&Schema>) -> Result<R, Error> {
+    let mut request = request?;
+    if let Some(schema) = schema {
+        request.prepare(schema)?;
+    }
+    Ok(request)
+}
+
+/// The engine's entry point: runs `request` on `ns` (admitted by the namespace's pool, counted in its
+/// database's metrics) and resolves to its reply.
+pub async fn execute(ns: &Namespace, request: Request) -> Result<Reply, Error> {
+    let run = async {
+        Ok(match request {
+            Request::FindOne(req) => read::find_one(ns, req).await?.map_or(Reply::None, Reply::Document),
+            Request::CountDocuments(req) => Reply::Count(read::count_documents(ns, req).await?),
+            Request::EstimatedDocumentCount(req) => Reply::Count(read::estimated_document_count(ns, req).await?),
+            Request::Distinct(req) => Reply::Document(read::distinct(ns, req).await?),
+            Request::Write(req) => {
+                let (result, failed) = write::bulk_write(ns, req).await?;
+                Reply::Written { result, failed }
+            }
+            Request::Command(req) => Reply::Document(command::run(ns, req).await?),
+        })
+    };
+    ns.track(run, |reply| !matches!(reply, Reply::Written { failed: true, .. })).await
 }

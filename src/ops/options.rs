@@ -4,14 +4,15 @@ use std::time::Duration;
 
 use bson::{Bson, Document};
 use mongodb::options::{
-    AggregateOptions, Collation, CountOptions, DistinctOptions, EstimatedDocumentCountOptions, FindOneAndDeleteOptions,
-    FindOneAndReplaceOptions, FindOneAndUpdateOptions, FindOptions, Hint, ReturnDocument,
+    AggregateOptions, Collation, CountOptions, DistinctOptions, EstimatedDocumentCountOptions, FindOptions, Hint,
+    ReadConcern, SelectionCriteria,
 };
 use serde::Deserialize;
 
 use crate::error::Error;
 
-/// Every option a read or find-and-modify takes; each operation reads the ones that apply to it.
+/// Every option a read takes, under the Node driver's names; each operation reads the ones that apply
+/// to it. The JS driver refuses options it cannot honour before they get here.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct QueryOptions {
@@ -26,29 +27,24 @@ pub struct QueryOptions {
     pub hint: Option<Hint>,
     pub collation: Option<Collation>,
     pub allow_disk_use: Option<bool>,
-    pub upsert: Option<bool>,
-    /// `"before"` (Mongoose's default) or `"after"`.
-    pub return_document: Option<String>,
-    pub array_filters: Option<Vec<Document>>,
     pub bypass_document_validation: Option<bool>,
     #[serde(rename = "let")]
     pub let_vars: Option<Document>,
+    pub min: Option<Document>,
+    pub max: Option<Document>,
+    pub return_key: Option<bool>,
+    pub show_record_id: Option<bool>,
+    pub no_cursor_timeout: Option<bool>,
+    pub allow_partial_results: Option<bool>,
+    /// `{ mode, tagSets?, maxStalenessSeconds? }`
+    pub read_preference: Option<SelectionCriteria>,
+    /// `{ level }`
+    pub read_concern: Option<ReadConcern>,
 }
 
 impl QueryOptions {
     fn max_time(&self) -> Option<Duration> {
         self.max_time_ms.map(Duration::from_millis)
-    }
-
-    fn return_document(&self) -> Result<Option<ReturnDocument>, Error> {
-        match self.return_document.as_deref() {
-            None => Ok(None),
-            Some("before") => Ok(Some(ReturnDocument::Before)),
-            Some("after") => Ok(Some(ReturnDocument::After)),
-            Some(other) => {
-                Err(Error::InvalidArgument(format!("returnDocument must be \"before\" or \"after\", got {other:?}")))
-            }
-        }
     }
 
     pub fn find(self) -> FindOptions {
@@ -64,6 +60,14 @@ impl QueryOptions {
             .collation(self.collation)
             .allow_disk_use(self.allow_disk_use)
             .let_vars(self.let_vars)
+            .min(self.min)
+            .max(self.max)
+            .return_key(self.return_key)
+            .show_record_id(self.show_record_id)
+            .no_cursor_timeout(self.no_cursor_timeout)
+            .allow_partial_results(self.allow_partial_results)
+            .selection_criteria(self.read_preference)
+            .read_concern(self.read_concern)
             .build()
     }
 
@@ -76,11 +80,18 @@ impl QueryOptions {
             .hint(self.hint)
             .collation(self.collation)
             .comment(self.comment)
+            .selection_criteria(self.read_preference)
+            .read_concern(self.read_concern)
             .build())
     }
 
     pub fn estimated_count(self) -> EstimatedDocumentCountOptions {
-        EstimatedDocumentCountOptions::builder().max_time(self.max_time()).comment(self.comment).build()
+        EstimatedDocumentCountOptions::builder()
+            .max_time(self.max_time())
+            .comment(self.comment)
+            .selection_criteria(self.read_preference)
+            .read_concern(self.read_concern)
+            .build()
     }
 
     pub fn distinct(self) -> DistinctOptions {
@@ -89,6 +100,8 @@ impl QueryOptions {
             .collation(self.collation)
             .comment(self.comment)
             .hint(self.hint)
+            .selection_criteria(self.read_preference)
+            .read_concern(self.read_concern)
             .build()
     }
 
@@ -102,49 +115,8 @@ impl QueryOptions {
             .allow_disk_use(self.allow_disk_use)
             .bypass_document_validation(self.bypass_document_validation)
             .let_vars(self.let_vars)
-            .build()
-    }
-
-    pub fn find_one_and_update(self) -> Result<FindOneAndUpdateOptions, Error> {
-        Ok(FindOneAndUpdateOptions::builder()
-            .return_document(self.return_document()?)
-            .max_time(self.max_time())
-            .projection(self.projection)
-            .sort(self.sort)
-            .upsert(self.upsert)
-            .array_filters(self.array_filters)
-            .bypass_document_validation(self.bypass_document_validation)
-            .collation(self.collation)
-            .hint(self.hint)
-            .let_vars(self.let_vars)
-            .comment(self.comment)
-            .build())
-    }
-
-    pub fn find_one_and_replace(self) -> Result<FindOneAndReplaceOptions, Error> {
-        Ok(FindOneAndReplaceOptions::builder()
-            .return_document(self.return_document()?)
-            .max_time(self.max_time())
-            .projection(self.projection)
-            .sort(self.sort)
-            .upsert(self.upsert)
-            .bypass_document_validation(self.bypass_document_validation)
-            .collation(self.collation)
-            .hint(self.hint)
-            .let_vars(self.let_vars)
-            .comment(self.comment)
-            .build())
-    }
-
-    pub fn find_one_and_delete(self) -> FindOneAndDeleteOptions {
-        FindOneAndDeleteOptions::builder()
-            .max_time(self.max_time())
-            .projection(self.projection)
-            .sort(self.sort)
-            .collation(self.collation)
-            .hint(self.hint)
-            .let_vars(self.let_vars)
-            .comment(self.comment)
+            .selection_criteria(self.read_preference)
+            .read_concern(self.read_concern)
             .build()
     }
 }
@@ -177,7 +149,8 @@ mod tests {
     fn rejects_what_it_cannot_use() {
         assert!(options(doc! { "skip": -1 }).is_err());
         assert!(options(doc! { "sort": "name" }).is_err());
-        let bad = options(doc! { "returnDocument": "later" }).unwrap();
-        assert!(matches!(bad.find_one_and_update(), Err(Error::InvalidArgument(_))));
+        assert!(options(doc! { "readPreference": { "mode": "sometimes" } }).is_err());
+        let secondary = options(doc! { "readPreference": { "mode": "secondaryPreferred" } }).unwrap();
+        assert!(matches!(secondary.find().selection_criteria, Some(SelectionCriteria::ReadPreference(_))));
     }
 }

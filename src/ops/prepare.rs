@@ -1,11 +1,12 @@
-//! A model's schema applied to a request before it runs: filters cast, updates cast and validated.
-//! Whole documents (inserts, replacements) are cast by the facade through the schema itself, so that
-//! custom validators see the cast values and callers get the cast document back.
+//! The fast path: a model's schema applied to a request before it runs, filters cast, updates cast and
+//! validated as Mongoose would. Whole documents (inserts, replacements) are cast by the JS side through
+//! the schema itself, so that custom validators see the cast values and callers get the cast document.
 
-use bson::{Bson, Document, RawBson, RawDocumentBuf};
+use bson::{Document, RawBson, RawDocumentBuf};
 
-use super::read::{DistinctRequest, FilterRequest, ReplaceRequest, UpdateRequest};
+use super::read::{AggregateRequest, DistinctRequest, FilterRequest};
 use super::write::{BulkWriteRequest, WriteModel};
+use super::{CursorRequest, Request};
 use crate::error::Error;
 use crate::schema::Schema;
 
@@ -25,19 +26,9 @@ impl Prepare for DistinctRequest {
     }
 }
 
-impl Prepare for ReplaceRequest {
-    fn prepare(&mut self, schema: &Schema) -> Result<(), Error> {
-        schema.cast_filter(&mut self.filter)
-    }
-}
-
-impl Prepare for UpdateRequest {
-    fn prepare(&mut self, schema: &Schema) -> Result<(), Error> {
-        schema.cast_filter(&mut self.filter)?;
-        // An aggregation pipeline is the server's to evaluate; Mongoose does not cast it either.
-        if let Bson::Document(update) = &mut self.update {
-            *update = schema.cast_update(std::mem::take(update), &self.filter, self.options.upsert.unwrap_or(false))?;
-        }
+impl Prepare for AggregateRequest {
+    /// A pipeline is the server's to evaluate; Mongoose does not cast it either.
+    fn prepare(&mut self, _: &Schema) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -55,6 +46,7 @@ impl Prepare for WriteModel {
             WriteModel::InsertOne { .. } => {}
             WriteModel::UpdateOne(m) | WriteModel::UpdateMany(m) => {
                 let filter = cast_raw_filter(schema, &mut m.filter)?;
+                // An aggregation pipeline is the server's to evaluate; Mongoose does not cast it either.
                 if let RawBson::Document(update) = &m.update {
                     let cast = schema.cast_update(Document::try_from(update.as_ref())?, &filter, m.upsert)?;
                     m.update = RawBson::Document(RawDocumentBuf::try_from(&cast)?);
@@ -74,5 +66,30 @@ impl Prepare for WriteModel {
 impl Prepare for BulkWriteRequest {
     fn prepare(&mut self, schema: &Schema) -> Result<(), Error> {
         self.ops.iter_mut().try_for_each(|op| op.prepare(schema))
+    }
+}
+
+impl Prepare for Request {
+    fn prepare(&mut self, schema: &Schema) -> Result<(), Error> {
+        match self {
+            Request::FindOne(req) | Request::CountDocuments(req) | Request::EstimatedDocumentCount(req) => {
+                req.prepare(schema)
+            }
+            Request::Distinct(req) => req.prepare(schema),
+            Request::Write(req) => req.prepare(schema),
+            Request::Command(_) => Err(Error::InvalidArgument("a command is sent as it is, with no schema".into())),
+        }
+    }
+}
+
+impl Prepare for CursorRequest {
+    fn prepare(&mut self, schema: &Schema) -> Result<(), Error> {
+        match self {
+            CursorRequest::Find(req) => req.prepare(schema),
+            CursorRequest::Aggregate(req) => req.prepare(schema),
+            CursorRequest::Command(_) => {
+                Err(Error::InvalidArgument("a command is sent as it is, with no schema".into()))
+            }
+        }
     }
 }

@@ -2,17 +2,17 @@
 //!
 //! The driver's typed writes drop the fields a duplicate-key error carries (`keyPattern`, `keyValue`)
 //! and its `bulk_write` needs MongoDB 8's `bulkWrite` command; issuing the classic write commands keeps
-//! the server's whole answer and gives a bulk write on every server version.
-
-use std::collections::HashSet;
+//! the server's whole answer and gives a bulk write on every server version. The outcome is the Node
+//! driver's bulk result, write errors included as data, so the JS driver raises them with the
+//! application's own error classes exactly as the Node driver would.
 
 use bson::oid::ObjectId;
 use bson::raw::CStr;
-use bson::{cstr, rawdoc, Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf};
-use serde::{Deserialize, Serialize};
+use bson::{cstr, doc, rawdoc, Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf};
+use serde::Deserialize;
 
-use crate::engine::Namespace;
 use crate::error::Error;
+use crate::namespace::Namespace;
 
 /// The server's `maxWriteBatchSize` since MongoDB 3.6.
 const MAX_BATCH_OPS: usize = 100_000;
@@ -26,6 +26,11 @@ pub struct BulkWriteRequest {
     #[serde(default = "ordered_by_default")]
     pub ordered: bool,
     pub bypass_document_validation: Option<bool>,
+    /// `{ w, j, wtimeout }`; the URI's when absent.
+    pub write_concern: Option<RawDocumentBuf>,
+    pub comment: Option<RawBson>,
+    #[serde(rename = "let")]
+    pub let_vars: Option<RawDocumentBuf>,
 }
 
 fn ordered_by_default() -> bool {
@@ -76,45 +81,41 @@ pub struct DeleteModel {
     pub hint: Option<RawBson>,
 }
 
-/// What a write did, in the Node driver's names; ids are keyed by the index of their operation.
-#[derive(Debug, Default, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct BulkWriteResult {
-    pub inserted_count: i64,
-    pub matched_count: i64,
-    pub modified_count: i64,
-    pub deleted_count: i64,
-    pub upserted_count: i64,
-    pub inserted_ids: Document,
-    pub upserted_ids: Document,
+/// What a write did, as the Node driver's bulk result: counts, the `_id` of every insert and upsert by
+/// the index of its operation, and the server's write errors and write-concern errors.
+#[derive(Debug, Default, PartialEq)]
+pub struct BulkResult {
+    pub n_inserted: i64,
+    pub n_matched: i64,
+    pub n_modified: i64,
+    pub n_removed: i64,
+    /// `(operation index, _id)` of every insert sent or not, as the Node driver lists them.
+    pub inserted_ids: Vec<(usize, Bson)>,
+    pub upserted: Vec<(usize, Bson)>,
+    /// `{ index, code, codeName, errmsg, ...the server's other fields }`, indexes into the request.
+    pub write_errors: Vec<Document>,
+    pub write_concern_errors: Vec<Document>,
 }
 
-/// A write error or write-concern error as the server reported it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WriteErrorInfo {
-    /// Index of the failed operation in the request (not in the server batch).
-    pub index: usize,
-    pub code: i32,
-    pub code_name: Option<String>,
-    pub message: String,
-    /// The remaining fields: keyPattern, keyValue, errInfo, ...
-    pub details: Document,
-}
-
-#[derive(Debug)]
-pub struct BulkWriteFailure {
-    pub result: BulkWriteResult,
-    pub write_errors: Vec<WriteErrorInfo>,
-    pub write_concern_error: Option<WriteErrorInfo>,
-}
-
-impl BulkWriteFailure {
-    pub fn first_error(&self) -> Option<&WriteErrorInfo> {
-        self.write_errors.first().or(self.write_concern_error.as_ref())
-    }
-
-    pub fn message(&self) -> String {
-        self.first_error().map_or_else(|| "bulk write failed".to_owned(), |e| e.message.clone())
+impl BulkResult {
+    /// `{ ok, nInserted, nUpserted, nMatched, nModified, nRemoved, insertedIds: [{ index, _id }],
+    /// upserted: [{ index, _id }], writeErrors, writeConcernErrors }`
+    pub fn to_document(&self) -> Document {
+        let ids = |list: &[(usize, Bson)]| -> Vec<Bson> {
+            list.iter().map(|(index, id)| Bson::Document(doc! { "index": *index as i64, "_id": id.clone() })).collect()
+        };
+        doc! {
+            "ok": 1,
+            "nInserted": self.n_inserted,
+            "nUpserted": self.upserted.len() as i64,
+            "nMatched": self.n_matched,
+            "nModified": self.n_modified,
+            "nRemoved": self.n_removed,
+            "insertedIds": ids(&self.inserted_ids),
+            "upserted": ids(&self.upserted),
+            "writeErrors": self.write_errors.clone(),
+            "writeConcernErrors": self.write_concern_errors.clone(),
+        }
     }
 }
 
@@ -230,21 +231,28 @@ fn append_collation_and_hint(statement: &mut RawDocumentBuf, collation: Option<R
     }
 }
 
-/// Runs the writes; an ordered request stops at its first failed write, as the server does.
-pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<BulkWriteResult, Error> {
+/// Runs the writes; an ordered request stops at its first failed write, as the server does. Resolves
+/// to the bulk result as BSON (see `BulkResult::to_document`), write errors included, and whether any
+/// write or its write concern failed.
+pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<(RawDocumentBuf, bool), Error> {
     if req.ops.is_empty() {
         return Err(Error::InvalidArgument("a bulk write needs at least one operation".into()));
     }
+    let coll = ns.coll()?;
     let entries = req.ops.into_iter().enumerate().map(|(i, op)| op.into_entry(i)).collect::<Result<Vec<_>, _>>()?;
+    let mut result = BulkResult {
+        inserted_ids: entries.iter().filter_map(|e| Some((e.index, e.id.clone()?))).collect(),
+        ..BulkResult::default()
+    };
     let batches = batches(entries, req.ordered);
     // One lease for the whole batch: a second one would wait for admission while holding the first.
     let db = ns.database().await?;
-    let write_concern = match db.write_concern() {
-        Some(wc) => Some(bson::serialize_to_raw_document_buf(wc)?).filter(|wc| !wc.is_empty()),
-        None => None,
-    };
-    let mut failure =
-        BulkWriteFailure { result: BulkWriteResult::default(), write_errors: Vec::new(), write_concern_error: None };
+    let write_concern = match (req.write_concern, db.write_concern()) {
+        (Some(wc), _) => Some(wc),
+        (None, Some(wc)) => Some(bson::serialize_to_raw_document_buf(wc)?),
+        (None, None) => None,
+    }
+    .filter(|wc| !wc.is_empty());
     for batch in batches {
         let kind = batch[0].kind;
         let mut items = RawArrayBuf::new();
@@ -252,7 +260,7 @@ pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<BulkWri
             items.push(entry.body.as_ref());
         }
         let mut command = RawDocumentBuf::new();
-        command.append(kind.command(), ns.coll.as_str());
+        command.append(kind.command(), coll);
         command.append(kind.entries(), items);
         command.append(cstr!("ordered"), req.ordered);
         if let Some(bypass) = req.bypass_document_validation {
@@ -261,28 +269,19 @@ pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<BulkWri
         if let Some(wc) = &write_concern {
             command.append(cstr!("writeConcern"), wc.as_ref());
         }
+        if let Some(comment) = &req.comment {
+            command.append(cstr!("comment"), comment.clone());
+        }
+        if let (Some(vars), false) = (&req.let_vars, kind == Kind::Insert) {
+            command.append(cstr!("let"), vars.as_ref());
+        }
         let reply = db.run_raw_command(command).await?;
-        if merge_reply(&mut failure, kind, &batch, &reply, req.ordered) {
+        if merge_reply(&mut result, kind, &batch, &reply, req.ordered) {
             break;
         }
     }
-    if failure.write_errors.is_empty() && failure.write_concern_error.is_none() {
-        Ok(failure.result)
-    } else {
-        Err(Error::BulkWrite(Box::new(failure)))
-    }
-}
-
-/// One write, failing with the server's error for it rather than a bulk error.
-pub async fn write_one(ns: &Namespace, op: WriteModel) -> Result<BulkWriteResult, Error> {
-    let req = BulkWriteRequest { ops: vec![op], ordered: true, bypass_document_validation: None };
-    match bulk_write(ns, req).await {
-        Err(Error::BulkWrite(mut failure)) => Err(match failure.write_errors.pop() {
-            Some(error) => Error::Write(Box::new(error)),
-            None => Error::WriteConcern(Box::new(failure.write_concern_error.expect("a failure has an error"))),
-        }),
-        other => other,
-    }
+    let failed = !result.write_errors.is_empty() || !result.write_concern_errors.is_empty();
+    Ok((RawDocumentBuf::try_from(&result.to_document())?, failed))
 }
 
 /// Groups entries into server batches: consecutive runs of one kind when ordered, one group per kind
@@ -322,65 +321,38 @@ fn batches(entries: Vec<Entry>, ordered: bool) -> Vec<Vec<Entry>> {
 }
 
 /// Adds one command reply to the outcome; tells whether an ordered write must stop here.
-fn merge_reply(out: &mut BulkWriteFailure, kind: Kind, batch: &[Entry], reply: &Document, ordered: bool) -> bool {
+fn merge_reply(out: &mut BulkResult, kind: Kind, batch: &[Entry], reply: &Document, ordered: bool) -> bool {
     let n = number(reply, "n");
-    let mut errors = Vec::new();
+    let mut failed = false;
     if let Ok(list) = reply.get_array("writeErrors") {
         for item in list {
-            let Bson::Document(doc) = item else { continue };
-            let at = number(doc, "index") as usize;
-            let index = batch.get(at).map_or(at, |e| e.index);
-            errors.push((at, error_info(doc, index)));
+            let Bson::Document(error) = item else { continue };
+            let at = number(error, "index") as usize;
+            let mut error = error.clone();
+            error.insert("index", batch.get(at).map_or(at, |e| e.index) as i64);
+            out.write_errors.push(error);
+            failed = true;
         }
     }
     match kind {
-        Kind::Insert => {
-            out.result.inserted_count += n;
-            let failed: HashSet<usize> = errors.iter().map(|(at, _)| *at).collect();
-            let first_failed = errors.iter().map(|(at, _)| *at).min();
-            for (at, entry) in batch.iter().enumerate() {
-                let attempted = !ordered || first_failed.is_none_or(|first| at < first);
-                if attempted && !failed.contains(&at) {
-                    if let Some(id) = &entry.id {
-                        out.result.inserted_ids.insert(entry.index.to_string(), id.clone());
-                    }
-                }
-            }
-        }
+        Kind::Insert => out.n_inserted += n,
         Kind::Update => {
             let upserted = reply.get_array("upserted").map(|a| a.as_slice()).unwrap_or_default();
             for item in upserted {
                 let Bson::Document(doc) = item else { continue };
                 let at = number(doc, "index") as usize;
                 let index = batch.get(at).map_or(at, |e| e.index);
-                out.result.upserted_ids.insert(index.to_string(), doc.get("_id").cloned().unwrap_or(Bson::Null));
+                out.upserted.push((index, doc.get("_id").cloned().unwrap_or(Bson::Null)));
             }
-            out.result.upserted_count += upserted.len() as i64;
-            out.result.matched_count += n - upserted.len() as i64;
-            out.result.modified_count += number(reply, "nModified");
+            out.n_matched += n - upserted.len() as i64;
+            out.n_modified += number(reply, "nModified");
         }
-        Kind::Delete => out.result.deleted_count += n,
+        Kind::Delete => out.n_removed += n,
     }
-    if let (Ok(doc), None) = (reply.get_document("writeConcernError"), &out.write_concern_error) {
-        out.write_concern_error = Some(error_info(doc, 0));
+    if let Ok(error) = reply.get_document("writeConcernError") {
+        out.write_concern_errors.push(error.clone());
     }
-    let stop = ordered && !errors.is_empty();
-    out.write_errors.extend(errors.into_iter().map(|(_, e)| e));
-    stop
-}
-
-fn error_info(doc: &Document, index: usize) -> WriteErrorInfo {
-    let mut details = doc.clone();
-    for key in ["index", "code", "codeName", "errmsg"] {
-        details.remove(key);
-    }
-    WriteErrorInfo {
-        index,
-        code: number(doc, "code") as i32,
-        code_name: doc.get_str("codeName").ok().map(str::to_owned),
-        message: doc.get_str("errmsg").unwrap_or("write failed").to_owned(),
-        details,
-    }
+    ordered && failed
 }
 
 /// A count from a server reply, whichever numeric type the server chose.
@@ -396,7 +368,6 @@ fn number(doc: &Document, key: &str) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bson::doc;
 
     fn models(ops: Vec<Document>) -> Vec<WriteModel> {
         let req = doc! { "ops": ops };
@@ -470,11 +441,16 @@ mod tests {
             "n": 1, "ok": 1,
             "writeErrors": [{ "index": 1, "code": 11000, "errmsg": "E11000 dup", "keyValue": { "_id": 7 } }],
         };
-        let mut out = BulkWriteFailure { result: Default::default(), write_errors: vec![], write_concern_error: None };
+        let mut out = BulkResult::default();
         assert!(!merge_reply(&mut out, Kind::Insert, &batch, &reply, false));
-        assert_eq!(out.write_errors[0].index, 2);
-        assert_eq!(out.write_errors[0].details, doc! { "keyValue": { "_id": 7 } });
-        assert_eq!(out.result.inserted_count, 1);
-        assert_eq!(out.result.inserted_ids.keys().collect::<Vec<_>>(), vec!["0"]);
+        assert_eq!(
+            out.write_errors,
+            vec![doc! { "index": 2_i64, "code": 11000, "errmsg": "E11000 dup", "keyValue": { "_id": 7 } }]
+        );
+        assert_eq!(out.n_inserted, 1);
+        assert!(merge_reply(&mut out, Kind::Insert, &batch, &reply, true));
+        let result = out.to_document();
+        assert_eq!(result.get_i64("nInserted").unwrap(), 2);
+        assert_eq!(result.get_array("writeErrors").unwrap().len(), 2);
     }
 }

@@ -1,6 +1,11 @@
 //! Filters: values on typed paths cast as Mongoose's query casting does (`'6543…'` → ObjectId on `_id`,
 //! `'42'` → 42, ISO strings → Date), through `$and`/`$or`/`$nor`, comparison operators, `$in`/`$nin`/
 //! `$all`, `$not` and `$elemMatch`. Unknown paths are left alone (Mongoose's `strictQuery: false`).
+//!
+//! A filter is cast here for the fast path, which serves a query only when the result is Mongoose's
+//! own; what Mongoose casts in a way of its own is refused with a CastError, and the query then runs
+//! Mongoose's path: a subdocument matched whole (Mongoose gives it a fresh `_id`) and a map matched
+//! whole (Mongoose's Map cast throws).
 
 use bson::{Bson, Document};
 
@@ -79,9 +84,12 @@ fn condition(field: &Field, value: &mut Bson, path: &str) -> Result<(), Box<Fiel
 }
 
 /// The values of a subdocument in an equality match, reported at `at` or else by their path in the
-/// subdocument, as Mongoose does. Unlike Mongoose, no `_id` is generated for it: a fresh id would make
-/// the filter match nothing.
+/// subdocument, as Mongoose does. One Mongoose would give a fresh `_id` (its schema has them, it has
+/// none) is refused: see the module's note.
 fn cast_subdocument_values(schema: &Spec, doc: &mut Document, at: Option<&str>) -> Result<(), Box<FieldError>> {
+    if schema.auto_id && !doc.contains_key("_id") {
+        return Err(cast_error(at.unwrap_or("_id"), "Embedded", &Bson::Document(doc.clone())));
+    }
     if schema.strict == Strict::Drop {
         *doc = std::mem::take(doc).into_iter().filter(|(key, _)| schema.field(key).is_some()).collect();
     }
@@ -127,16 +135,8 @@ fn operand(field: &Field, value: &mut Bson, path: &str) -> Result<(), Box<FieldE
             *value = bson::bson!({ "$in": std::mem::take(elements) });
             Ok(())
         }
-        // A map's values are cast to its value type.
-        (Kind::Map, Bson::Document(entries)) => match &field.item {
-            Some(item) if !matches!(item.kind, Kind::Mixed | Kind::Subdocument) => {
-                for (_, v) in entries.iter_mut() {
-                    operand(item, v, &format!("{path}.$*"))?;
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        },
+        // A map matched whole: see the module's note.
+        (Kind::Map, v @ Bson::Document(_)) => Err(cast_error(path, "Map", v)),
         // An array is matched whole, element by element.
         (kind, Bson::Array(elements)) if field.kind == Kind::Array => {
             for element in elements {
@@ -195,6 +195,21 @@ mod tests {
                 "$or": [{ "age": 1 }], "pets.age": 4,
             }
         );
+    }
+
+    #[test]
+    fn what_mongoose_casts_its_own_way_is_refused() {
+        let with_ids = r#"{"fields":[{"name":"pet","type":"subdocument","schema":{"autoId":true,"fields":[{"name":"age","type":"number"}]}},
+            {"name":"plain","type":"subdocument","schema":{"fields":[{"name":"age","type":"number"}]}},
+            {"name":"prices","type":"map","item":{"name":"","type":"number"}}]}"#;
+        let spec = Spec::parse(with_ids).unwrap().0;
+        assert_eq!(cast(&spec, &mut doc! { "pet": { "age": "1" } }).unwrap_err().kind, "Embedded");
+        assert!(cast(&spec, &mut doc! { "pet": { "_id": ObjectId::new(), "age": "1" } }).is_ok());
+        let mut plain = doc! { "plain": { "age": "1" } };
+        cast(&spec, &mut plain).unwrap();
+        assert_eq!(plain, doc! { "plain": { "age": 1 } });
+        assert_eq!(cast(&spec, &mut doc! { "prices": { "a": "1" } }).unwrap_err().kind, "Map");
+        assert!(cast(&spec, &mut doc! { "prices.a": "1" }).is_ok());
     }
 
     #[test]

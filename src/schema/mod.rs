@@ -1,5 +1,5 @@
 //! Mongoose schemas in Rust: a model's spec casts and validates whole documents, updates and filters as
-//! Mongoose would, derives a `$jsonSchema` validator, and lists the indexes to build.
+//! Mongoose would, and derives a `$jsonSchema` validator.
 
 mod cast;
 mod document;
@@ -10,60 +10,12 @@ mod path;
 mod spec;
 mod update;
 
-use bson::{Bson, DateTime, Document};
-use mongodb::options::IndexOptions;
-use mongodb::IndexModel;
-use serde::Serialize;
+use bson::{DateTime, Document};
 
 pub use spec::Spec;
 
 use crate::error::Error;
-
-/// One failing path, as Mongoose reports it: a CastError (`cast` set) or a built-in validator's error.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FieldError {
-    pub path: String,
-    /// The validator's type (`required`, `enum`, ...) or, for a cast, the type cast to (`Number`, `[Number]`).
-    pub kind: String,
-    /// The value that failed; absent where the path had none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<Bson>,
-    /// The Mongoose validator this error came from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub validator: Option<u32>,
-    pub cast: bool,
-    /// For a failure inside an element of an array of subdocuments in a filter: the path inside the
-    /// element, which Mongoose 8 reports where Mongoose 9 reports the array's path.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub element_path: Option<String>,
-}
-
-impl FieldError {
-    /// A value that cannot be cast to `kind`.
-    pub fn cast(path: &str, kind: impl Into<String>, value: &Bson) -> Self {
-        FieldError {
-            path: path.to_owned(),
-            kind: kind.into(),
-            value: Some(value.clone()),
-            validator: None,
-            cast: true,
-            element_path: None,
-        }
-    }
-
-    /// A built-in validator (`kind`, Mongoose validator `id`) refusing `value`, or a missing value.
-    pub fn validator(path: &str, kind: &str, value: Option<&Bson>, id: u32) -> Self {
-        FieldError {
-            path: path.to_owned(),
-            kind: kind.into(),
-            value: value.cloned(),
-            validator: Some(id),
-            cast: false,
-            element_path: None,
-        }
-    }
-}
+pub use crate::error::FieldError;
 
 /// What a whole document is being cast for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,18 +63,5 @@ impl Schema {
     /// `{ $jsonSchema: ... }` for a collection validator.
     pub fn json_schema(&self) -> Document {
         json_schema::derive(&self.spec)
-    }
-
-    /// The schema's indexes, as the driver builds them.
-    pub fn indexes(&self) -> Result<Vec<IndexModel>, Error> {
-        self.spec
-            .indexes
-            .iter()
-            .map(|index| {
-                let options: IndexOptions = bson::deserialize_from_document(index.options.clone())
-                    .map_err(|e| Error::InvalidArgument(format!("invalid index options {}: {e}", index.options)))?;
-                Ok(IndexModel::builder().keys(index.key.clone()).options(options).build())
-            })
-            .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! The schema spec: what the JS facade extracts from a Mongoose schema, as canonical Extended JSON (so
 //! typed defaults, enum values and bounds keep their BSON types). Parsed once per model.
 
-use bson::{Bson, Document};
+use bson::Bson;
 use regex::Regex;
 use serde::Deserialize;
 
@@ -23,8 +23,6 @@ pub struct Spec {
     pub timestamps: Option<Timestamps>,
     #[serde(default)]
     pub version_key: Option<String>,
-    #[serde(default)]
-    pub indexes: Vec<IndexSpec>,
 }
 
 /// Mongoose's `strict`: unknown paths are dropped (`Drop`), kept (`Keep`) or refused (`Throw`).
@@ -42,14 +40,6 @@ pub enum Strict {
 pub struct Timestamps {
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IndexSpec {
-    pub key: Document,
-    #[serde(default)]
-    pub options: Document,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -127,11 +127,16 @@ impl Databases {
         Databases { map: RwLock::new(HashMap::new()), max_labelled, labelled: AtomicUsize::new(0) }
     }
 
-    /// Runs one operation on `db`, counting it with its latency and outcome.
-    pub async fn track<T, E>(&self, db: &str, op: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    /// Runs one operation on `db`, counting it with its latency and whether `succeeded` says it did.
+    pub async fn track<T, E>(
+        &self,
+        db: &str,
+        op: impl Future<Output = Result<T, E>>,
+        succeeded: impl FnOnce(&Result<T, E>) -> bool,
+    ) -> Result<T, E> {
         let started = Instant::now();
         let result = op.await;
-        self.get(db).record(started.elapsed(), result.is_ok());
+        self.get(db).record(started.elapsed(), succeeded(&result));
         result
     }
 

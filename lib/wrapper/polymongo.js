@@ -2,9 +2,9 @@
 // PolyMongo.createWrapper and the wrapper it returns.
 
 const { EventEmitter } = require('node:events');
-const { NativeWrapper } = require('../native.js');
+const { NativeWrapper } = require('../../native.js');
 const { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions } = require('./options');
-const { WrappedModel, isMongooseModel } = require('./model');
+const { Tenancy, wrappedHandle, isMongooseModel, DEFAULT_TENANT_CACHE_SIZE } = require('./models');
 const { logSettings } = require('./logging');
 const signals = require('./signals');
 
@@ -19,10 +19,14 @@ class PolyMongoWrapper extends EventEmitter {
     super();
     checkWrapperOptions(options);
     // The log options become the engine's log settings and a sink; the rest go to the engine as they are.
-    const { handleSignals = true, debug, logPath, logger, logMaxBytes, logMaxFiles, ...engineOptions } = options;
+    const { handleSignals = true, tenantCacheSize = DEFAULT_TENANT_CACHE_SIZE, debug, logPath, logger, logMaxBytes, logMaxFiles, ...engineOptions } = options;
     const log = logSettings(options);
     this._native = new NativeWrapper({ ...engineOptions, ...log.native }, log.sink);
-    this._models = new WeakMap();
+    /** Per Mongoose instance, its wrapped models and their databases' connections. */
+    this._tenancies = new WeakMap();
+    this._tenantCacheSize = tenantCacheSize;
+    /** Per wrapped model, what wrapModel returned for it. */
+    this._handles = new WeakMap();
     this._handleSignals = handleSignals;
     this._inFlight = 0;
     /** The close under way, if any: operations are refused meanwhile. */
@@ -183,20 +187,32 @@ class PolyMongoWrapper extends EventEmitter {
     return this._native.defaultDb;
   }
 
-  /** A Mongoose model's collection on this wrapper; `.db(name)` gives it in another database.
-   *  Options: `autoIndex` (default: the schema's, on as in Mongoose) builds the schema's indexes
-   *  before the first write to each database; `jsonSchema: true` also applies a `$jsonSchema`
-   *  validator derived from the schema there. The first call for a model decides its options. */
+  /** The Mongoose model `model` on this wrapper's engine: the model of the default database, and
+   *  `.db(name)`, the same Mongoose model (a subclass of `model`) in database `name`. Options:
+   *  `autoIndex` (default: the schema's, on as in Mongoose) builds the schema's indexes before the
+   *  first write to each database; `jsonSchema: true` also applies a `$jsonSchema` validator derived
+   *  from the schema there. The first call for a model decides its options. */
   wrapModel(model, options) {
     if (!isMongooseModel(model)) {
       throw new TypeError('polymongo-rs: wrapModel() takes a Mongoose model (the result of mongoose.model(...))');
     }
-    let wrapped = this._models.get(model);
-    if (wrapped === undefined) {
-      wrapped = new WrappedModel(this, model, checkModelOptions(options));
-      this._models.set(model, wrapped);
+    let handle = this._handles.get(model);
+    if (handle === undefined) {
+      const tenancy = this._tenancy(model.base);
+      handle = wrappedHandle(tenancy, tenancy.wrap(model, checkModelOptions(options)));
+      this._handles.set(model, handle);
     }
-    return wrapped.defaultModel;
+    return handle;
+  }
+
+  /** The models and database connections of Mongoose instance `mongoose` under this wrapper. */
+  _tenancy(mongoose) {
+    let tenancy = this._tenancies.get(mongoose);
+    if (tenancy === undefined) {
+      tenancy = new Tenancy(this, mongoose, this._tenantCacheSize);
+      this._tenancies.set(mongoose, tenancy);
+    }
+    return tenancy;
   }
 
   /** A background failure (an index build, a validator): an 'error' event when someone listens,

@@ -1,10 +1,11 @@
 'use strict';
 // The schema bridge: a Mongoose schema becomes a spec (plain JSON) that the Rust engine casts and
-// validates with. What only JS can run stays here: custom validators, conditional `required`, default
-// functions other than Date.now, and patterns the Rust regex engine does not take. Errors come back
-// as the application's own Mongoose errors (ValidationError, ValidatorError, CastError).
+// validates with (the fast path) and derives a `$jsonSchema` validator from. What only JS can run
+// stays here: custom validators, conditional `required`, default functions other than Date.now, and
+// patterns the Rust regex engine does not take. Errors come back as the application's own Mongoose
+// errors (ValidationError, ValidatorError, CastError).
 
-const { NativeSchema } = require('../native.js');
+const { NativeSchema } = require('../../native.js');
 
 const TYPES = {
   String: 'string',
@@ -141,6 +142,13 @@ class SpecBuilder {
   }
 }
 
+/** Undefined values are absent paths to Mongoose, not nulls. */
+const IGNORE_UNDEFINED = { ignoreUndefined: true };
+
+function nativeSchema(spec, BSON) {
+  return new NativeSchema(BSON.EJSON.stringify(spec, { relaxed: false }));
+}
+
 /** Each value at `segments` in `doc` (`*` is each element of an array or each value of a map), with
  *  its dotted path. */
 function* valuesAt(doc, segments, i = 0, prefix = '') {
@@ -163,16 +171,15 @@ function* valuesAt(doc, segments, i = 0, prefix = '') {
 
 /** A model's schema on the engine, with the parts only JS can run. */
 class ModelSchema {
-  constructor(model, codec) {
+  /** `ctx`: `{ codec, errors }` of the model's Mongoose (lib/driver/mongoose.js). */
+  constructor(model, ctx) {
     this.model = model;
-    this.codec = codec;
+    this.codec = ctx.codec;
+    this.driverErrors = ctx.errors;
     this.errors = model.base.Error;
     this.mongooseMajor = Number.parseInt(model.base.version, 10);
     const builder = new SpecBuilder();
-    const spec = builder.schema(model.schema, [], model.modelName);
-    spec.indexes = model.schema.indexes().map(([key, options]) => ({ key, options: indexOptions(options) }));
-    this.spec = spec;
-    this.native = new NativeSchema(codec.BSON.EJSON.stringify(spec, { relaxed: false }));
+    this.native = nativeSchema(builder.schema(model.schema, [], model.modelName), this.codec.BSON);
     this.validators = builder.validators;
     const leftToJs = new Set(this.native.jsValidators);
     this.jsChecks = builder.jsChecks.concat(builder.patterns.filter((p) => leftToJs.has(p.id)));
@@ -193,9 +200,9 @@ class ModelSchema {
   async castDocument(input, replace = false) {
     let bytes;
     try {
-      bytes = this.native.castDocument(this.codec.encode(this.applyDefaults(input)), replace);
+      bytes = this.native.castDocument(this.codec.encode(this.applyDefaults(input), IGNORE_UNDEFINED), replace);
     } catch (err) {
-      throw this.error(this.codec.error(err));
+      throw this.error(this.driverErrors.fromNative(err));
     }
     const doc = this.codec.decode(bytes);
     if (this.jsChecks.length > 0) await this.runJsChecks(doc, doc);
@@ -308,24 +315,6 @@ function fillAt(target, [head, ...rest], fill, owner) {
   if (next != null && typeof next !== 'object') return;
   target[head] = { ...next };
   fillAt(target[head], rest, fill, owner);
-}
-
-/** Mongoose's index options under the server's names (`expires` → `expireAfterSeconds`). */
-function indexOptions(options = {}) {
-  const { expires, background, ...rest } = options;
-  if (expires !== undefined && rest.expireAfterSeconds === undefined) {
-    rest.expireAfterSeconds = typeof expires === 'number' ? expires : Math.round(parseDuration(expires) / 1000);
-  }
-  return rest;
-}
-
-const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_557_600_000 };
-
-/** `'1d'`, `'2h'`, `'30s'`: what Mongoose's `expires` takes as a string. */
-function parseDuration(text) {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)?\s*$/i.exec(String(text));
-  if (!match) throw new TypeError(`polymongo-rs: cannot read the index expiry ${JSON.stringify(text)}`);
-  return Number(match[1]) * UNITS[(match[2] ?? 'ms').toLowerCase()];
 }
 
 module.exports = { ModelSchema };

@@ -19,6 +19,7 @@ const WRAPPER_OPTIONS = {
   maxOpenPools: 'number',
   maxTotalConnections: 'number',
   handleSignals: 'boolean',
+  tenantCacheSize: 'number',
   maxDatabaseLabels: 'number',
   logger: 'object',
   logMaxBytes: 'number',
@@ -64,6 +65,9 @@ function checkShape(value, table, prefix, required = []) {
 
 function checkWrapperOptions(options) {
   checkShape(options, WRAPPER_OPTIONS, '', ['mongoURI']);
+  if (options.tenantCacheSize !== undefined && !(Number.isInteger(options.tenantCacheSize) && options.tenantCacheSize >= 1)) {
+    throw rangeError('tenantCacheSize', `must be a positive integer, got ${options.tenantCacheSize}`);
+  }
   if (kindOf(options.debug) === 'object') checkShape(options.debug, DEBUG, 'debug');
   if (options.logger !== undefined && !LOG_LEVELS.some((level) => typeof options.logger[level] === 'function')) {
     throw optionError('logger', 'must have debug/info/warn/error methods (pino, winston, console...)');
@@ -101,15 +105,19 @@ function checkHookArgs(names, callback) {
   return { list, callback };
 }
 
+function rangeError(option, message) {
+  const err = new RangeError(`polymongo-rs: option ${option} ${message}`);
+  err.code = 'ERR_OUT_OF_RANGE';
+  err.option = option;
+  return err;
+}
+
 /** `actions.closeAll` options; none is `{}`. */
 function checkCloseOptions(options) {
   if (options === undefined) return {};
   checkShape(options, { timeoutMS: 'number' }, 'closeAll options');
   if (options.timeoutMS !== undefined && !(options.timeoutMS >= 0)) {
-    const err = new RangeError(`polymongo-rs: option closeAll options.timeoutMS must be a non-negative number of milliseconds, got ${options.timeoutMS}`);
-    err.code = 'ERR_OUT_OF_RANGE';
-    err.option = 'closeAll options.timeoutMS';
-    throw err;
+    throw rangeError('closeAll options.timeoutMS', `must be a non-negative number of milliseconds, got ${options.timeoutMS}`);
   }
   return options;
 }

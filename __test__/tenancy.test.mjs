@@ -1,0 +1,149 @@
+// What a database's model class promises beyond Mongoose's own behaviour: populate never leaves the
+// database (where Mongoose's useDb falls back to the parent connection's models), sessions the engine
+// cannot honour are refused before anything is written, the bounded cache of classes evicts without
+// breaking documents the application still holds, lean reads are served by the engine directly, and
+// the package exports PolyMongo's shapes.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { PolyMongo } from '../index.mjs';
+import DefaultExport from '../index.mjs';
+import { MONGOOSES } from './differential.mjs';
+import { ObjectId, mongoose, openSuite, uniqueDb } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const PREFIX = uniqueDb('tenancy');
+let suite;
+
+before(async () => {
+  suite = await openSuite(PREFIX);
+});
+
+after(async () => {
+  await suite.close();
+});
+
+const raw = (db, collection) => suite.client.db(db).collection(collection);
+
+test('CommonJS exports the PolyMongo class itself, and { PolyMongo }; ESM exports both too', () => {
+  const cjs = require('../index.js');
+  assert.equal(typeof cjs.createWrapper, 'function');
+  assert.equal(cjs.PolyMongo, cjs);
+  assert.equal(typeof cjs.PolyMongo.createWrapper, 'function');
+  assert.equal(PolyMongo, cjs);
+  assert.equal(DefaultExport, cjs);
+});
+
+for (const m of MONGOOSES) {
+  describe(`Mongoose ${m.version}`, () => {
+    let wrapper;
+    before(() => {
+      wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_main`, handleSignals: false, tenantCacheSize: 3 });
+    });
+    after(async () => {
+      await wrapper.disconnect();
+    });
+
+    function models() {
+      const base = new m.Mongoose();
+      const Org = base.model('Org', new base.Schema({ name: String }));
+      const User = base.model('User', new base.Schema({
+        name: String,
+        org: { type: base.Schema.Types.ObjectId, ref: 'Org' },
+        owner: { type: base.Schema.Types.ObjectId, ref: Org },
+      }));
+      return { base, Org: wrapper.wrapModel(Org), User: wrapper.wrapModel(User) };
+    }
+
+    test('populate stays in the database: two tenants with the same ids each see their own', async () => {
+      const { Org, User } = models();
+      const orgId = new m.Types.ObjectId();
+      const [a, b] = [uniqueDb(PREFIX), uniqueDb(PREFIX)];
+      // The default database has the same ids too, with other data: useDb would read it.
+      await Org.create({ _id: orgId, name: 'main org' });
+      await Org.db(a).create({ _id: orgId, name: 'org of a' });
+      await Org.db(b).create({ _id: orgId, name: 'org of b' });
+      for (const [db, name] of [[a, 'org of a'], [b, 'org of b']]) {
+        await User.db(db).create({ name: 'u', org: orgId, owner: orgId });
+        const byName = await User.db(db).findOne().populate('org');
+        const byClassRef = await User.db(db).findOne().populate('owner');
+        const byModel = await User.db(db).findOne().populate({ path: 'org', model: Org });
+        const lean = await User.db(db).findOne().populate('org').lean();
+        assert.deepEqual([byName.org.name, byClassRef.owner.name, byModel.org.name, lean.org.name], [name, name, name, name]);
+        assert.equal(byName.org.constructor.db.name, db);
+      }
+    });
+
+    test('a session is refused before anything is sent: nothing is written outside its transaction', async () => {
+      const { User } = models();
+      const db = uniqueDb(PREFIX);
+      const Users = User.db(db);
+      await assert.rejects(Users.startSession(), { code: 'ERR_NOT_SUPPORTED', message: /sessions/ });
+      // A session from elsewhere (here the Node driver's) passed to a model.
+      const session = suite.client.startSession();
+      try {
+        await assert.rejects(Users.create([{ name: 'in a transaction' }], { session }), { code: 'ERR_NOT_SUPPORTED' });
+        await assert.rejects(Users.find({}).session(session), { code: 'ERR_NOT_SUPPORTED' });
+        await assert.rejects(Users.updateOne({}, { name: 'x' }, { session }), { code: 'ERR_NOT_SUPPORTED' });
+        await assert.rejects(Users.insertMany([{ name: 'y' }], { session }), { code: 'ERR_NOT_SUPPORTED' });
+      } finally {
+        await session.endSession();
+      }
+      assert.equal(await raw(db, 'users').countDocuments(), 0);
+    });
+
+    test('the cache of database classes is bounded; an evicted class\'s documents still save to their database', async () => {
+      const { User } = models();
+      const dbs = Array.from({ length: 6 }, () => uniqueDb(PREFIX));
+      const first = User.db(dbs[0]);
+      const doc = await first.create({ name: 'held' });
+      for (const db of dbs.slice(1)) await User.db(db).countDocuments();
+      assert.notEqual(User.db(dbs[0]), first, 'the first database\'s class was evicted and built again');
+      doc.name = 'saved after eviction';
+      await doc.save();
+      assert.equal((await raw(dbs[0], 'users').findOne({ _id: new ObjectId(doc._id.toHexString()) })).name, 'saved after eviction');
+      assert.equal(await raw(dbs.at(-1), 'users').countDocuments(), 0);
+      // The default database is never evicted.
+      assert.equal(User.db(), User.db(null));
+    });
+
+    test('lean reads and counts with no middleware are served by the engine, with Mongoose\'s results', async () => {
+      const { base, User } = models();
+      const db = uniqueDb(PREFIX);
+      const Users = User.db(db);
+      await Users.create([{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
+      const calls = [];
+      for (const name of ['_find', '_findOne', '_countDocuments']) {
+        const original = base.Query.prototype[name];
+        base.Query.prototype[name] = function counted(...args) {
+          calls.push(name);
+          return original.apply(this, args);
+        };
+      }
+      const lean = await Users.find({ name: { $in: ['a', 'c'] } }).sort({ name: -1 }).select('name -_id').lean();
+      const one = await Users.findOne({ name: 'b' }, 'name').lean();
+      const count = await Users.countDocuments({ name: { $ne: 'a' } });
+      assert.deepEqual(lean, [{ name: 'c' }, { name: 'a' }]);
+      assert.equal(one.name, 'b');
+      assert.equal(count, 2);
+      // `-_id` is Mongoose's to rewrite: that one query took Mongoose's path.
+      assert.deepEqual(calls, ['_find']);
+      // Documents, and a cast the engine refuses, take Mongoose's path and fail as Mongoose fails.
+      assert.equal((await Users.findOne({ name: 'a' })).constructor, Users);
+      await assert.rejects(Users.findOne({ _id: 'nope' }).lean(), (err) => err instanceof base.Error.CastError && /for model "User"/.test(err.message));
+      assert.deepEqual(calls, ['_find', '_findOne', '_findOne']);
+    });
+  });
+}
+
+test('a wrapped model is not a database\'s class: it has no documents of its own to make in other databases', () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: 'mongodb://127.0.0.1:1', defaultDB: 'main', handleSignals: false });
+  const base = new mongoose.Mongoose();
+  const User = wrapper.wrapModel(base.model('User', new base.Schema({ name: String })));
+  const doc = new User({ name: 'a' });
+  assert.equal(doc.db.name, 'main');
+  assert.ok(doc instanceof User);
+  assert.ok(new (User.db('other'))({ name: 'b' }) instanceof User);
+  assert.equal(typeof User.db, 'function');
+  assert.equal(User.db('other').db.name, 'other');
+});

@@ -1,0 +1,391 @@
+'use strict';
+// A collection in the Node driver's shape, over the engine: every call becomes one request to the
+// engine (an operation name and BSON), which admits it on the database's pool, counts it and runs it.
+// Results and errors have the Node driver's shapes and classes, so Mongoose, and code written for the
+// driver, read them as they always have.
+
+const { FindCursor, AggregationCursor, EngineCursor } = require('./cursor');
+const { findOptions, aggregateOptions, countOptions, writeOptions, acknowledged, bsonOptions, toSort, refuse } = require('./options');
+
+/** Whether an update document starts with an operator (`$set`, ...), as the Node driver requires. */
+function hasAtomicOperators(update) {
+  if (Array.isArray(update)) return update.some(hasAtomicOperators);
+  if (update == null || typeof update !== 'object') return false;
+  const first = Object.keys(typeof update.toBSON === 'function' ? update.toBSON() : update)[0];
+  return first !== undefined && first.startsWith('$');
+}
+
+/** `'a'`, `['a', 'b']`, `[['a', 1]]`, `{ a: 1 }` or a Map as an index key document. */
+function indexKey(spec) {
+  if (typeof spec === 'string') return { [spec]: 1 };
+  if (spec instanceof Map) return Object.fromEntries(spec);
+  if (Array.isArray(spec)) {
+    const key = {};
+    for (const item of spec) {
+      if (typeof item === 'string') key[item] = 1;
+      else if (Array.isArray(item)) key[item[0]] = item[1] ?? 1;
+      else Object.assign(key, item);
+    }
+    return key;
+  }
+  return spec;
+}
+
+/** The name the server gives an index with no name: `a_1_b_-1`. */
+function indexName(key) {
+  return Object.entries(key).map(([field, direction]) => `${field}_${direction}`).join('_');
+}
+
+/** Options of the createIndexes command itself; the rest of createIndex's options describe the index. */
+const INDEX_COMMAND_OPTIONS = ['commitQuorum', 'maxTimeMS', 'comment', 'writeConcern'];
+/** Options of a call that never describe an index. */
+const NOT_INDEX_OPTIONS = new Set([...INDEX_COMMAND_OPTIONS, 'session', 'readPreference', 'readConcern', 'timeoutMS', 'signal',
+  'ignoreUndefined', 'serializeFunctions', 'promoteLongs', 'promoteValues', 'promoteBuffers', 'bsonRegExp', 'useBigInt64']);
+
+class EngineCollection {
+  /** `db`: the EngineDb; `name`: the collection's name, checked by the engine. */
+  constructor(db, name) {
+    this.s = { db, namespace: { db: db.databaseName, collection: name } };
+    this._db = db;
+    this._ctx = db._ctx;
+    try {
+      this._native = db._client._native.namespace(db.databaseName, name);
+    } catch (err) {
+      throw this._ctx.errors.fromNative(err);
+    }
+    this.collectionName = name;
+  }
+
+  get dbName() {
+    return this._db.databaseName;
+  }
+
+  get namespace() {
+    return `${this._db.databaseName}.${this.collectionName}`;
+  }
+
+  get readConcern() {
+    return undefined;
+  }
+
+  get readPreference() {
+    return undefined;
+  }
+
+  get writeConcern() {
+    return undefined;
+  }
+
+  /** Sends request `op` and resolves to its reply: a document (decoded with `bson`), a count, or null.
+   *  With `schema` (a NativeSchema: the fast path), the engine casts the filter by it first. */
+  async _execute(op, request, bson, schema) {
+    const { codec, errors } = this._ctx;
+    let reply;
+    try {
+      reply = await this._native.execute(op, codec.encode(request, bson), schema);
+    } catch (err) {
+      throw errors.fromNative(err);
+    }
+    return Buffer.isBuffer(reply) ? codec.decode(reply, bson) : reply;
+  }
+
+  /** Waits for what must precede this collection's first write (a model's indexes, set by the
+   *  wrapper as `_beforeWrite`), if anything. */
+  async _ready() {
+    const pending = this._beforeWrite?.();
+    if (pending != null) await pending;
+  }
+
+  /** A write of `ops` (the engine's write models) with `options`: the engine's bulk result. */
+  async _write(ops, options) {
+    const request = { ops, ...writeOptions(options, this._ctx.errors) };
+    request.ordered = options?.ordered !== false;
+    await this._ready();
+    return this._execute('write', request, bsonOptions(options));
+  }
+
+  /** `doc` with an `_id` of the application's ObjectId class when it has none, as the Node driver
+   *  gives it (the caller's object gets it too). */
+  _withId(doc) {
+    if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) {
+      throw this._ctx.errors.invalid('Document must be a valid JavaScript object');
+    }
+    if (doc._id === undefined) doc._id = new this._ctx.codec.BSON.ObjectId();
+    return doc;
+  }
+
+  async insertOne(doc, options) {
+    this._withId(doc);
+    const raw = this._ctx.errors.singleOutcome(await this._write([{ insertOne: { document: doc } }], options));
+    return { acknowledged: acknowledged(options) && raw.ok === 1, insertedId: doc._id };
+  }
+
+  async insertMany(docs, options) {
+    if (!Array.isArray(docs)) throw this._ctx.errors.invalid('Argument "docs" must be an array of documents');
+    if (docs.some((d) => d == null)) {
+      throw this._ctx.errors.invalid('Collection.insertMany() cannot be called with an array that has null/undefined values');
+    }
+    const result = await this.bulkWrite(docs.map((document) => ({ insertOne: { document } })), options);
+    return { acknowledged: acknowledged(options), insertedCount: result.insertedCount, insertedIds: result.insertedIds };
+  }
+
+  /** The Node driver's bulk operations (insertOne, updateOne, updateMany, replaceOne, deleteOne,
+   *  deleteMany); resolves to its BulkWriteResult or rejects with a MongoBulkWriteError. */
+  async bulkWrite(operations, options) {
+    if (!Array.isArray(operations)) throw this._ctx.errors.invalid('Argument "operations" must be an array of documents');
+    if (operations.length === 0) throw this._ctx.errors.invalid('Invalid BulkOperation, Batch cannot be empty');
+    const ops = operations.map((op) => this._writeModel(op));
+    const raw = await this._write(ops, options);
+    return this._ctx.errors.bulkOutcome(raw, options?.ordered !== false);
+  }
+
+  /** One bulkWrite entry as the engine's write model, checked as the Node driver checks it. */
+  _writeModel(op) {
+    const { errors } = this._ctx;
+    const [kind, spec] = Object.entries(op ?? {})[0] ?? [];
+    if (spec == null || typeof spec !== 'object') throw errors.invalid('Operation must be an object with an operation key');
+    switch (kind) {
+      case 'insertOne':
+        return { insertOne: { document: this._withId(spec.document == null ? spec : spec.document) } };
+      case 'updateOne':
+      case 'updateMany':
+        if (!hasAtomicOperators(spec.update)) throw errors.invalid('Update document requires atomic operators');
+        return { [kind]: pickStatement(spec, ['filter', 'update', 'upsert', 'arrayFilters', 'collation', 'hint']) };
+      case 'replaceOne':
+        if (hasAtomicOperators(spec.replacement)) throw errors.invalid('Replacement document must not contain atomic operators');
+        return { replaceOne: pickStatement(spec, ['filter', 'replacement', 'upsert', 'collation', 'hint']) };
+      case 'deleteOne':
+      case 'deleteMany':
+        return { [kind]: pickStatement(spec, ['filter', 'collation', 'hint']) };
+      default:
+        throw errors.invalid(`Invalid bulkWrite operation: ${JSON.stringify(kind)}`);
+    }
+  }
+
+  async _single(kind, statement, options) {
+    const raw = this._ctx.errors.singleOutcome(await this._write([{ [kind]: statement }], options));
+    const ack = acknowledged(options);
+    if (kind === 'deleteOne' || kind === 'deleteMany') return { acknowledged: ack, deletedCount: raw.nRemoved };
+    const upserted = raw.upserted[0];
+    return {
+      acknowledged: ack,
+      modifiedCount: raw.nModified,
+      upsertedId: upserted ? upserted._id : null,
+      upsertedCount: raw.nUpserted,
+      matchedCount: raw.nMatched,
+    };
+  }
+
+  updateOne(filter, update, options) {
+    return this._update('updateOne', filter, update, options);
+  }
+
+  updateMany(filter, update, options) {
+    return this._update('updateMany', filter, update, options);
+  }
+
+  async _update(kind, filter, update, options = {}) {
+    if (!hasAtomicOperators(update)) throw this._ctx.errors.invalid('Update document requires atomic operators');
+    return this._single(kind, { filter, update, ...pickStatement(options, ['upsert', 'arrayFilters', 'collation', 'hint']) }, options);
+  }
+
+  async replaceOne(filter, replacement, options = {}) {
+    if (hasAtomicOperators(replacement)) throw this._ctx.errors.invalid('Replacement document must not contain atomic operators');
+    return this._single('replaceOne', { filter, replacement, ...pickStatement(options, ['upsert', 'collation', 'hint']) }, options);
+  }
+
+  async deleteOne(filter, options = {}) {
+    return this._single('deleteOne', { filter, ...pickStatement(options, ['collation', 'hint']) }, options);
+  }
+
+  async deleteMany(filter, options = {}) {
+    return this._single('deleteMany', { filter, ...pickStatement(options, ['collation', 'hint']) }, options);
+  }
+
+  /** The Node driver's `find`; `schema` is the fast path's (see `_execute`). */
+  find(filter = {}, options, schema) {
+    const request = { filter, options: findOptions(options, this._ctx.errors) };
+    const cursor = new FindCursor(this._native, 'find', request, this._ctx, bsonOptions(options), schema);
+    cursor._collection = this;
+    return cursor;
+  }
+
+  async findOne(filter = {}, options, schema) {
+    return this._execute('findOne', { filter, options: findOptions(options, this._ctx.errors) }, bsonOptions(options), schema);
+  }
+
+  aggregate(pipeline = [], options) {
+    if (!Array.isArray(pipeline)) throw this._ctx.errors.invalid('"pipeline" must be an array of stages');
+    const request = { pipeline: [...pipeline], options: aggregateOptions(options, this._ctx.errors) };
+    return new AggregationCursor(this._native, 'aggregate', request, this._ctx, bsonOptions(options));
+  }
+
+  async countDocuments(filter = {}, options, schema) {
+    return this._execute('countDocuments', { filter, options: countOptions(options, this._ctx.errors) }, undefined, schema);
+  }
+
+  async estimatedDocumentCount(options) {
+    return this._execute('estimatedDocumentCount', { options: countOptions(options, this._ctx.errors) });
+  }
+
+  /** The Node driver's deprecated `count()`: the server's `count` command. */
+  async count(filter = {}, options = {}) {
+    const reply = await this._command({ count: this.collectionName, query: filter, ...countOptions(options, this._ctx.errors) });
+    return reply.n;
+  }
+
+  async distinct(key, filter = {}, options) {
+    const reply = await this._execute('distinct', { field: key, filter, options: countOptions(options, this._ctx.errors) }, bsonOptions(options));
+    return reply.values;
+  }
+
+  findOneAndUpdate(filter, update, options) {
+    if (!hasAtomicOperators(update)) return Promise.reject(this._ctx.errors.invalid('Update document requires atomic operators'));
+    return this._findAndModify(filter, { update }, options);
+  }
+
+  findOneAndReplace(filter, replacement, options) {
+    if (hasAtomicOperators(replacement)) {
+      return Promise.reject(this._ctx.errors.invalid('Replacement document must not contain atomic operators'));
+    }
+    return this._findAndModify(filter, { update: replacement }, options);
+  }
+
+  findOneAndDelete(filter, options) {
+    return this._findAndModify(filter, { remove: true }, options);
+  }
+
+  /** The server's findAndModify; resolves to the document, or with `includeResultMetadata` to the
+   *  server's reply (`{ lastErrorObject, value, ok, ... }`), as the Node driver does. */
+  async _findAndModify(filter, change, options = {}) {
+    const { errors } = this._ctx;
+    const { writeConcern, comment, let: letVars } = writeOptions(options, errors);
+    const read = findOptions({ sort: options.sort, projection: options.projection, maxTimeMS: options.maxTimeMS }, errors);
+    const command = { findAndModify: this.collectionName, query: filter ?? {}, ...change };
+    if (read.sort) command.sort = read.sort;
+    if (read.projection !== undefined) command.fields = read.projection;
+    if (change.update !== undefined) {
+      command.new = options.returnDocument === 'after' || options.returnOriginal === false;
+      if (options.upsert !== undefined) command.upsert = Boolean(options.upsert);
+      if (options.arrayFilters !== undefined) command.arrayFilters = options.arrayFilters;
+      if (options.bypassDocumentValidation !== undefined) command.bypassDocumentValidation = options.bypassDocumentValidation;
+    }
+    for (const [name, value] of Object.entries({ collation: options.collation, hint: options.hint, maxTimeMS: read.maxTimeMS, writeConcern, comment, let: letVars })) {
+      if (value !== undefined) command[name] = value;
+    }
+    if (change.update !== undefined) await this._ready();
+    const reply = await this._command(command, bsonOptions(options));
+    if (reply.writeConcernError) throw new errors.mongo.MongoWriteConcernError(reply);
+    if (options.includeResultMetadata) return reply;
+    return reply.value ?? null;
+  }
+
+  /** A command run on this collection's database. */
+  _command(command, bson) {
+    return this._execute('command', { command }, bson);
+  }
+
+  /** One index of `spec`'s keys; `options` hold its description (`unique`, `name`, ...) and the
+   *  command's options. Resolves to its name. */
+  async createIndex(spec, options = {}) {
+    const index = { key: spec };
+    for (const [name, value] of Object.entries(options)) {
+      if (!NOT_INDEX_OPTIONS.has(name) && value !== undefined) index[name] = value;
+    }
+    const [name] = await this.createIndexes([index], options);
+    return name;
+  }
+
+  /** `[{ key, name?, ...index options }]` → their names. */
+  async createIndexes(specs, options = {}) {
+    refuse(options, this._ctx.errors);
+    const indexes = specs.map((spec) => {
+      const index = { ...spec, key: indexKey(spec.key) };
+      index.name ??= indexName(index.key);
+      return index;
+    });
+    await this._command({ createIndexes: this.collectionName, indexes, ...pickStatement(options, INDEX_COMMAND_OPTIONS) });
+    return indexes.map((index) => index.name);
+  }
+
+  async dropIndex(name, options = {}) {
+    refuse(options, this._ctx.errors);
+    return this._command({ dropIndexes: this.collectionName, index: name, ...pickStatement(options, ['maxTimeMS', 'comment', 'writeConcern']) });
+  }
+
+  async dropIndexes(options = {}) {
+    await this.dropIndex('*', options);
+    return true;
+  }
+
+  listIndexes(options = {}) {
+    refuse(options, this._ctx.errors);
+    const request = { command: { listIndexes: this.collectionName, cursor: options.batchSize ? { batchSize: options.batchSize } : {} }, batchSize: options.batchSize, options: {} };
+    return new EngineCursor(this._native, 'command', request, this._ctx, bsonOptions(options));
+  }
+
+  /** The full index descriptions (`{ v, key, name, ... }`), as `listIndexes`. */
+  indexes(options = {}) {
+    return this.listIndexes(options).toArray();
+  }
+
+  async indexExists(names, options) {
+    const existing = new Set((await this.indexes(options)).map((index) => index.name));
+    return (Array.isArray(names) ? names : [names]).every((name) => existing.has(name));
+  }
+
+  /** `{ name: [[field, direction], ...] }`, or with `full: true` the full descriptions. */
+  async indexInformation(options = {}) {
+    const indexes = await this.indexes(options);
+    if (options.full) return indexes;
+    return Object.fromEntries(indexes.map((index) => [index.name, Object.entries(index.key)]));
+  }
+
+  async drop(options = {}) {
+    refuse(options, this._ctx.errors);
+    await this._command({ drop: this.collectionName, ...pickStatement(options, ['writeConcern', 'comment']) });
+    return true;
+  }
+
+  async rename(newName, options = {}) {
+    refuse(options, this._ctx.errors);
+    const db = this._db.databaseName;
+    const command = { renameCollection: `${db}.${this.collectionName}`, to: `${db}.${newName}`, dropTarget: options.dropTarget === true };
+    await this._db._client.db('admin').command(command);
+    return this._db.collection(newName);
+  }
+
+  /** The collection's creation options (`{}` for none). */
+  async options() {
+    const [info] = await this._db.listCollections({ name: this.collectionName }).toArray();
+    if (info === undefined) throw this._ctx.errors.invalid(`Collection ${this.namespace} not found`);
+    return info.options ?? {};
+  }
+
+  async isCapped() {
+    return Boolean((await this.options()).capped);
+  }
+
+  watch() {
+    throw this._ctx.errors.unsupported('change streams (watch) are not supported yet');
+  }
+
+  initializeOrderedBulkOp() {
+    throw this._ctx.errors.unsupported('the fluent bulk API is not supported; use bulkWrite()');
+  }
+
+  initializeUnorderedBulkOp() {
+    throw this._ctx.errors.unsupported('the fluent bulk API is not supported; use bulkWrite()');
+  }
+}
+
+/** The fields of `source` that a write statement takes, sort normalised. */
+function pickStatement(source, names) {
+  const out = {};
+  for (const name of names) {
+    if (source[name] !== undefined) out[name] = name === 'sort' ? toSort(source[name]) : source[name];
+  }
+  return out;
+}
+
+module.exports = { EngineCollection, hasAtomicOperators };

@@ -1,0 +1,303 @@
+'use strict';
+// Cursors in the Node driver's shape over the engine's: documents arrive a chunk at a time (one Buffer
+// of concatenated BSON per chunk), so memory stays bounded. Nothing is sent until the first document is
+// asked for, so FindCursor's builders (sort, limit, project, ...) can still change the query.
+
+const { EventEmitter } = require('node:events');
+const { Readable } = require('node:stream');
+const { toReadPreference, toSort } = require('./options');
+
+class EngineCursor extends EventEmitter {
+  /** `namespace`: the NativeNamespace; `op` / `request`: what to open; `ctx`: `{ codec, errors }`;
+   *  `bson`: the call's deserialization options; `schema`: the fast path's NativeSchema, which casts
+   *  the filter in the engine. */
+  constructor(namespace, op, request, ctx, bson, schema) {
+    super();
+    this._namespace = namespace;
+    this._op = op;
+    this._request = request;
+    this._ctx = ctx;
+    this._bson = bson;
+    this._schema = schema;
+    this._native = null;
+    this._docs = [];
+    this._at = 0;
+    this._exhausted = false;
+    this._closed = false;
+    this._transform = null;
+  }
+
+  /** Whether the cursor has been closed or read to its end. */
+  get closed() {
+    return this._closed;
+  }
+
+  get killed() {
+    return this._closed && !this._exhausted;
+  }
+
+  get id() {
+    return undefined;
+  }
+
+  /** Documents already fetched and not yet read. */
+  bufferedCount() {
+    return this._docs.length - this._at;
+  }
+
+  readBufferedDocuments(n = this.bufferedCount()) {
+    const docs = this._docs.slice(this._at, this._at + n);
+    this._at += docs.length;
+    return this._transform ? docs.map(this._transform) : docs;
+  }
+
+  _started() {
+    return this._native !== null;
+  }
+
+  _checkNotStarted() {
+    if (this._started()) throw new this._ctx.errors.mongo.MongoCursorInUseError('Cursor is already initialized');
+  }
+
+  _open() {
+    if (this._native === null) {
+      const { codec } = this._ctx;
+      try {
+        this._native = this._namespace.cursor(this._op, codec.encode(this._request), this._schema);
+      } catch (err) {
+        throw this._ctx.errors.fromNative(err);
+      }
+    }
+    return this._native;
+  }
+
+  async _fetch() {
+    const native = this._open();
+    let chunk;
+    try {
+      chunk = await native.nextChunk();
+    } catch (err) {
+      this._exhausted = true;
+      this._closed = true;
+      throw this._ctx.errors.fromNative(err);
+    }
+    this._docs = this._ctx.codec.decodeChunk(chunk, this._bson);
+    this._at = 0;
+    if (chunk.done) this._exhausted = true;
+  }
+
+  /** Whether another document is there (fetching the next chunk if need be). */
+  async hasNext() {
+    while (this._at >= this._docs.length) {
+      if (this._exhausted || this._closed) return false;
+      await this._fetch();
+    }
+    return true;
+  }
+
+  /** The next document, or null at the end. */
+  async next() {
+    if (!(await this.hasNext())) {
+      if (this._exhausted && !this._closed) await this.close();
+      return null;
+    }
+    const doc = this._docs[this._at];
+    this._docs[this._at++] = undefined;
+    return this._transform ? this._transform(doc) : doc;
+  }
+
+  tryNext() {
+    return this.next();
+  }
+
+  async toArray() {
+    const all = [];
+    while (await this.hasNext()) all.push(...this.readBufferedDocuments());
+    await this.close();
+    return all;
+  }
+
+  async forEach(fn) {
+    for (let doc = await this.next(); doc !== null; doc = await this.next()) {
+      if ((await fn(doc)) === false) break;
+    }
+  }
+
+  /** The same cursor with each document passed through `fn`. */
+  map(fn) {
+    const previous = this._transform;
+    this._transform = previous ? (doc) => fn(previous(doc)) : fn;
+    return this;
+  }
+
+  /** Releases the server cursor now rather than when the cursor is garbage-collected. */
+  async close() {
+    if (this._closed) return;
+    this._closed = true;
+    this._docs = [];
+    if (this._native !== null) await this._native.close();
+    this.emit('close');
+  }
+
+  /** A fresh, unstarted cursor over the same request. */
+  rewind() {
+    this._native?.close();
+    this._native = null;
+    this._docs = [];
+    this._at = 0;
+    this._exhausted = false;
+    this._closed = false;
+  }
+
+  stream(options) {
+    const transform = options?.transform;
+    const source = transform ? this.map(transform) : this;
+    return Readable.from(source, { objectMode: true });
+  }
+
+  addCursorFlag(flag, value) {
+    this._checkNotStarted();
+    const names = { noCursorTimeout: 'noCursorTimeout', partial: 'allowPartialResults' };
+    if (names[flag]) return this._setOption(names[flag], value);
+    if (value) throw this._ctx.errors.unsupported(`cursor flag ${flag} is not supported`);
+    return this;
+  }
+
+  batchSize(n) {
+    return this._setOption('batchSize', n);
+  }
+
+  maxTimeMS(ms) {
+    return this._setOption('maxTimeMS', ms);
+  }
+
+  comment(value) {
+    return this._setOption('comment', value);
+  }
+
+  withReadPreference(pref) {
+    this._checkNotStarted();
+    this._request.options.readPreference = toReadPreference(pref);
+    return this;
+  }
+
+  _setOption(name, value) {
+    this._checkNotStarted();
+    this._request.options[name] = value;
+    return this;
+  }
+
+  explain() {
+    return Promise.reject(this._ctx.errors.unsupported('explain is not supported yet'));
+  }
+
+  async *[Symbol.asyncIterator]() {
+    try {
+      for (let doc = await this.next(); doc !== null; doc = await this.next()) yield doc;
+    } finally {
+      await this.close();
+    }
+  }
+}
+
+/** `collection.find()`'s cursor, with the Node driver's builders. */
+class FindCursor extends EngineCursor {
+  filter(filter) {
+    this._checkNotStarted();
+    this._request.filter = filter;
+    return this;
+  }
+
+  sort(sort, direction) {
+    this._checkNotStarted();
+    this._request.options.sort = toSort(typeof sort === 'string' && direction !== undefined ? [[sort, direction]] : sort, this._ctx.errors);
+    return this;
+  }
+
+  project(projection) {
+    return this._setOption('projection', projection);
+  }
+
+  limit(n) {
+    return this._setOption('limit', n);
+  }
+
+  skip(n) {
+    return this._setOption('skip', n);
+  }
+
+  hint(hint) {
+    return this._setOption('hint', hint);
+  }
+
+  min(min) {
+    return this._setOption('min', min);
+  }
+
+  max(max) {
+    return this._setOption('max', max);
+  }
+
+  collation(collation) {
+    return this._setOption('collation', collation);
+  }
+
+  allowDiskUse(value = true) {
+    return this._setOption('allowDiskUse', value);
+  }
+
+  returnKey(value) {
+    return this._setOption('returnKey', value);
+  }
+
+  showRecordId(value) {
+    return this._setOption('showRecordId', value);
+  }
+
+  /** The Node driver's deprecated `count()`: matching documents, honouring skip and limit. */
+  count() {
+    const { filter, options } = this._request;
+    return this._collection.countDocuments(filter, { skip: options.skip, limit: options.limit, hint: options.hint });
+  }
+
+  clone() {
+    const copy = new FindCursor(this._namespace, this._op, structuredCloneRequest(this._request), this._ctx, this._bson, this._schema);
+    copy._collection = this._collection;
+    return copy;
+  }
+}
+
+/** `aggregate()`'s cursor, with the Node driver's stage builders. */
+class AggregationCursor extends EngineCursor {
+  pipeline() {
+    return this._request.pipeline;
+  }
+
+  _stage(stage) {
+    this._checkNotStarted();
+    this._request.pipeline.push(stage);
+    return this;
+  }
+
+  clone() {
+    return new AggregationCursor(this._namespace, this._op, structuredCloneRequest(this._request), this._ctx, this._bson);
+  }
+}
+
+for (const [method, stage] of Object.entries({
+  match: '$match', project: '$project', group: '$group', limit: '$limit', skip: '$skip', sort: '$sort', unwind: '$unwind',
+  lookup: '$lookup', out: '$out', geoNear: '$geoNear', redact: '$redact', addStage: null,
+})) {
+  AggregationCursor.prototype[method] = function addStage(value) {
+    return this._stage(stage === null ? value : { [stage]: value });
+  };
+}
+
+/** A shallow copy deep enough that a clone's builders do not change the original. */
+function structuredCloneRequest(request) {
+  const copy = { ...request, options: { ...request.options } };
+  if (Array.isArray(request.pipeline)) copy.pipeline = [...request.pipeline];
+  return copy;
+}
+
+module.exports = { EngineCursor, FindCursor, AggregationCursor };

@@ -1,0 +1,167 @@
+'use strict';
+// Errors as the Node driver raises them, built from the application's own `mongodb` classes so that
+// `instanceof MongoServerError`, `err.code === 11000`, `hasErrorLabel()` and Mongoose's own checks hold.
+
+/** The addon's error names that are the Node driver's classes; any other name is ours (PolyMongoError,
+ *  WaitQueueTimeoutError, TypeError for a bad database name, ...) and is left as it is. */
+const DRIVER_CLASSES = new Set([
+  'MongoServerError', 'MongoWriteConcernError', 'MongoServerSelectionError', 'MongoNetworkError',
+  'MongoNetworkTimeoutError', 'MongoInvalidArgumentError', 'MongoTransactionError', 'MongoCompatibilityError',
+  'MongoAuthenticationError', 'MongoError', 'BSONError',
+]);
+
+/** A write error of a bulk write, in the Node driver's shape (the raw error under `err`). */
+class WriteError {
+  constructor(err) {
+    this.err = err;
+  }
+
+  get code() {
+    return this.err.code;
+  }
+
+  get index() {
+    return this.err.index;
+  }
+
+  get errmsg() {
+    return this.err.errmsg;
+  }
+
+  get errInfo() {
+    return this.err.errInfo;
+  }
+
+  getOperation() {
+    return this.err.op;
+  }
+
+  toJSON() {
+    return { code: this.err.code, index: this.err.index, errmsg: this.err.errmsg, op: this.err.op };
+  }
+
+  toString() {
+    return `WriteError(${JSON.stringify(this.toJSON())})`;
+  }
+}
+
+/** A write-concern error of a bulk write, in the Node driver's shape. */
+class WriteConcernError {
+  constructor(error) {
+    this.serverError = error;
+  }
+
+  get code() {
+    return this.serverError.code;
+  }
+
+  get errmsg() {
+    return this.serverError.errmsg;
+  }
+
+  get errInfo() {
+    return this.serverError.errInfo;
+  }
+
+  toJSON() {
+    return this.serverError;
+  }
+
+  toString() {
+    return `WriteConcernError(${this.errmsg})`;
+  }
+}
+
+/** Builds errors with one application's `mongodb` module and its BulkWriteResult class. */
+class Errors {
+  constructor(codec, BulkWriteResult) {
+    this.codec = codec;
+    this.mongo = codec.mongo;
+    this.BulkWriteResult = BulkWriteResult;
+  }
+
+  /** An error from the addon as the driver's class of its name, with `code`, `codeName`,
+   *  `errorLabels` and the server's other fields (decoded from `bsonDetails` with the app's BSON). */
+  fromNative(err) {
+    if (err == null || typeof err !== 'object') return err;
+    const details = err.bsonDetails ? this.codec.decode(err.bsonDetails) : undefined;
+    delete err.bsonDetails;
+    if (!DRIVER_CLASSES.has(err.name)) return details ? Object.assign(err, details) : err;
+    const { mongo } = this;
+    const labels = err.errorLabels ?? [];
+    let out;
+    if (err.name === 'MongoServerError' || err.name === 'MongoWriteConcernError') {
+      const response = { ...details, message: err.message, errmsg: err.message, code: err.code, codeName: err.codeName, errorLabels: labels };
+      out = err.name === 'MongoServerError'
+        ? new mongo.MongoServerError(response)
+        : new mongo.MongoWriteConcernError({ writeConcernError: { code: err.code, codeName: err.codeName, errmsg: err.message, errInfo: details?.errInfo }, errorLabels: labels });
+    } else if (err.name === 'MongoServerSelectionError') {
+      // Its second argument is the topology description the Node driver had; the engine keeps its own.
+      out = new mongo.MongoServerSelectionError(err.message, { error: null });
+      for (const label of labels) out.addErrorLabel(label);
+    } else {
+      const Class = mongo[err.name] ?? mongo.MongoError;
+      out = new Class(err.message);
+      if (Class === mongo.MongoError && err.name !== 'MongoError') Object.defineProperty(out, 'name', { value: err.name });
+      for (const label of labels) out.addErrorLabel(label);
+      if (err.code !== undefined) out.code = err.code;
+      if (details) Object.assign(out, details);
+    }
+    return out;
+  }
+
+  /** The Node driver's BulkWriteResult for the engine's bulk result document. */
+  bulkResult(raw, ordered) {
+    const bulk = {
+      ok: raw.ok,
+      writeErrors: raw.writeErrors.map((e) => new WriteError(e)),
+      writeConcernErrors: raw.writeConcernErrors.map((e) => new WriteConcernError(e)),
+      insertedIds: raw.insertedIds,
+      nInserted: raw.nInserted,
+      nUpserted: raw.nUpserted,
+      nMatched: raw.nMatched,
+      nModified: raw.nModified,
+      nRemoved: raw.nRemoved,
+      upserted: raw.upserted,
+    };
+    return new this.BulkWriteResult(bulk, ordered);
+  }
+
+  /** A bulk write's outcome: its BulkWriteResult, or the MongoBulkWriteError the Node driver throws
+   *  for its first write error (else its write-concern error). */
+  bulkOutcome(raw, ordered) {
+    const result = this.bulkResult(raw, ordered);
+    const writeErrors = result.getWriteErrors();
+    if (writeErrors.length > 0) {
+      const first = writeErrors[0];
+      throw new this.mongo.MongoBulkWriteError({ message: first.errmsg ?? 'write operation failed', code: first.code, writeErrors }, result);
+    }
+    const writeConcernError = result.getWriteConcernError();
+    if (writeConcernError) throw new this.mongo.MongoBulkWriteError(writeConcernError, result);
+    return result;
+  }
+
+  /** A single write's outcome, as the Node driver's insertOne/updateOne/... report it: a
+   *  MongoServerError for its write error, a MongoWriteConcernError for an unsatisfied write concern. */
+  singleOutcome(raw) {
+    if (raw.writeErrors.length > 0) throw new this.mongo.MongoServerError(raw.writeErrors[0]);
+    if (raw.writeConcernErrors.length > 0) {
+      throw new this.mongo.MongoWriteConcernError({ writeConcernError: raw.writeConcernErrors[0] });
+    }
+    return raw;
+  }
+
+  /** A request the engine cannot honour, refused before anything is sent. */
+  unsupported(what) {
+    const err = new this.mongo.MongoCompatibilityError(`polymongo-rs: ${what}`);
+    err.code = 'ERR_NOT_SUPPORTED';
+    return err;
+  }
+
+  /** A malformed argument, as the Node driver refuses it. */
+  invalid(message) {
+    return new this.mongo.MongoInvalidArgumentError(message);
+  }
+}
+
+module.exports = { Errors, WriteError, WriteConcernError };

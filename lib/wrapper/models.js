@@ -1,0 +1,395 @@
+'use strict';
+// wrapModel: the application's Mongoose model in any database, as a real Mongoose model on the engine.
+//
+// `wrapModel(User).db('acme')` is a subclass of `User` bound to a connection of database `acme`
+// whose client is the engine (see lib/driver/mongoose.js): documents, middleware, plugins, populate
+// and Mongoose's errors are Mongoose's own. Per model, a layer between `User` and its tenant classes
+// counts operations for a graceful close and keeps populate inside the tenant; per database, one
+// connection holds the database's classes, built on first use and kept in a bounded cache.
+
+const { EngineClient } = require('../driver/db');
+const { contextFor, connectionClass, openConnection } = require('../driver/mongoose');
+const { ModelSchema } = require('./schema');
+const { FastPath } = require('./fast');
+
+/** Databases whose connection and model classes are kept ready unless `tenantCacheSize` says otherwise. */
+const DEFAULT_TENANT_CACHE_SIZE = 1000;
+/** Databases whose set-up (indexes, validator) is remembered per model; past this, the oldest is
+ *  forgotten and runs again (it is idempotent) on its next write. */
+const MAX_SET_UPS = 50_000;
+/** MongoDB's NamespaceNotFound: collMod on a collection that does not exist yet. */
+const NAMESPACE_NOT_FOUND = 26;
+/** Schema options that only a `create` command can apply, so a collection is created for them. */
+const COLLECTION_OPTIONS = ['capped', 'timeseries', 'clusteredIndex', 'collation', 'expireAfterSeconds', 'changeStreamPreAndPostImages'];
+
+function isMongooseModel(value) {
+  return typeof value === 'function' && typeof value.modelName === 'string' && value.schema != null
+    && value.base != null && value.base.mongo != null && value.collection != null;
+}
+
+/** One of Mongoose's private symbols on a model's prototype chain, found by its description. */
+function mongooseSymbol(prototype, description) {
+  for (let p = prototype; p != null; p = Object.getPrototypeOf(p)) {
+    const found = Object.getOwnPropertySymbols(p).find((symbol) => symbol.description === description);
+    if (found !== undefined) return found;
+  }
+  throw new Error(`polymongo-rs: this Mongoose version has no ${description} symbol on its models`);
+}
+
+/** The database connections of one Mongoose instance under one wrapper, bounded: past `capacity`, a
+ *  database not used since the last sweep is dropped (second chance), the default one never. A
+ *  dropped connection stays valid for whoever still holds its models or documents. */
+class TenantCache {
+  constructor(capacity, pinned) {
+    this.capacity = capacity;
+    this.pinned = pinned;
+    this.entries = new Map();
+  }
+
+  get(name) {
+    const entry = this.entries.get(name);
+    if (entry === undefined) return undefined;
+    entry.used = true;
+    return entry.conn;
+  }
+
+  set(name, conn) {
+    this.entries.set(name, { conn, used: false });
+    if (this.entries.size > this.capacity) this.evict();
+  }
+
+  /** Drops the oldest entry not used since the last sweep; used ones go to the back, unmarked. */
+  evict() {
+    for (let tries = this.entries.size; tries > 0; tries--) {
+      const [name, entry] = this.entries.entries().next().value;
+      this.entries.delete(name);
+      if (name === this.pinned || entry.used) {
+        entry.used = false;
+        this.entries.set(name, entry);
+        continue;
+      }
+      return;
+    }
+  }
+
+  get size() {
+    return this.entries.size;
+  }
+}
+
+/** What a wrapper knows about one Mongoose instance's models: their layers, their databases'
+ *  connections, and the engine client those connections share. */
+class Tenancy {
+  constructor(wrapper, mongoose, capacity) {
+    this.wrapper = wrapper;
+    this.mongoose = mongoose;
+    this.ctx = contextFor(mongoose);
+    this.client = new EngineClient(wrapper._native, this.ctx);
+    this.defaultDb = wrapper._native.defaultDb;
+    this.cache = new TenantCache(capacity, this.defaultDb);
+    /** Per root model (the application's, or one of its discriminators): its layer. */
+    this.layers = new Map();
+    /** Per root model: its fast path (lib/wrapper/fast.js). */
+    this.fastPaths = new Map();
+    /** Wrapped models by name, which a tenant's `model(name)` (populate, `this.model()`) finds first. */
+    this.named = new Map();
+    const tenancy = this;
+    /** A database's connection: `model(name)` gives that database's class of any model of this
+     *  Mongoose instance, so populate and `this.model()` stay in the database. It has no parent
+     *  connection to fall back on (Mongoose's `useDb` falls back to the parent's models). */
+    this.Connection = class TenantConnection extends connectionClass(mongoose) {
+      model(name, schema, collection, options) {
+        if (schema === undefined && collection === undefined) {
+          if (typeof name === 'string') return this.models[name] ?? tenancy.model(tenancy.rootNamed(name), this);
+          if (isMongooseModel(name)) return tenancy.model(tenancy.rootOf(name), this);
+        }
+        return super.model(name, schema, collection, options);
+      }
+    };
+  }
+
+  /** The connection of database `name` (the default database for null), opened on first use. Throws a
+   *  TypeError (`ERR_INVALID_DB_NAME`) for a name MongoDB refuses, before any I/O. */
+  connection(name) {
+    const key = name ?? this.defaultDb;
+    let conn = this.cache.get(key);
+    if (conn === undefined) {
+      if (typeof key !== 'string') {
+        const err = new TypeError(`polymongo-rs: a database name must be a string, got ${typeof key}`);
+        err.code = 'ERR_INVALID_DB_NAME';
+        throw err;
+      }
+      const db = this.client.db(key);
+      conn = openConnection(new this.Connection(this.mongoose), this.client, db);
+      this.cache.set(key, conn);
+    }
+    return conn;
+  }
+
+  /** `root`'s class in the database of `conn`, a database's connection. */
+  model(root, conn) {
+    return conn.models[root.modelName] ?? this.build(this.layer(root), conn);
+  }
+
+  /** The application's model of that name: a wrapped one, else one registered on its Mongoose. */
+  rootNamed(name) {
+    const root = this.named.get(name) ?? this.mongoose.models[name];
+    if (root === undefined) throw new this.mongoose.Error.MissingSchemaError(name);
+    return this.rootOf(root);
+  }
+
+  /** The application's model behind a tenant class or a wrapped model's handle. */
+  rootOf(model) {
+    for (const layer of this.layers.values()) {
+      if (model === layer.root || model.prototype instanceof layer.Layer) return layer.root;
+    }
+    return model;
+  }
+
+  /** A database's class of `layer.root`: a subclass bound to `conn` and its collection, as Mongoose
+   *  subclasses a model for another connection, with the database's classes of its discriminators. */
+  build(layer, conn) {
+    const { root } = layer;
+    const Tenant = function model(doc, fields, skipId) {
+      if (!(this instanceof Tenant)) return new Tenant(doc, fields, skipId);
+      // A document of a discriminator is one of this database's discriminator classes.
+      const Discriminator = discriminatorOf(Tenant, doc);
+      if (Discriminator !== undefined) return new Discriminator(doc, fields, skipId);
+      root.call(this, doc, fields, skipId);
+    };
+    Object.setPrototypeOf(Tenant, layer.Layer);
+    Object.setPrototypeOf(Tenant.prototype, layer.Layer.prototype);
+    Tenant.db = conn;
+    Tenant.prototype.db = conn;
+    Tenant.prototype[layer.dbSymbol] = conn;
+    conn.models[root.modelName] = Tenant;
+    const collection = conn.collection(layer.collectionName, layer.collectionOptions);
+    Tenant.prototype.collection = collection;
+    Tenant.prototype.$collection = collection;
+    Tenant.prototype[layer.collectionSymbol] = collection;
+    Tenant.collection = collection;
+    Tenant.$__collection = collection;
+    if (layer.setsUp) collection.collection._beforeWrite = () => this.setUp(layer, Tenant);
+    if (root.discriminators != null) {
+      Tenant.discriminators = {};
+      for (const [key, Discriminator] of Object.entries(root.discriminators)) {
+        Tenant.discriminators[key] = this.model(Discriminator, conn);
+      }
+    }
+    return Tenant;
+  }
+
+  /** The layer of `root`: statics and methods every database's class of it inherits. */
+  layer(root) {
+    let layer = this.layers.get(root);
+    if (layer === undefined) {
+      layer = this.makeLayer(root);
+      this.layers.set(root, layer);
+    }
+    return layer;
+  }
+
+  makeLayer(root, options = {}) {
+    const tenancy = this;
+    const { wrapper } = this;
+    const schema = root.schema;
+    const Layer = function Layer() {
+      throw new TypeError('polymongo-rs: use wrapModel(Model).db(name) to get a model of a database');
+    };
+    Object.setPrototypeOf(Layer, root);
+    Object.setPrototypeOf(Layer.prototype, root.prototype);
+    // Operations started through a model count until they settle: a graceful close waits for them.
+    Layer.Query = function Query(...args) {
+      root.Query.apply(this, args);
+    };
+    Object.setPrototypeOf(Layer.Query.prototype, root.Query.prototype);
+    Layer.Query.base = root.Query.base;
+    Layer.Query.prototype.constructor = root.Query.prototype.constructor;
+    // A query the engine serves in full skips Mongoose's machinery (lib/wrapper/fast.js).
+    const fast = new FastPath(root, this.ctx);
+    this.fastPaths.set(root, fast);
+    const exec = root.Query.prototype.exec;
+    Layer.Query.prototype.exec = function execOnEngine(...args) {
+      if (args.length === 0 && fast.takes(this)) return wrapper._operation(() => fast.run(this, () => exec.apply(this, args)));
+      return wrapper._operation(() => exec.apply(this, args));
+    };
+    const save = root.prototype.save;
+    // `create()` saves through `$save`, Mongoose's alias of `save`.
+    Layer.prototype.save = function saveOnEngine(...args) {
+      return wrapper._operation(() => save.apply(this, args));
+    };
+    Layer.prototype.$save = Layer.prototype.save;
+    for (const name of ['insertMany', 'bulkWrite', 'bulkSave']) {
+      const run = root[name];
+      Layer[name] = function writeOnEngine(...args) {
+        return wrapper._operation(() => run.apply(this, args));
+      };
+    }
+    // Populate resolves every model inside this database, including refs given as model classes.
+    const populate = root.populate;
+    Layer.populate = function populateInDatabase(docs, paths) {
+      return populate.call(this, docs, inDatabase(tenancy, this, paths));
+    };
+    // `init()` readies this database (indexes, validator) instead of the application's connection.
+    Layer.init = function initOnEngine() {
+      return tenancy.setUp(tenancy.layer(root), this) ?? Promise.resolve();
+    };
+    const autoIndex = options.autoIndex ?? (schema.options.autoIndex ?? root.db?.config?.autoIndex ?? root.base.options?.autoIndex) !== false;
+    const layer = {
+      root,
+      Layer,
+      collectionName: root.collection.collectionName,
+      collectionOptions: { schemaUserProvidedOptions: schema._userProvidedOptions ?? {}, capped: schema.options.capped },
+      dbSymbol: mongooseSymbol(root.prototype, 'mongoose#Model#db'),
+      collectionSymbol: mongooseSymbol(root.prototype, 'mongoose#Model#collection'),
+      autoIndex,
+      explicitAutoIndex: options.autoIndex === true,
+      jsonSchema: options.jsonSchema === true,
+      createsCollection: COLLECTION_OPTIONS.some((name) => schema.options[name] != null && schema.options[name] !== false),
+      setUps: new Map(),
+    };
+    layer.setsUp = layer.autoIndex || layer.jsonSchema || layer.createsCollection;
+    return layer;
+  }
+
+  /** Wraps `root` with `options` (`autoIndex`, `jsonSchema`); the first call for a model decides them. */
+  wrap(root, options) {
+    let layer = this.layers.get(root);
+    if (layer === undefined) {
+      layer = this.makeLayer(root, options);
+      this.layers.set(root, layer);
+    }
+    this.named.set(root.modelName, root);
+    return layer;
+  }
+
+  /** Before the first write to a database: its collection (when the schema has collection options),
+   *  its `$jsonSchema` validator (with `jsonSchema: true`) and its indexes (autoIndex, by Mongoose's own
+   *  `ensureIndexes`), once per database. The write waits, so a unique index holds from the first
+   *  document. Reads never come here, so reading a database does not create it. A failure is reported
+   *  on the wrapper (an 'error' event), never thrown into the write that started it; a refusal by the
+   *  server is not tried again, a failure to reach it is. Null once done. */
+  setUp(layer, Tenant) {
+    const db = Tenant.db.name;
+    const pending = layer.setUps.get(db);
+    if (pending === true) return null;
+    if (pending !== undefined) return pending;
+    const run = this.runSetUp(layer, Tenant).then(
+      () => layer.setUps.set(db, true),
+      (err) => {
+        if (typeof err.code === 'number') layer.setUps.set(db, true);
+        else layer.setUps.delete(db);
+        this.wrapper._report(err, { db, collection: layer.collectionName, during: 'setUp' });
+      },
+    );
+    if (layer.setUps.size >= MAX_SET_UPS) layer.setUps.delete(layer.setUps.keys().next().value);
+    layer.setUps.set(db, run);
+    return run;
+  }
+
+  async runSetUp(layer, Tenant) {
+    if (layer.jsonSchema) {
+      const schema = this.fastPaths.get(layer.root)?.schema ?? new ModelSchema(layer.root, this.ctx);
+      layer.validator ??= this.ctx.codec.decode(schema.native.jsonSchema());
+      await applyValidator(Tenant.db.db, layer.collectionName, layer.validator);
+    } else if (layer.createsCollection) {
+      await Tenant.createCollection();
+    }
+    if (layer.autoIndex) await Tenant.ensureIndexes(layer.explicitAutoIndex ? {} : { _automatic: true });
+  }
+}
+
+/** The discriminator class of `Model` (a database's class) that `doc` names by its discriminator key. */
+function discriminatorOf(Model, doc) {
+  const discriminators = Model.discriminators;
+  if (discriminators == null || doc == null) return undefined;
+  const value = doc[Model.schema.options.discriminatorKey];
+  if (value == null) return undefined;
+  if (Object.hasOwn(discriminators, value) && discriminators[value] !== Model) return discriminators[value];
+  return Object.values(discriminators).find((D) => D !== Model && D.schema.discriminatorMapping?.value === value);
+}
+
+/** Applies `validator` to the collection, creating it when it does not exist yet. */
+async function applyValidator(db, collection, validator) {
+  try {
+    await db.command({ collMod: collection, validator });
+  } catch (err) {
+    if (err.code !== NAMESPACE_NOT_FOUND) throw err;
+    await db.command({ create: collection, validator });
+  }
+}
+
+/** A model class given where Mongoose takes a model (a ref, a populate `model`): its modelName. */
+function modelNameOf(value) {
+  return typeof value === 'function' && typeof value.modelName === 'string' ? value.modelName : undefined;
+}
+
+/** The model class a schema path refers to (`ref: Model`, not a name), if any. */
+function classRefAt(schema, path) {
+  const type = schema.path(path);
+  const element = type?.embeddedSchemaType ?? type?.$embeddedSchemaType ?? type?.caster;
+  const ref = type?.options?.ref ?? element?.options?.ref ?? schema.virtualpath?.(path)?.options?.ref;
+  return modelNameOf(ref);
+}
+
+/** Populate options with every model given as a class (a `model` option, a schema's `ref: Model`)
+ *  replaced by that model's class in `Tenant`'s database, so populate never reads the application's
+ *  default connection or another database. */
+function inDatabase(tenancy, Tenant, paths) {
+  if (Array.isArray(paths)) return paths.map((p) => inDatabase(tenancy, Tenant, p));
+  const conn = Tenant.db;
+  if (typeof paths === 'string') {
+    const list = paths.split(/\s+/).filter(Boolean);
+    if (!list.some((path) => classRefAt(Tenant.schema, path))) return paths;
+    return list.map((path) => inDatabase(tenancy, Tenant, { path }));
+  }
+  if (paths == null || typeof paths !== 'object') return paths;
+  const name = modelNameOf(paths.model) ?? (paths.model == null && typeof paths.path === 'string' && !paths.path.includes(' ')
+    ? classRefAt(Tenant.schema, paths.path) : undefined);
+  if (name === undefined) return paths;
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(paths)), paths);
+  copy.model = conn.model(name);
+  return copy;
+}
+
+/** What `wrapModel()` returns: the model of the default database, with `db(name)` for any other. Its
+ *  statics run on the default database's class; `new` makes a document of the default database;
+ *  `instanceof` holds for documents of every database. */
+function wrappedHandle(tenancy, layer) {
+  const { root, Layer } = layer;
+  const db = (name) => tenancy.model(root, tenancy.connection(name ?? null));
+  const bound = new Map();
+  const target = function wrappedModel() {};
+  return new Proxy(target, {
+    get(_, prop) {
+      if (prop === 'db') return db;
+      if (prop === Symbol.hasInstance) return (value) => value instanceof Layer;
+      const Model = db(null);
+      const value = Reflect.get(Model, prop, Model);
+      if (typeof value !== 'function' || prop === 'prototype') return value;
+      const cached = bound.get(prop);
+      if (cached !== undefined && cached.value === value && cached.model === Model) return cached.bound;
+      const fn = value.bind(Model);
+      bound.set(prop, { value, model: Model, bound: fn });
+      return fn;
+    },
+    set(_, prop, value) {
+      db(null)[prop] = value;
+      return true;
+    },
+    has(_, prop) {
+      return prop === 'db' || prop in db(null);
+    },
+    construct(_, args) {
+      return Reflect.construct(db(null), args);
+    },
+    apply(_, thisArg, args) {
+      return db(null)(...args);
+    },
+    getPrototypeOf() {
+      return Object.getPrototypeOf(db(null));
+    },
+  });
+}
+
+module.exports = { Tenancy, wrappedHandle, isMongooseModel, DEFAULT_TENANT_CACHE_SIZE };

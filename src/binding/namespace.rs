@@ -1,0 +1,85 @@
+//! `NativeNamespace`: a database, or a (database, collection), and the one method that runs a request
+//! there. A request crosses as an operation name and BSON bytes; its reply comes back as BSON bytes,
+//! a count or null, which the JS driver decodes with the application's BSON.
+
+use bson::RawDocumentBuf;
+use napi::bindgen_prelude::{Buffer, BufferSlice, Either3, Null, PromiseRaw};
+use napi::Env;
+use napi_derive::napi;
+
+use super::cursor::NativeCursor;
+use super::errors::{js_error, promise};
+use super::schema::NativeSchema;
+use crate::namespace::Namespace;
+use crate::ops::cursor::DocCursor;
+use crate::ops::{self, CursorRequest, Reply, Request};
+
+#[napi]
+pub struct NativeNamespace {
+    ns: Namespace,
+}
+
+type ReplyValue<'e> = Either3<BufferSlice<'e>, f64, Null>;
+
+impl NativeNamespace {
+    pub(crate) fn new(ns: Namespace) -> Self {
+        NativeNamespace { ns }
+    }
+}
+
+fn reply_value(env: &Env, reply: Reply) -> napi::Result<ReplyValue<'_>> {
+    Ok(match reply {
+        Reply::Document(doc) | Reply::Written { result: doc, .. } => {
+            Either3::A(BufferSlice::copy_from(env, RawDocumentBuf::into_bytes(doc))?)
+        }
+        Reply::Count(n) => Either3::B(n as f64),
+        Reply::None => Either3::C(Null),
+    })
+}
+
+#[napi]
+impl NativeNamespace {
+    #[napi(getter)]
+    pub fn db_name(&self) -> String {
+        self.ns.db.clone()
+    }
+
+    /// The collection's name; null for a database.
+    #[napi(getter)]
+    pub fn collection_name(&self) -> Option<String> {
+        self.ns.coll.clone()
+    }
+
+    /// Runs request `op` (`findOne`, `countDocuments`, `estimatedDocumentCount`, `distinct`, `write`,
+    /// `command`) read from `request` (BSON). With `schema`, filters and updates are cast by it first
+    /// (the fast path), synchronously: a malformed request or a failed cast throws before any I/O.
+    /// Resolves to the reply as BSON, a count, or null (no document).
+    #[napi(ts_return_type = "Promise<Buffer | number | null>")]
+    pub fn execute<'e>(
+        &self,
+        env: &'e Env,
+        op: String,
+        request: Buffer,
+        schema: Option<&NativeSchema>,
+    ) -> napi::Result<PromiseRaw<'e, ReplyValue<'e>>> {
+        let request = ops::prepare(Request::decode(&op, &request), schema.map(|s| &*s.inner));
+        let request = request.map_err(|e| js_error(env, &e))?;
+        let ns = self.ns.clone();
+        promise(env, async move { ops::execute(&ns, request).await }, reply_value)
+    }
+
+    /// Opens a cursor for request `op` (`find`, `aggregate`, `command`); nothing is sent until its first
+    /// chunk is asked for. `schema` as for `execute`.
+    #[napi]
+    pub fn cursor(
+        &self,
+        env: Env,
+        op: String,
+        request: Buffer,
+        schema: Option<&NativeSchema>,
+    ) -> napi::Result<NativeCursor> {
+        let request = ops::prepare(CursorRequest::decode(&op, &request), schema.map(|s| &*s.inner));
+        let request = request.map_err(|e| js_error(&env, &e))?;
+        Ok(NativeCursor::new(DocCursor::new(self.ns.clone(), request)))
+    }
+}
