@@ -1,5 +1,6 @@
 // Type definitions for polymongo-rs: the PolyMongo API over a MongoDB pool engine in Rust.
-import type { Model } from 'mongoose';
+import type { Connection, Model } from 'mongoose';
+import type * as mongooseModule from 'mongoose';
 
 export type ConnectionState = 'not initialized' | 'connecting' | 'connected' | 'disconnecting' | 'disconnected';
 
@@ -96,15 +97,19 @@ export interface ScaleOptions extends DbSpecificPoolOptions {
   mongoURI?: string;
 }
 
-/** What 'connect', 'disconnect' and 'reconnect' (and the hooks) are called with. */
+/** What 'connect', 'disconnect' and 'reconnect' (and the hooks) are called with: PolyMongo 1.3's
+ *  payload, plus the pool's `uri`, kind and the reason. */
 export interface DbEventInfo {
-  /** The database, as PolyMongo names it twice. */
-  name: string;
+  /** The event: 'connect', 'disconnect' or 'reconnect' (PolyMongo's aliases get the same payload). */
+  name: 'connect' | 'disconnect' | 'reconnect';
   dbName: string;
   /** 1 for connect and reconnect, 0 for disconnect. */
   readyState: 0 | 1;
   state: 'connected' | 'disconnected';
-  timestamp: Date;
+  /** When the event was delivered, as an ISO 8601 string. */
+  timestamp: string;
+  /** The database's Mongoose connection on the engine (`adv.getConnection(dbName)`), made when read. */
+  readonly connection: Connection;
   /** The pool's URI with credentials masked. */
   uri: string;
   pool: 'shared' | 'dedicated';
@@ -248,8 +253,19 @@ export declare class PolyMongoWrapper {
     /** The Prometheus text exposition format (0.0.4), for a `/metrics` route. No I/O. */
     prometheus(): string;
   };
-  connect(): Promise<{ success: true; alreadyConnected: boolean; state: ConnectionState }>;
-  disconnect(): Promise<{ success: true }>;
+  connect(): Promise<{ success: true; alreadyConnected: boolean; defaultDB: string; readonly connection: Connection; state: ConnectionState }>;
+  disconnect(): Promise<{ success: true; alreadyDisconnected: boolean; state: 'disconnected' }>;
+  /** PolyMongo 1.3's access to the Mongoose side: connections of any database, on the engine. */
+  readonly adv: {
+    /** The application's mongoose. */
+    readonly mongoose: typeof mongooseModule;
+    /** The default database's connection if made yet. */
+    getPrimaryConnection(): Connection | undefined;
+    getOrCreatePrimaryConnection(): Connection;
+    /** Database `dbName`'s connection (the default database's when omitted); no I/O. */
+    getConnection(dbName?: string): Connection;
+    getSharedConnection(dbName?: string): Connection;
+  };
   ping(db?: string): Promise<{ ok: true; latency: number } | { ok: false; latency: null; error: Error }>;
   isConnected(): boolean;
   getConnectionState(): ConnectionState;

@@ -8,3 +8,5 @@ module.exports = PolyMongo;
 module.exports.PolyMongo = PolyMongo;
 module.exports.PolyMongoWrapper = PolyMongoWrapper;
 module.exports.default = PolyMongo;
+/** A Mongoose driver on the engine: `mongoose.setDriver(mongooseDriver(mongoose))`. */
+module.exports.mongooseDriver = require('./lib/driver/mongoose').mongooseDriver;

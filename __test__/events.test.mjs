@@ -41,18 +41,22 @@ test('the payload has PolyMongo\'s fields, the pool kind and the redacted URI', 
   await Item(wrapper).db(own).findOne({});
   assert.equal(infos.length, 1);
   const [info] = infos;
-  assert.equal(info.name, own);
+  assert.equal(info.name, 'connect');
   assert.equal(info.dbName, own);
   assert.equal(info.readyState, 1);
   assert.equal(info.state, 'connected');
-  assert.ok(info.timestamp instanceof Date);
+  assert.ok(!Number.isNaN(Date.parse(info.timestamp)) && info.timestamp.endsWith('Z'));
+  // PolyMongo 1.3's connection: the database's Mongoose connection on the engine, made when read.
+  assert.equal(info.connection.name, own);
+  assert.equal(info.connection, wrapper.adv.getConnection(own));
+  assert.doesNotThrow(() => JSON.stringify(info));
   assert.equal(info.pool, 'dedicated');
   assert.equal(info.reason, 'opened');
   assert.equal(info.uri, suite.uri);
   const closed = new Promise((resolve) => wrapper.once('disconnect', resolve));
   await wrapper.disconnect();
   const gone = await closed;
-  assert.deepEqual([gone.dbName, gone.readyState, gone.state, gone.pool], [own, 0, 'disconnected', 'dedicated']);
+  assert.deepEqual([gone.name, gone.dbName, gone.readyState, gone.state, gone.pool], ['disconnect', own, 0, 'disconnected', 'dedicated']);
 });
 
 test('onTheseDBConnect filters by name; unsubscribing stops a hook; PolyMongo\'s event aliases work', async () => {

@@ -34,7 +34,7 @@ test('coldStart connects on first use, once, however many operations start toget
   assert.equal(wrapper.getConnectionState(), 'connected');
   assert.equal(wrapper.isConnected(), true);
   assert.ok((await serverConnections(client)) - before <= 4 + 2);
-  assert.deepEqual(await wrapper.connect(), { success: true, alreadyConnected: true, state: 'connected' });
+  assert.deepEqual(await wrapper.connect(), { success: true, alreadyConnected: true, defaultDB: PREFIX, state: 'connected' });
   await wrapper.disconnect();
 });
 
@@ -47,7 +47,9 @@ test('coldStart: false connects without waiting for an operation', async () => {
 
 test('connect() and ping() report on the connection', async () => {
   const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: PREFIX });
-  assert.deepEqual(await wrapper.connect(), { success: true, alreadyConnected: false, state: 'connected' });
+  const connected = await wrapper.connect();
+  assert.deepEqual(connected, { success: true, alreadyConnected: false, defaultDB: PREFIX, state: 'connected' });
+  assert.equal(connected.connection.name, PREFIX);
   const ping = await wrapper.ping();
   assert.equal(ping.ok, true);
   assert.ok(ping.latency >= 0 && ping.latency < 5000);
@@ -60,7 +62,8 @@ test('after disconnect() operations fail clearly until connect() reopens, and no
   const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: PREFIX });
   const Notes = wrapper.wrapModel(Note()).db(`${PREFIX}_closed`);
   await Notes.create({ text: 'kept' });
-  assert.deepEqual(await wrapper.disconnect(), { success: true });
+  assert.deepEqual(await wrapper.disconnect(), { success: true, alreadyDisconnected: false, state: 'disconnected' });
+  assert.deepEqual(await wrapper.disconnect(), { success: true, alreadyDisconnected: true, state: 'disconnected' });
   assert.equal(wrapper.getConnectionState(), 'disconnected');
   assert.equal(wrapper.isConnected(), false);
   const closed = { name: 'PolyMongoError', code: 'ERR_WRAPPER_CLOSED' };

@@ -147,3 +147,27 @@ test('a wrapped model is not a database\'s class: it has no documents of its own
   assert.equal(typeof User.db, 'function');
   assert.equal(User.db('other').db.name, 'other');
 });
+
+test('adv: the application\'s mongoose, and connections to any database on the engine', async () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_adv`, handleSignals: false });
+  try {
+    assert.equal(wrapper.adv.mongoose, mongoose);
+    assert.equal(wrapper.adv.getPrimaryConnection(), undefined);
+    const primary = wrapper.adv.getOrCreatePrimaryConnection();
+    assert.equal(wrapper.adv.getPrimaryConnection(), primary);
+    assert.equal(primary.name, `${PREFIX}_adv`);
+    const db = uniqueDb(PREFIX);
+    const conn = wrapper.adv.getConnection(db);
+    assert.equal(wrapper.adv.getSharedConnection(db), conn);
+    assert.equal(conn.readyState, 1);
+    // A model of the application's mongoose, in that database, through the connection.
+    mongoose.models.AdvThing ?? mongoose.model('AdvThing', new mongoose.Schema({ n: Number }));
+    const Things = conn.model('AdvThing');
+    await Things.create({ n: 1 });
+    assert.equal(await raw(db, 'advthings').countDocuments(), 1);
+    assert.equal(Things.db, conn);
+    assert.equal(wrapper.getConnectionState(), 'connected');
+  } finally {
+    await wrapper.disconnect();
+  }
+});

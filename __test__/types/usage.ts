@@ -35,7 +35,9 @@ wrapper.on('error', (err) => console.error(err.db, err.collection, err.during, e
 const stop: () => void = wrapper.onTheseDBConnect(['tenant_1'], (info) => console.log(info.dbName, info.pool, info.reason));
 stop();
 wrapper.on('reconnect', (info) => console.log(info.uri, info.readyState === 1));
-wrapper.onDbDisconnect((info) => console.log(info.state, info.timestamp.getTime()));
+wrapper.onDbDisconnect((info) => console.log(info.name, info.state, Date.parse(info.timestamp), info.connection.name));
+const tenantConnection: mongoose.Connection = wrapper.adv.getConnection('tenant_1');
+void tenantConnection.model('User');
 void wrapper.actions.closeAll({ timeoutMS: 5000 });
 void wrapper.pool.configure('analytics', { maxConnections: 5, autoClose: true, ttl: 60_000 });
 

@@ -45,7 +45,6 @@ const NOT_INDEX_OPTIONS = new Set([...INDEX_COMMAND_OPTIONS, 'session', 'readPre
 class EngineCollection {
   /** `db`: the EngineDb; `name`: the collection's name, checked by the engine. */
   constructor(db, name) {
-    this.s = { db, namespace: { db: db.databaseName, collection: name } };
     this._db = db;
     this._ctx = db._ctx;
     try {

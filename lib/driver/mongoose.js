@@ -8,6 +8,7 @@
 const { Codec } = require('./codec');
 const { Errors } = require('./errors');
 const { EngineCollection } = require('./collection');
+const { EngineClient } = require('./db');
 
 /** The codec and error builder of each Mongoose instance (its `mongodb` and BSON). */
 const contexts = new WeakMap();
@@ -61,4 +62,105 @@ function openConnection(conn, client, db) {
   return conn;
 }
 
-module.exports = { contextFor, connectionClass, openConnection };
+/** MongoClient options that are connection-string options: added to the URI the engine parses. */
+const URI_OPTIONS = new Set(['appName', 'authMechanism', 'authSource', 'replicaSet', 'directConnection', 'tls', 'ssl',
+  'tlsAllowInvalidCertificates', 'tlsAllowInvalidHostnames', 'tlsCAFile', 'tlsCertificateKeyFile', 'tlsInsecure',
+  'serverSelectionTimeoutMS', 'connectTimeoutMS', 'socketTimeoutMS', 'heartbeatFrequencyMS', 'localThresholdMS',
+  'retryWrites', 'retryReads', 'w', 'journal', 'wtimeoutMS', 'readPreference', 'readConcernLevel', 'maxStalenessSeconds',
+  'compressors', 'zlibCompressionLevel', 'loadBalanced', 'srvMaxHosts', 'srvServiceName', 'maxConnecting']);
+/** MongoClient pool options, under the engine's names. */
+const POOL_OPTIONS = { maxPoolSize: 'maxPoolSize', minPoolSize: 'minFreeConnections', maxIdleTimeMS: 'idleTimeoutMS', waitQueueTimeoutMS: 'waitQueueTimeoutMS' };
+/** Mongoose's own connection options, kept in the connection's `config` as Mongoose keeps them. */
+const CONFIG_OPTIONS = ['autoIndex', 'autoCreate', 'sanitizeFilter', 'autoSearchIndex', 'bufferTimeoutMS', 'bufferCommands'];
+
+/** The engine's wrapper options for `mongoose.connect(uri, options)`: the URI with the connection-string
+ *  options and credentials added, the pool options, and `dbName`. Throws for an option the engine cannot
+ *  honour. */
+function engineOptions(uri, options, errors) {
+  const url = new URL(uri.replace(/^mongodb(\+srv)?:/, 'http:'));
+  const out = { handleSignals: false };
+  const { user, pass, auth, dbName, ...rest } = options;
+  const username = auth?.username ?? user;
+  const password = auth?.password ?? pass;
+  if (username !== undefined) url.username = encodeURIComponent(username);
+  if (password !== undefined) url.password = encodeURIComponent(password);
+  if (dbName !== undefined) out.defaultDB = dbName;
+  for (const [name, value] of Object.entries(rest)) {
+    if (value === undefined) continue;
+    if (POOL_OPTIONS[name]) out[POOL_OPTIONS[name]] = value;
+    else if (URI_OPTIONS.has(name)) url.searchParams.set(name, Array.isArray(value) ? value.join(',') : String(value));
+    else throw errors.unsupported(`the connection option ${name} is not supported by the polymongo-rs driver`);
+  }
+  out.mongoURI = `${uri.match(/^mongodb(\+srv)?:/)[0]}${url.href.slice('http:'.length)}`;
+  return out;
+}
+
+/** A Mongoose driver on the engine, for a whole application: `mongoose.setDriver(mongooseDriver(mongoose))`
+ *  makes `mongoose.connect(uri)`, `createConnection(uri)` and `useDb(name)` of that Mongoose instance run
+ *  on polymongo-rs's engine (one engine, so one set of pools, per connection opened with a URI; `useDb`
+ *  shares it). Mongoose's own collection layer is kept; the connection's client is the engine's. */
+function mongooseDriver(mongoose) {
+  const native = mongoose.driver.get();
+  const ctx = contextFor(mongoose);
+  class EngineConnection extends native.Connection {
+    async createClient(uri, options = {}) {
+      if (typeof uri !== 'string') {
+        throw new mongoose.Error(`The \`uri\` parameter to \`openUri()\` must be a string, got "${typeof uri}".`);
+      }
+      if (this._destroyCalled) {
+        throw new mongoose.Error('Connection has been closed and destroyed, and cannot be used for re-opening the connection.');
+      }
+      const driverOptions = { ...options };
+      const config = driverOptions.config ?? {};
+      delete driverOptions.config;
+      for (const name of CONFIG_OPTIONS) {
+        const value = name === 'autoIndex' ? config.autoIndex ?? driverOptions.autoIndex : driverOptions[name];
+        if (value !== undefined) this.config[name] = name === 'autoIndex' || name === 'autoCreate' ? value !== false : value;
+        delete driverOptions[name];
+      }
+      const wrapperOptions = engineOptions(uri, driverOptions, ctx.errors);
+      const { NativeWrapper } = require('../../native.js');
+      this.readyState = 2;
+      this._connectionString = uri;
+      let client;
+      try {
+        client = new EngineClient(new NativeWrapper(wrapperOptions), ctx, { owned: true });
+        await client.connect();
+      } catch (err) {
+        this.readyState = 0;
+        throw ctx.errors.fromNative(err);
+      }
+      this.client = client;
+      this.db = client.db(wrapperOptions.defaultDB);
+      this.name = this.db.databaseName;
+      this.$dbName = this.name;
+      this.onOpen();
+      for (const other of this.otherDbs) {
+        if (other.db == null) {
+          other.client = client;
+          other.db = client.db(other.name);
+          other.onOpen();
+        }
+      }
+      return this;
+    }
+
+    async doClose(force) {
+      if (this.client == null) return this;
+      await this.client.close(typeof force === 'object' ? force?.force : force);
+      return this;
+    }
+
+    setClient() {
+      throw ctx.errors.unsupported('setClient() takes a Node-driver MongoClient; the polymongo-rs driver makes its own');
+    }
+
+    async listDatabases() {
+      await this._waitForConnect();
+      return this.db.admin().listDatabases();
+    }
+  }
+  return { Connection: EngineConnection, Collection: native.Collection, BulkWriteResult: native.BulkWriteResult };
+}
+
+module.exports = { contextFor, connectionClass, openConnection, mongooseDriver };

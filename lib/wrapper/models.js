@@ -119,11 +119,32 @@ class Tenancy {
         err.code = 'ERR_INVALID_DB_NAME';
         throw err;
       }
-      const db = this.client.db(key);
-      conn = openConnection(new this.Connection(this.mongoose), this.client, db);
+      conn = this.openConnection(this.client.db(key));
       this.cache.set(key, conn);
     }
     return conn;
+  }
+
+  /** A database's connection: what differs from one database to another is its own (name, db, models,
+   *  collections, listeners); the rest, the same for every database, comes from one template
+   *  connection, so a database costs a few hundred bytes rather than a whole Connection. */
+  openConnection(db) {
+    this.template ??= openConnection(new this.Connection(this.mongoose), this.client, this.client.db(this.defaultDb));
+    const conn = Object.create(this.template);
+    conn.name = db.databaseName;
+    conn.$dbName = db.databaseName;
+    conn.db = db;
+    conn.models = {};
+    conn.collections = {};
+    // Listeners are the database's own: EventEmitter makes `_events` on the first listener.
+    conn._events = undefined;
+    conn._eventsCount = 0;
+    return conn;
+  }
+
+  /** The connection of database `name` if it is in the cache, else undefined. */
+  cached(name) {
+    return this.cache.get(name ?? this.defaultDb);
   }
 
   /** `root`'s class in the database of `conn`, a database's connection. */
@@ -163,7 +184,7 @@ class Tenancy {
     Tenant.prototype.db = conn;
     Tenant.prototype[layer.dbSymbol] = conn;
     conn.models[root.modelName] = Tenant;
-    const collection = conn.collection(layer.collectionName, layer.collectionOptions);
+    const collection = this.collectionIn(layer, conn);
     Tenant.prototype.collection = collection;
     Tenant.prototype.$collection = collection;
     Tenant.prototype[layer.collectionSymbol] = collection;
@@ -177,6 +198,18 @@ class Tenancy {
       }
     }
     return Tenant;
+  }
+
+  /** `layer.root`'s Mongoose collection in the database of `conn`: Mongoose's own collection layer
+   *  (buffering, debug printing, operation events) over the engine's collection. Like connections,
+   *  it takes what every database shares from a template collection of the layer's. */
+  collectionIn(layer, conn) {
+    layer.collectionTemplate ??= this.template.collection(layer.collectionName, layer.collectionOptions);
+    const collection = Object.create(layer.collectionTemplate);
+    collection.conn = conn;
+    collection.collection = conn.db.collection(layer.collectionName);
+    conn.collections[layer.collectionName] = collection;
+    return collection;
   }
 
   /** The layer of `root`: statics and methods every database's class of it inherits. */

@@ -60,6 +60,23 @@ class PolyMongoWrapper extends EventEmitter {
       /** Pools and databases in the Prometheus text format (0.0.4), for a `/metrics` route. No I/O. */
       prometheus: () => this._native.prometheus(),
     };
+    /** PolyMongo 1.3's access to the Mongoose side: the application's mongoose and its connections to
+     *  each database, on this wrapper's engine (the connections wrapped models use). */
+    this.adv = {
+      /** The application's mongoose (the one `require('mongoose')` gives polymongo-rs). */
+      get mongoose() {
+        return appMongoose();
+      },
+      /** The default database's connection if a model or call has made it yet, else undefined. */
+      getPrimaryConnection: () => this._tenancy(appMongoose()).cached(null),
+      /** The default database's connection, made now if need be (no I/O). */
+      getOrCreatePrimaryConnection: () => this._tenancy(appMongoose()).connection(null),
+      /** Database `dbName`'s connection (the default database's when omitted); no I/O. Its pool is the
+       *  one the engine routes the database to, shared or its own. */
+      getConnection: (dbName) => this._tenancy(appMongoose()).connection(dbName ?? null),
+      /** The same as `getConnection`: every database's connection runs on the engine's routing. */
+      getSharedConnection: (dbName) => this._tenancy(appMongoose()).connection(dbName ?? null),
+    };
     this.actions = {
       /** Stops admitting operations, waits up to `timeoutMS` (default 10 s) for those in flight,
        *  then closes every pool. Later operations reject with ERR_WRAPPER_CLOSED until `connect()`. */
@@ -106,20 +123,24 @@ class PolyMongoWrapper extends EventEmitter {
     });
   }
 
-  /** A pool event from the engine: each listener is called on its own, so one that throws is reported
+  /** A pool event from the engine, in PolyMongo 1.3's shape (the event's name, the database, its
+   *  state, an ISO timestamp and, read on demand, the database's Mongoose connection) plus the pool's
+   *  `uri`, kind and the reason. Each listener is called on its own, so one that throws is reported
    *  (an 'error' event) and neither stops the others nor reaches the engine. */
   _dispatch(event) {
     const connected = event.kind !== 'disconnect';
     const info = {
-      name: event.dbName,
+      name: event.kind,
       dbName: event.dbName,
       readyState: connected ? 1 : 0,
       state: connected ? 'connected' : 'disconnected',
-      timestamp: new Date(),
+      timestamp: new Date().toISOString(),
       uri: event.uri,
       pool: event.pool,
       reason: event.reason,
     };
+    // Not enumerable: a payload stays loggable as JSON, and no connection is made unless asked for.
+    Object.defineProperty(info, 'connection', { get: () => this.adv.getConnection(event.dbName) });
     this._emitEach(event.kind, info);
   }
 
@@ -226,18 +247,23 @@ class PolyMongoWrapper extends EventEmitter {
     this._emitEach('error', err);
   }
 
-  /** Opens the connection now (otherwise it opens on first use); reopens after `disconnect()`. */
+  /** Opens the connection now (otherwise it opens on first use); reopens after `disconnect()`.
+   *  Resolves to PolyMongo 1.3's `{ success, alreadyConnected, defaultDB, connection, state }`. */
   async connect() {
     if (this._handleSignals) signals.watch(this);
     const alreadyConnected = await this._native.connect();
-    return { success: true, alreadyConnected, state: this.getConnectionState() };
+    const result = { success: true, alreadyConnected, defaultDB: this.defaultDB, state: this.getConnectionState() };
+    Object.defineProperty(result, 'connection', { get: () => this.adv.getOrCreatePrimaryConnection() });
+    return result;
   }
 
   /** `actions.closeAll()`: closes every pool once operations in flight finish (10 s at most);
-   *  operations fail with code ERR_WRAPPER_CLOSED until `connect()`. */
+   *  operations fail with code ERR_WRAPPER_CLOSED until `connect()`. Resolves to PolyMongo 1.3's
+   *  `{ success, alreadyDisconnected, state }`. */
   async disconnect() {
+    const alreadyDisconnected = this.getConnectionState() !== 'connected';
     await this._close();
-    return { success: true };
+    return { success: true, alreadyDisconnected, state: 'disconnected' };
   }
 
   /** `{ ok: true, latency }` in ms, or `{ ok: false, latency: null, error }` when the server does not answer. */
@@ -291,6 +317,11 @@ function dbStats({ sizeMb, collections, pool, metrics }) {
     poolStats: pool.poolStats,
     metrics: metrics ? database(metrics) : null,
   };
+}
+
+/** The application's mongoose: polymongo-rs's peer dependency, as the application installed it. */
+function appMongoose() {
+  return require('mongoose');
 }
 
 const PolyMongo = {

@@ -1,0 +1,80 @@
+// The whole-app switch: `mongoose.setDriver(mongooseDriver(mongoose))` runs every connection of that
+// Mongoose instance on the engine. The same app code runs on it and on plain Mongoose, on Mongoose 8
+// and 9, and must see the same.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mongooseDriver } from '../index.js';
+import { MONGOOSES, normalize } from './differential.mjs';
+import { openSuite, uniqueDb } from './helpers.mjs';
+
+const PREFIX = uniqueDb('mdriver');
+let suite;
+
+before(async () => {
+  suite = await openSuite(PREFIX);
+});
+
+after(async () => {
+  await suite.close();
+});
+
+/** An app: connects, defines its models, works in its database and in another through useDb. */
+async function app(m, uri, dbName) {
+  await m.connect(uri, { dbName, maxPoolSize: 5, serverSelectionTimeoutMS: 2000, autoIndex: true });
+  const Author = m.model('Author', new m.Schema({ name: { type: String, unique: true } }));
+  const bookSchema = new m.Schema({ title: String, author: { type: m.Schema.Types.ObjectId, ref: 'Author' }, pages: Number }, { timestamps: true });
+  bookSchema.pre('save', function upper() {
+    this.title = this.title.toUpperCase();
+  });
+  const Book = m.model('Book', bookSchema);
+  await Author.init();
+  const ann = await Author.create({ name: 'Ann' });
+  await Book.create([{ title: 'one', author: ann._id, pages: 10 }, { title: 'two', author: ann._id, pages: 20 }]);
+  const duplicate = await Author.create({ name: 'Ann' }).catch((err) => ({ name: err.name, code: err.code }));
+  const books = await Book.find().sort('title').populate('author');
+  const other = m.connection.useDb(`${dbName}_other`);
+  const Note = other.model('Note', new m.Schema({ text: String }));
+  await Note.create({ text: 'elsewhere' });
+  const out = {
+    state: m.connection.readyState,
+    name: m.connection.name,
+    books: books.map((b) => [b.title, b.author.name, b.pages]),
+    lean: await Book.find({ pages: { $gt: 15 } }).lean(),
+    count: await Book.countDocuments(),
+    duplicate,
+    notes: (await Note.find()).map((n) => n.text),
+    indexes: (await Author.listIndexes()).map((i) => i.name).sort(),
+    collections: (await m.connection.listCollections()).map((c) => c.name).sort(),
+  };
+  await m.disconnect();
+  out.after = m.connection.readyState;
+  return out;
+}
+
+for (const mongoose of MONGOOSES) {
+  describe(`Mongoose ${mongoose.version}`, () => {
+    test('an app runs the same on the engine as on the Node driver', async () => {
+      const onEngine = new mongoose.Mongoose();
+      onEngine.setDriver(mongooseDriver(onEngine));
+      const ours = await app(onEngine, suite.uri, uniqueDb(PREFIX));
+      const theirs = await app(new mongoose.Mongoose(), suite.uri, uniqueDb(PREFIX));
+      assert.equal(normalize({ ...ours, name: '' }), normalize({ ...theirs, name: '' }));
+      assert.equal(ours.duplicate.code, 11000);
+      assert.equal(ours.after, 0);
+    });
+
+    test('createConnection(uri) runs on the engine; an option it cannot honour is refused', async () => {
+      const m = new mongoose.Mongoose();
+      m.setDriver(mongooseDriver(m));
+      const db = uniqueDb(PREFIX);
+      const conn = await m.createConnection(`${suite.uri}/${db}`).asPromise();
+      assert.equal(conn.name, db);
+      assert.equal(conn.db.constructor.name, 'EngineDb');
+      const Thing = conn.model('Thing', new m.Schema({ n: Number }));
+      await Thing.create({ n: 1 });
+      assert.equal(await suite.client.db(db).collection('things').countDocuments(), 1);
+      await conn.close();
+      await assert.rejects(m.createConnection(suite.uri, { autoEncryption: {} }).asPromise(), { code: 'ERR_NOT_SUPPORTED', message: /autoEncryption/ });
+    });
+  });
+}
