@@ -275,4 +275,15 @@ export declare const PolyMongo: {
   createWrapper(options: WrapperOptions): PolyMongoWrapper;
 };
 
+/** A Mongoose driver (what `mongoose.setDriver()` takes) on polymongo-rs's engine. */
+export interface MongooseDriver {
+  Connection: new (base: any) => Connection;
+  Collection: new (name: string, conn: Connection, options?: Record<string, unknown>) => unknown;
+  BulkWriteResult: new (...args: any[]) => unknown;
+}
+
+/** `mongoose.setDriver(mongooseDriver(mongoose))` runs every connection of that Mongoose instance
+ *  (`connect(uri)`, `createConnection(uri)`, `useDb(name)`) on the engine, with no PolyMongo API. */
+export declare function mongooseDriver(mongoose: typeof mongooseModule | InstanceType<typeof mongooseModule.Mongoose>): MongooseDriver;
+
 export default PolyMongo;

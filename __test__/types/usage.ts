@@ -1,6 +1,6 @@
 // Compiled (not run) by types.test.mjs: the typings accept PolyMongo-style code and infer results.
 import mongoose, { Schema, Types, type HydratedDocument, type Model } from 'mongoose';
-import PolyMongoDefault, { PolyMongo, type WrappedModel } from 'polymongo-rs';
+import PolyMongoDefault, { PolyMongo, mongooseDriver, type WrappedModel } from 'polymongo-rs';
 
 interface IUser {
   name: string;
@@ -37,6 +37,8 @@ stop();
 wrapper.on('reconnect', (info) => console.log(info.uri, info.readyState === 1));
 wrapper.onDbDisconnect((info) => console.log(info.name, info.state, Date.parse(info.timestamp), info.connection.name));
 const tenantConnection: mongoose.Connection = wrapper.adv.getConnection('tenant_1');
+const onEngine = new mongoose.Mongoose();
+onEngine.setDriver(mongooseDriver(onEngine));
 void tenantConnection.model('User');
 void wrapper.actions.closeAll({ timeoutMS: 5000 });
 void wrapper.pool.configure('analytics', { maxConnections: 5, autoClose: true, ttl: 60_000 });

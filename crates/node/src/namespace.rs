@@ -10,9 +10,9 @@ use napi_derive::napi;
 use super::cursor::NativeCursor;
 use super::errors::{js_error, promise};
 use super::schema::NativeSchema;
-use crate::namespace::Namespace;
-use crate::ops::cursor::DocCursor;
-use crate::ops::{self, CursorRequest, Reply, Request};
+use polymongo_engine::namespace::Namespace;
+use polymongo_engine::ops::cursor::DocCursor;
+use polymongo_engine::ops::{self, CursorRequest, Reply, Request};
 
 #[napi]
 pub struct NativeNamespace {

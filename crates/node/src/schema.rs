@@ -8,8 +8,8 @@ use napi::Env;
 use napi_derive::napi;
 
 use super::errors::js_error;
-use crate::ops::decode;
-use crate::schema::{DocumentMode, Schema};
+use polymongo_engine::ops::decode;
+use polymongo_engine::schema::{DocumentMode, Schema};
 
 #[napi]
 pub struct NativeSchema {

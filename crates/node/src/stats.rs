@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use napi_derive::napi;
 
-use crate::cluster::ConnectionState;
-use crate::stats::{DbInfo, DbSize, GeneralStats, PoolInfo};
+use polymongo_engine::cluster::ConnectionState;
+use polymongo_engine::stats::{DbInfo, DbSize, GeneralStats, PoolInfo};
 
 const MB: f64 = 1024.0 * 1024.0;
 

@@ -8,7 +8,7 @@ use napi_derive::napi;
 use tokio::sync::Mutex;
 
 use super::errors::promise;
-use crate::ops::cursor::DocCursor;
+use polymongo_engine::ops::cursor::DocCursor;
 
 #[napi(object)]
 pub struct Chunk {

@@ -9,7 +9,7 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use napi::bindgen_prelude::{BufferSlice, JsObjectValue, Object, PromiseRaw, ToNapiValue};
 use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Status};
 
-use crate::error::{Error, FieldError};
+use polymongo_engine::error::{Error, FieldError};
 
 enum Class {
     Error,

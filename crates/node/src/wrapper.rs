@@ -10,11 +10,11 @@ use napi_derive::napi;
 use super::errors::{build_error, js_error, promise};
 use super::namespace::NativeNamespace;
 use super::stats::{self, DatabaseSizeObject, DbStatsObject, GeneralObject};
-use crate::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
-use crate::engine::Engine;
-use crate::error::Error;
-use crate::events::PoolEvent;
-use crate::logging::{Log, LogConfig, Record, Sink};
+use polymongo_engine::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
+use polymongo_engine::engine::Engine;
+use polymongo_engine::error::Error;
+use polymongo_engine::events::PoolEvent;
+use polymongo_engine::logging::{Log, LogConfig, Record, Sink};
 
 #[napi(object)]
 pub struct WrapperOptions {

@@ -1,9 +1,0 @@
-//! The Node.js binding: thin `#[napi]` classes over the engine. Requests and results cross as BSON
-//! bytes; engine errors become JS errors here and nowhere else.
-
-mod cursor;
-mod errors;
-mod namespace;
-mod schema;
-mod stats;
-mod wrapper;
