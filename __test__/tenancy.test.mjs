@@ -107,7 +107,7 @@ for (const m of MONGOOSES) {
       assert.equal(User.db(), User.db(null));
     });
 
-    test('lean reads and counts with no middleware are served by the engine, with Mongoose\'s results', async () => {
+    test('reads and counts with no middleware are served by the engine, with Mongoose\'s results', async () => {
       const { base, User } = models();
       const db = uniqueDb(PREFIX);
       const Users = User.db(db);
@@ -128,10 +128,18 @@ for (const m of MONGOOSES) {
       assert.equal(count, 2);
       // `-_id` is Mongoose's to rewrite: that one query took Mongoose's path.
       assert.deepEqual(calls, ['_find']);
-      // Documents, and a cast the engine refuses, take Mongoose's path and fail as Mongoose fails.
-      assert.equal((await Users.findOne({ name: 'a' })).constructor, Users);
+      // Documents are Mongoose's own, hydrated as Mongoose's query hydrates them: they save to their
+      // database.
+      const doc = await Users.findOne({ name: 'a' });
+      assert.deepEqual([doc.constructor, doc.isNew, doc.isModified(), doc.db.name], [Users, false, false, db]);
+      doc.name = 'aa';
+      await doc.save();
+      assert.deepEqual((await Users.find().sort('name')).map((d) => d.name), ['aa', 'b', 'c']);
+      assert.deepEqual(calls, ['_find']);
+      // A projection on documents, and a cast the engine refuses, take Mongoose's path and do as it does.
+      assert.deepEqual((await Users.find({}, 'name').sort('name')).map((d) => d.isSelected('org')), [false, false, false]);
       await assert.rejects(Users.findOne({ _id: 'nope' }).lean(), (err) => err instanceof base.Error.CastError && /for model "User"/.test(err.message));
-      assert.deepEqual(calls, ['_find', '_findOne', '_findOne']);
+      assert.deepEqual(calls, ['_find', '_find', '_findOne']);
     });
   });
 }

@@ -130,12 +130,13 @@ class EngineCursor extends EventEmitter {
     return this;
   }
 
-  /** Releases the server cursor now rather than when the cursor is garbage-collected. */
+  /** Releases the server cursor now rather than when the cursor is garbage-collected (one read to
+   *  its end has released it already). */
   async close() {
     if (this._closed) return;
     this._closed = true;
     this._docs = [];
-    if (this._native !== null) await this._native.close();
+    if (this._native !== null && !this._exhausted) await this._native.close();
     this.emit('close');
   }
 

@@ -1,10 +1,11 @@
 'use strict';
 // The fast path: a query Mongoose would only cast and send is served by the engine directly, with the
 // filter cast in Rust by the model's schema (the schema bridge), skipping Mongoose's Query machinery.
-// It takes only what it implements in full: a lean `find` / `findOne` or a `countDocuments`, with no
-// user middleware, plugin hook, populate, transform or session, on a schema with nothing Mongoose would
-// add to the query (select: false paths, discriminators, aliases, strictQuery, a schema read
-// preference). Anything else runs Mongoose's own path, and so does a query whose filter the engine
+// It takes only what it implements in full: a `find` / `findOne` (lean, or documents built by
+// Mongoose's own `hydrate`, which is what Mongoose's query does with each document it reads) or a
+// `countDocuments`, with no user middleware, plugin hook, populate, transform or session, on a schema
+// with nothing Mongoose would add to the query (select: false paths, discriminators, aliases,
+// strictQuery, a schema read preference). Anything else runs Mongoose's own path, and so does a query whose filter the engine
 // cannot cast, so that the CastError is Mongoose's own, message and reason included.
 
 const { ModelSchema } = require('./schema');
@@ -68,30 +69,40 @@ class FastPath {
     if (allowed === undefined) return false;
     const mongooseOptions = query._mongooseOptions;
     for (const key of Object.keys(mongooseOptions)) {
-      if (key !== 'lean' || (query.op !== 'countDocuments' && mongooseOptions.lean !== true)) return false;
+      if (key !== 'lean' || typeof mongooseOptions.lean === 'object') return false;
     }
-    if (query.op !== 'countDocuments' && mongooseOptions.lean !== true) return false;
     for (const key of Object.keys(query.options)) {
       if (!allowed.has(key)) return false;
     }
     if (query._transforms.length > 0 || query._executionStack != null || query._update != null) return false;
-    if (query.op === 'countDocuments' ? query._fields != null : !plainProjection(query._fields)) return false;
+    // Documents are hydrated whole: a projection takes Mongoose's path, which records what it selected.
+    const documents = query.op !== 'countDocuments' && !mongooseOptions.lean;
+    if (query.op === 'countDocuments' || documents ? query._fields != null : !plainProjection(query._fields)) return false;
     if (hasHooks(query._queryMiddleware, query.op) || hasHooks(query._hooks, 'exec')) return false;
     return !query.model.base.options?.debug && !query.model.db.options?.debug;
   }
 
-  /** Runs `query` on the engine: a lean `find` / `findOne` resolves to plain documents, a
-   *  `countDocuments` to a number. Marks the query executed, as Mongoose does. A filter the engine
-   *  cannot cast goes to `mongoosePath()`, which fails as Mongoose fails. */
+  /** Runs `query` on the engine: a `find` / `findOne` resolves to plain documents when lean, else to
+   *  the model's documents (`Model.hydrate`), a `countDocuments` to a number. Marks the query
+   *  executed, as Mongoose does. A filter the engine cannot cast goes to `mongoosePath()`, which
+   *  fails as Mongoose fails. */
   async run(query, mongoosePath) {
     query._executionStack = true;
-    const collection = query.model.collection.collection;
+    const Model = query.model;
+    const collection = Model.collection.collection;
     const options = { ...query.options };
     if (query._fields != null) options.projection = query._fields;
     const { native } = this.schema;
+    const lean = query._mongooseOptions.lean;
     try {
-      if (query.op === 'find') return await collection.find(query._conditions, options, native).toArray();
-      if (query.op === 'findOne') return await collection.findOne(query._conditions, options, native);
+      if (query.op === 'find') {
+        const docs = await collection.find(query._conditions, options, native).toArray();
+        return lean ? docs : docs.map((doc) => Model.hydrate(doc));
+      }
+      if (query.op === 'findOne') {
+        const doc = await collection.findOne(query._conditions, options, native);
+        return lean || doc === null ? doc : Model.hydrate(doc);
+      }
       return await collection.countDocuments(query._conditions, options, native);
     } catch (err) {
       if (err?.name !== 'CastError' || err.schemaErrors === undefined) throw err;

@@ -387,42 +387,39 @@ function inDatabase(tenancy, Tenant, paths) {
 
 /** What `wrapModel()` returns: the model of the default database, with `db(name)` for any other. Its
  *  statics run on the default database's class; `new` makes a document of the default database;
- *  `instanceof` holds for documents of every database. */
+ *  `instanceof` holds for documents of every database. `db` is its own property, read at a plain
+ *  property's cost; everything else comes through a proxy behind it. */
 function wrappedHandle(tenancy, layer) {
   const { root, Layer } = layer;
-  const db = (name) => tenancy.model(root, tenancy.connection(name ?? null));
+  const Model = () => tenancy.model(root, tenancy.connection(null));
   const bound = new Map();
-  const target = function wrappedModel() {};
-  return new Proxy(target, {
+  const statics = new Proxy(function wrappedStatics() {}, {
     get(_, prop) {
-      if (prop === 'db') return db;
       if (prop === Symbol.hasInstance) return (value) => value instanceof Layer;
-      const Model = db(null);
-      const value = Reflect.get(Model, prop, Model);
+      const Default = Model();
+      const value = Reflect.get(Default, prop, Default);
       if (typeof value !== 'function' || prop === 'prototype') return value;
       const cached = bound.get(prop);
-      if (cached !== undefined && cached.value === value && cached.model === Model) return cached.bound;
-      const fn = value.bind(Model);
-      bound.set(prop, { value, model: Model, bound: fn });
+      if (cached !== undefined && cached.value === value && cached.model === Default) return cached.bound;
+      const fn = value.bind(Default);
+      bound.set(prop, { value, model: Default, bound: fn });
       return fn;
     },
     set(_, prop, value) {
-      db(null)[prop] = value;
+      Model()[prop] = value;
       return true;
     },
     has(_, prop) {
-      return prop === 'db' || prop in db(null);
-    },
-    construct(_, args) {
-      return Reflect.construct(db(null), args);
-    },
-    apply(_, thisArg, args) {
-      return db(null)(...args);
-    },
-    getPrototypeOf() {
-      return Object.getPrototypeOf(db(null));
+      return prop in Model();
     },
   });
+  const handle = function wrapped(...args) {
+    return new (Model())(...args);
+  };
+  handle.prototype = Layer.prototype;
+  handle.db = (name) => tenancy.model(root, tenancy.connection(name ?? null));
+  Object.setPrototypeOf(handle, statics);
+  return handle;
 }
 
 module.exports = { Tenancy, wrappedHandle, isMongooseModel, DEFAULT_TENANT_CACHE_SIZE };

@@ -13,6 +13,8 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
 /** PolyMongo's names for the events, as `on()` accepts them. */
 const EVENT_ALIASES = { onDbConnect: 'connect', onDbDisconnect: 'disconnect' };
+/** The events the engine reports. */
+const POOL_EVENTS = new Set(['connect', 'disconnect', 'reconnect']);
 
 class PolyMongoWrapper extends EventEmitter {
   constructor(options) {
@@ -33,6 +35,13 @@ class PolyMongoWrapper extends EventEmitter {
     this._closing = null;
     this._drained = null;
     this._native.onEvent((event) => this._dispatch(event));
+    // Pool events cross from the engine only while someone listens for them.
+    this.on('newListener', (event) => {
+      if (POOL_EVENTS.has(EVENT_ALIASES[event] ?? event)) this._native.setEventsWanted(true);
+    });
+    this.on('removeListener', () => {
+      this._native.setEventsWanted([...POOL_EVENTS].some((event) => this.listenerCount(event) > 0));
+    });
     if (handleSignals) signals.watch(this);
     // coldStart: false connects now (the shared pool, and dedicated pools so configured). A failure is
     // reported, and the first operation tries again.

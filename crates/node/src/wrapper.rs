@@ -1,5 +1,6 @@
 //! `NativeWrapper`: one engine, created from the options the JS facade has checked for type.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{Function, Object, PromiseRaw};
@@ -153,6 +154,9 @@ pub struct PoolEventObject {
 #[napi]
 pub struct NativeWrapper {
     engine: Arc<Engine>,
+    /// Whether JS listens for pool events: when not, none crosses to JS (a tenant's first use then
+    /// costs no JS callback and no payload).
+    events_wanted: Arc<AtomicBool>,
 }
 
 #[napi]
@@ -175,7 +179,7 @@ impl NativeWrapper {
             log(&options, sink).and_then(|log| Engine::new(config(options)?, log)).map_err(|e| js_error(&env, &e))?;
         // The sweep holds the engine weakly and stops with it; tokio's threads never keep Node alive.
         napi::bindgen_prelude::spawn(engine.idle_sweeper());
-        Ok(NativeWrapper { engine: Arc::new(engine) })
+        Ok(NativeWrapper { engine: Arc::new(engine), events_wanted: Arc::default() })
     }
 
     #[napi(getter)]
@@ -232,7 +236,11 @@ impl NativeWrapper {
     #[napi(ts_args_type = "listener: (event: PoolEvent) => void")]
     pub fn on_event(&self, listener: Function<PoolEventObject, ()>) -> napi::Result<()> {
         let tsfn = Arc::new(listener.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?);
+        let wanted = self.events_wanted.clone();
         self.engine.events().listen(Arc::new(move |event: PoolEvent| {
+            if !wanted.load(Ordering::Relaxed) {
+                return;
+            }
             let event = PoolEventObject {
                 kind: event.kind.as_str().to_owned(),
                 db_name: event.db_name,
@@ -243,6 +251,13 @@ impl NativeWrapper {
             tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
         }));
         Ok(())
+    }
+
+    /// Whether `onEvent`'s listener gets pool events: the facade turns them on while it has
+    /// listeners for them.
+    #[napi]
+    pub fn set_events_wanted(&self, wanted: bool) {
+        self.events_wanted.store(wanted, Ordering::Relaxed);
     }
 
     /// Opens the dedicated pools configured with `coldStart: false`.
