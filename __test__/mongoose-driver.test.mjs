@@ -76,5 +76,19 @@ for (const mongoose of MONGOOSES) {
       await conn.close();
       await assert.rejects(m.createConnection(suite.uri, { autoEncryption: {} }).asPromise(), { code: 'ERR_NOT_SUPPORTED', message: /autoEncryption/ });
     });
+
+    test('a connection\'s BSON options apply to each of its calls, under a call\'s own', async () => {
+      const m = new mongoose.Mongoose();
+      m.setDriver(mongooseDriver(m));
+      const db = uniqueDb(PREFIX);
+      const conn = await m.createConnection(`${suite.uri}/${db}`, { promoteLongs: false, ignoreUndefined: true, enableUtf8Validation: false }).asPromise();
+      const things = conn.db.collection('things');
+      await things.insertOne({ _id: 1, big: m.mongo.Long.fromNumber(5), gone: undefined });
+      const stored = await things.findOne({ _id: 1 });
+      assert.equal(stored.big._bsontype, 'Long');
+      assert.ok(!('gone' in stored), 'ignoreUndefined left the undefined value out');
+      assert.equal((await things.findOne({ _id: 1 }, { promoteLongs: true })).big, 5);
+      await conn.close();
+    });
   });
 }

@@ -35,7 +35,9 @@ test('a database flooding the shared pool holds at most its share; another datab
   const wrapper = wrap({ maxPoolSize: 4 });
   const [flood, light] = await seed(wrapper, `${PREFIX}_flood`, `${PREFIX}_light`);
   const done = await floodThenRead(flood, light, 200);
-  assert.ok(done < 20, `the light read waited for ${done} of the flood's 200 operations`);
+  // In one first-come-first-served queue the light read waits for all 200 (measured: 199); with its
+  // turn it goes in at once, and a few of the flood's finish meanwhile, more on a busy machine.
+  assert.ok(done < 40, `the light read waited for ${done} of the flood's 200 operations`);
   await wrapper.disconnect();
 });
 
@@ -44,7 +46,9 @@ test('waiting databases take turns: one waiting operation is not behind another 
   const wrapper = wrap({ maxPoolSize: 2, maxConcurrentPerDb: 2 });
   const [flood, light] = await seed(wrapper, `${PREFIX}_flood2`, `${PREFIX}_light2`);
   const done = await floodThenRead(flood, light, 200);
-  assert.ok(done < 20, `the light read waited for ${done} of the flood's 200 operations`);
+  // In one first-come-first-served queue the light read waits for all 200 (measured: 199); taking
+  // turns, it goes next, and a few of the flood's finish meanwhile, more on a busy machine.
+  assert.ok(done < 40, `the light read waited for ${done} of the flood's 200 operations`);
   await wrapper.disconnect();
 });
 
@@ -80,6 +84,8 @@ test('maxOpenPools 10 with 50 dedicated databases in use: never more than 10 ope
     perPool = (await serverConnections(suite.client)) - baseline;
   }
   await probe.disconnect();
+  // The probe's connections must be gone from the server's count before the peak is measured.
+  for (let i = 0; i < 50 && (await serverConnections(suite.client)) > baseline; i++) await sleep(100);
 
   const wrapper = wrap({ maxOpenPools: 10 });
   await wrapper.scale.setDB(names, { maxConnections: 1 });

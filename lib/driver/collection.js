@@ -5,7 +5,7 @@
 // driver, read them as they always have.
 
 const { FindCursor, AggregationCursor, EngineCursor } = require('./cursor');
-const { findOptions, aggregateOptions, countOptions, writeOptions, acknowledged, bsonOptions, toSort, refuse } = require('./options');
+const { findOptions, aggregateOptions, countOptions, writeOptions, acknowledged, bsonOptions, toSort, refuse, explainVerbosity } = require('./options');
 
 /** Whether an update document starts with an operator (`$set`, ...), as the Node driver requires. */
 function hasAtomicOperators(update) {
@@ -77,7 +77,7 @@ class EngineCollection {
 
   /** Sends request `op` and resolves to its reply: a document (decoded with `bson`), a count, or null.
    *  With `schema` (a NativeSchema: the fast path), the engine casts the filter by it first. */
-  async _execute(op, request, bson, schema) {
+  async _execute(op, request, bson = this._ctx.bson, schema = undefined) {
     const { codec, errors } = this._ctx;
     let reply;
     try {
@@ -100,7 +100,7 @@ class EngineCollection {
     const request = { ops, ...writeOptions(options, this._ctx.errors) };
     request.ordered = options?.ordered !== false;
     await this._ready();
-    return this._execute('write', request, bsonOptions(options));
+    return this._execute('write', request, bsonOptions(options, this._ctx));
   }
 
   /** `doc` with an `_id` of the application's ObjectId class when it has none, as the Node driver
@@ -135,7 +135,7 @@ class EngineCollection {
     if (operations.length === 0) throw this._ctx.errors.invalid('Invalid BulkOperation, Batch cannot be empty');
     const ops = operations.map((op) => this._writeModel(op));
     const raw = await this._write(ops, options);
-    return this._ctx.errors.bulkOutcome(raw, options?.ordered !== false);
+    return this._ctx.errors.bulkOutcome(raw, options?.ordered !== false, ops);
   }
 
   /** One bulkWrite entry as the engine's write model, checked as the Node driver checks it. */
@@ -201,25 +201,45 @@ class EngineCollection {
     return this._single('deleteMany', { filter, ...pickStatement(options, ['collation', 'hint']) }, options);
   }
 
-  /** The Node driver's `find`; `schema` is the fast path's (see `_execute`). */
-  find(filter = {}, options, schema) {
+  find(filter = {}, options) {
+    return this.castFind(undefined, filter, options);
+  }
+
+  findOne(filter = {}, options) {
+    return this.castFindOne(undefined, filter, options);
+  }
+
+  /** `find` with the filter cast by `schema` (a NativeSchema) in the engine: the fast path's. */
+  castFind(schema, filter = {}, options = undefined) {
     const request = { filter, options: findOptions(options, this._ctx.errors) };
-    const cursor = new FindCursor(this._native, 'find', request, this._ctx, bsonOptions(options), schema);
+    const cursor = new FindCursor(this._native, 'find', request, this._ctx, bsonOptions(options, this._ctx), schema);
     cursor._collection = this;
+    cursor._explaining = explainVerbosity(options?.explain);
     return cursor;
   }
 
-  async findOne(filter = {}, options, schema) {
-    return this._execute('findOne', { filter, options: findOptions(options, this._ctx.errors) }, bsonOptions(options), schema);
+  /** `findOne` with the filter cast by `schema` in the engine: the fast path's. */
+  async castFindOne(schema, filter = {}, options = undefined) {
+    // With `explain`, the Node driver's findOne yields the server's explanation of a find of one.
+    if (options?.explain) return this.castFind(schema, filter, { ...options, limit: 1 }).explain();
+    return this._execute('findOne', { filter, options: findOptions(options, this._ctx.errors) }, bsonOptions(options, this._ctx), schema);
   }
 
   aggregate(pipeline = [], options) {
     if (!Array.isArray(pipeline)) throw this._ctx.errors.invalid('"pipeline" must be an array of stages');
     const request = { pipeline: [...pipeline], options: aggregateOptions(options, this._ctx.errors) };
-    return new AggregationCursor(this._native, 'aggregate', request, this._ctx, bsonOptions(options));
+    const cursor = new AggregationCursor(this._native, 'aggregate', request, this._ctx, bsonOptions(options, this._ctx));
+    cursor._collection = this;
+    cursor._explaining = explainVerbosity(options?.explain);
+    return cursor;
   }
 
-  async countDocuments(filter = {}, options, schema) {
+  countDocuments(filter = {}, options) {
+    return this.castCountDocuments(undefined, filter, options);
+  }
+
+  /** `countDocuments` with the filter cast by `schema` in the engine: the fast path's. */
+  async castCountDocuments(schema, filter = {}, options = undefined) {
     return this._execute('countDocuments', { filter, options: countOptions(options, this._ctx.errors) }, undefined, schema);
   }
 
@@ -234,7 +254,7 @@ class EngineCollection {
   }
 
   async distinct(key, filter = {}, options) {
-    const reply = await this._execute('distinct', { field: key, filter, options: countOptions(options, this._ctx.errors) }, bsonOptions(options));
+    const reply = await this._execute('distinct', { field: key, filter, options: countOptions(options, this._ctx.errors) }, bsonOptions(options, this._ctx));
     return reply.values;
   }
 
@@ -273,7 +293,7 @@ class EngineCollection {
       if (value !== undefined) command[name] = value;
     }
     if (change.update !== undefined) await this._ready();
-    const reply = await this._command(command, bsonOptions(options));
+    const reply = await this._command(command, bsonOptions(options, this._ctx));
     if (reply.writeConcernError) throw new errors.mongo.MongoWriteConcernError(reply);
     if (options.includeResultMetadata) return reply;
     return reply.value ?? null;
@@ -320,7 +340,7 @@ class EngineCollection {
   listIndexes(options = {}) {
     refuse(options, this._ctx.errors);
     const request = { command: { listIndexes: this.collectionName, cursor: options.batchSize ? { batchSize: options.batchSize } : {} }, batchSize: options.batchSize, options: {} };
-    return new EngineCursor(this._native, 'command', request, this._ctx, bsonOptions(options));
+    return new EngineCursor(this._native, 'command', request, this._ctx, bsonOptions(options, this._ctx));
   }
 
   /** The full index descriptions (`{ v, key, name, ... }`), as `listIndexes`. */
@@ -387,4 +407,4 @@ function pickStatement(source, names) {
   return out;
 }
 
-module.exports = { EngineCollection, hasAtomicOperators };
+module.exports = { EngineCollection };

@@ -5,7 +5,7 @@
 
 const { EventEmitter } = require('node:events');
 const { Readable } = require('node:stream');
-const { toReadPreference, toSort } = require('./options');
+const { explainVerbosity, toReadPreference, toSort } = require('./options');
 
 class EngineCursor extends EventEmitter {
   /** `namespace`: the NativeNamespace; `op` / `request`: what to open; `ctx`: `{ codec, errors }`;
@@ -19,6 +19,8 @@ class EngineCursor extends EventEmitter {
     this._ctx = ctx;
     this._bson = bson;
     this._schema = schema;
+    /** The `explain` option's verbosity: iterating yields the server's explanation instead. */
+    this._explaining = undefined;
     this._native = null;
     this._docs = [];
     this._at = 0;
@@ -72,6 +74,13 @@ class EngineCursor extends EventEmitter {
   }
 
   async _fetch() {
+    if (this._explaining !== undefined) {
+      // A cursor opened with the `explain` option yields the server's explanation, as the Node driver's.
+      this._docs = [await this.explain(this._explaining)];
+      this._at = 0;
+      this._exhausted = true;
+      return;
+    }
     const native = this._open();
     let chunk;
     try {
@@ -188,8 +197,18 @@ class EngineCursor extends EventEmitter {
     return this;
   }
 
+  /** The server's explanation of this cursor's query (`verbosity`: 'queryPlanner',
+   *  'executionStats', 'allPlansExecution' or a boolean); only find and aggregate cursors have one. */
   explain() {
-    return Promise.reject(this._ctx.errors.unsupported('explain is not supported yet'));
+    return Promise.reject(this._ctx.errors.unsupported('explain is only for find and aggregate cursors'));
+  }
+
+  /** Runs `explain` of `command` (a find or an aggregate) on the cursor's collection. */
+  _explain(command, verbosity = true) {
+    const explain = { explain: command };
+    const level = explainVerbosity(verbosity);
+    if (level !== undefined) explain.verbosity = level;
+    return this._collection ? this._collection._command(explain, this._bson) : this._db.command(explain);
   }
 
   async *[Symbol.asyncIterator]() {
@@ -261,6 +280,17 @@ class FindCursor extends EngineCursor {
     return this._collection.countDocuments(filter, { skip: options.skip, limit: options.limit, hint: options.hint });
   }
 
+  explain(verbosity) {
+    const { filter, options } = this._request;
+    const command = { find: this._collection.collectionName, filter };
+    for (const name of ['sort', 'projection', 'skip', 'limit', 'batchSize', 'hint', 'collation', 'maxTimeMS', 'comment', 'allowDiskUse', 'let',
+      'min', 'max', 'returnKey', 'showRecordId', 'noCursorTimeout', 'allowPartialResults']) {
+      if (options[name] !== undefined) command[name] = options[name];
+    }
+    if (options.readConcern) command.readConcern = options.readConcern;
+    return this._explain(command, verbosity ?? this._explaining);
+  }
+
   clone() {
     const copy = new FindCursor(this._namespace, this._op, structuredCloneRequest(this._request), this._ctx, this._bson, this._schema);
     copy._collection = this._collection;
@@ -278,6 +308,15 @@ class AggregationCursor extends EngineCursor {
     this._checkNotStarted();
     this._request.pipeline.push(stage);
     return this;
+  }
+
+  explain(verbosity) {
+    const { pipeline, options } = this._request;
+    const command = { aggregate: this._collection?.collectionName ?? 1, pipeline, cursor: {} };
+    for (const name of ['hint', 'collation', 'maxTimeMS', 'comment', 'allowDiskUse', 'let', 'bypassDocumentValidation']) {
+      if (options[name] !== undefined) command[name] = options[name];
+    }
+    return this._explain(command, verbosity ?? this._explaining);
   }
 
   clone() {

@@ -5,7 +5,7 @@
 const { EventEmitter } = require('node:events');
 const { EngineCollection } = require('./collection');
 const { EngineCursor, AggregationCursor } = require('./cursor');
-const { aggregateOptions, bsonOptions, refuse } = require('./options');
+const { aggregateOptions, bsonOptions, explainVerbosity, refuse } = require('./options');
 
 /** createCollection options that are not part of the `create` command. */
 const CREATE_NOT_COMMAND = new Set(['session', 'readPreference', 'readConcern', 'timeoutMS', 'signal', 'ignoreUndefined',
@@ -43,7 +43,7 @@ class EngineDb {
   async command(command, options) {
     if (options) refuse(options, this._ctx.errors);
     const { codec, errors } = this._ctx;
-    const bson = bsonOptions(options);
+    const bson = bsonOptions(options, this._ctx);
     let reply;
     try {
       reply = await this._native.execute('command', codec.encode({ command }, bson));
@@ -80,7 +80,7 @@ class EngineDb {
     const command = { listCollections: 1, filter, nameOnly: options.nameOnly === true, authorizedCollections: options.authorizedCollections === true };
     if (options.batchSize) command.cursor = { batchSize: options.batchSize };
     const request = { command, batchSize: options.batchSize, options: {} };
-    return new EngineCursor(this._native, 'command', request, this._ctx, bsonOptions(options));
+    return new EngineCursor(this._native, 'command', request, this._ctx, bsonOptions(options, this._ctx));
   }
 
   async collections(options) {
@@ -107,13 +107,16 @@ class EngineDb {
   /** A database-level aggregation (`$documents`, `$currentOp`, ...). */
   aggregate(pipeline = [], options) {
     const request = { pipeline: [...pipeline], options: aggregateOptions(options, this._ctx.errors) };
-    return new AggregationCursor(this._native, 'aggregate', request, this._ctx, bsonOptions(options));
+    const cursor = new AggregationCursor(this._native, 'aggregate', request, this._ctx, bsonOptions(options, this._ctx));
+    cursor._db = this;
+    cursor._explaining = explainVerbosity(options?.explain);
+    return cursor;
   }
 
   /** A command answered with a cursor, iterated. */
   runCursorCommand(command, options = {}) {
     refuse(options, this._ctx.errors);
-    return new EngineCursor(this._native, 'command', { command, batchSize: options.batchSize, options: {} }, this._ctx, bsonOptions(options));
+    return new EngineCursor(this._native, 'command', { command, batchSize: options.batchSize, options: {} }, this._ctx, bsonOptions(options, this._ctx));
   }
 
   admin() {
@@ -164,11 +167,12 @@ class EngineAdmin {
 /** The client in MongoClient's shape: `db(name)` for any database, on the engine's pools. */
 class EngineClient extends EventEmitter {
   /** `native`: the NativeWrapper; `ctx`: `{ codec, errors }` of the application's mongodb;
-   *  `defaultDb`: the database of `db()`; `owned`: whether `close()` closes the engine. */
-  constructor(native, ctx, { defaultDb, owned = false } = {}) {
+   *  `defaultDb`: the database of `db()`; `owned`: whether `close()` closes the engine; `bson`: the
+   *  client's BSON options (`promoteLongs`, `ignoreUndefined`, ...), under each call's own. */
+  constructor(native, ctx, { defaultDb, owned = false, bson } = {}) {
     super();
     this._native = native;
-    this._ctx = ctx;
+    this._ctx = bson ? { ...ctx, bson: bsonOptions(bson) } : ctx;
     this._defaultDb = defaultDb ?? native.defaultDb;
     this._owned = owned;
     this.options = { dbName: this._defaultDb };
@@ -215,4 +219,4 @@ function clean(object) {
   return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined));
 }
 
-module.exports = { EngineDb, EngineClient };
+module.exports = { EngineClient };

@@ -72,6 +72,28 @@ class WriteConcernError {
   }
 }
 
+/** A write model (`{ insertOne: { document } }`, `{ updateOne: { filter, update, ... } }`, ...) as the
+ *  operation the Node driver records on its write errors. */
+function statementOf(model) {
+  if (model === undefined) return undefined;
+  const [kind, spec] = Object.entries(model)[0];
+  switch (kind) {
+    case 'insertOne':
+      return spec.document;
+    case 'updateOne':
+    case 'updateMany':
+      return { q: spec.filter, u: spec.update, upsert: spec.upsert ?? false, multi: kind === 'updateMany', ...rest(spec, ['arrayFilters', 'collation', 'hint']) };
+    case 'replaceOne':
+      return { q: spec.filter, u: spec.replacement, upsert: spec.upsert ?? false, multi: false, ...rest(spec, ['collation', 'hint']) };
+    default:
+      return { q: spec.filter, limit: kind === 'deleteOne' ? 1 : 0, ...rest(spec, ['collation', 'hint']) };
+  }
+}
+
+function rest(spec, names) {
+  return Object.fromEntries(names.filter((name) => spec[name] !== undefined).map((name) => [name, spec[name]]));
+}
+
 /** Builds errors with one application's `mongodb` module and its BulkWriteResult class. */
 class Errors {
   constructor(codec, BulkWriteResult) {
@@ -110,11 +132,13 @@ class Errors {
     return out;
   }
 
-  /** The Node driver's BulkWriteResult for the engine's bulk result document. */
-  bulkResult(raw, ordered) {
+  /** The Node driver's BulkWriteResult for the engine's bulk result document of `ops` (the engine's
+   *  write models); each write error carries its operation as the Node driver's does (`err.op`:
+   *  the document, or the `{ q, u, ... }` / `{ q, limit }` statement), which Mongoose's bulkSave reads. */
+  bulkResult(raw, ordered, ops) {
     const bulk = {
       ok: raw.ok,
-      writeErrors: raw.writeErrors.map((e) => new WriteError(e)),
+      writeErrors: raw.writeErrors.map((e) => new WriteError({ ...e, op: statementOf(ops[e.index]) })),
       writeConcernErrors: raw.writeConcernErrors.map((e) => new WriteConcernError(e)),
       insertedIds: raw.insertedIds,
       nInserted: raw.nInserted,
@@ -129,8 +153,8 @@ class Errors {
 
   /** A bulk write's outcome: its BulkWriteResult, or the MongoBulkWriteError the Node driver throws
    *  for its first write error (else its write-concern error). */
-  bulkOutcome(raw, ordered) {
-    const result = this.bulkResult(raw, ordered);
+  bulkOutcome(raw, ordered, ops) {
+    const result = this.bulkResult(raw, ordered, ops);
     const writeErrors = result.getWriteErrors();
     if (writeErrors.length > 0) {
       const first = writeErrors[0];
@@ -164,4 +188,4 @@ class Errors {
   }
 }
 
-module.exports = { Errors, WriteError, WriteConcernError };
+module.exports = { Errors };

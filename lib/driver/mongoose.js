@@ -9,6 +9,7 @@ const { Codec } = require('./codec');
 const { Errors } = require('./errors');
 const { EngineCollection } = require('./collection');
 const { EngineClient } = require('./db');
+const { BSON_OPTIONS } = require('./options');
 
 /** The codec and error builder of each Mongoose instance (its `mongodb` and BSON). */
 const contexts = new WeakMap();
@@ -77,8 +78,15 @@ const CONFIG_OPTIONS = ['autoIndex', 'autoCreate', 'sanitizeFilter', 'autoSearch
  *  options and credentials added, the pool options, and `dbName`. Throws for an option the engine cannot
  *  honour. */
 function engineOptions(uri, options, errors) {
+  // What the Node driver refuses as it parses a connection string, refused as it refuses it.
+  const hosts = /^mongodb(?:\+srv)?:\/\/(?:[^@/]*@)?([^/?]*)/.exec(uri)?.[1];
+  if (!hosts) {
+    throw new errors.mongo.MongoParseError(/^mongodb(\+srv)?:\/\//.test(uri)
+      ? 'URI must include hostname, domain name, and tld'
+      : 'Invalid scheme, expected connection string to start with "mongodb://" or "mongodb+srv://"');
+  }
   const url = new URL(uri.replace(/^mongodb(\+srv)?:/, 'http:'));
-  const out = { handleSignals: false };
+  const out = { handleSignals: false, bson: {} };
   const { user, pass, auth, dbName, ...rest } = options;
   const username = auth?.username ?? user;
   const password = auth?.password ?? pass;
@@ -88,6 +96,7 @@ function engineOptions(uri, options, errors) {
   for (const [name, value] of Object.entries(rest)) {
     if (value === undefined) continue;
     if (POOL_OPTIONS[name]) out[POOL_OPTIONS[name]] = value;
+    else if (BSON_OPTIONS.includes(name)) out.bson[name] = value;
     else if (URI_OPTIONS.has(name)) url.searchParams.set(name, Array.isArray(value) ? value.join(',') : String(value));
     else throw errors.unsupported(`the connection option ${name} is not supported by the polymongo-rs driver`);
   }
@@ -105,10 +114,12 @@ function mongooseDriver(mongoose) {
   class EngineConnection extends native.Connection {
     async createClient(uri, options = {}) {
       if (typeof uri !== 'string') {
-        throw new mongoose.Error(`The \`uri\` parameter to \`openUri()\` must be a string, got "${typeof uri}".`);
+        throw new mongoose.Error(`The \`uri\` parameter to \`openUri()\` must be a string, got "${typeof uri}". `
+          + 'Make sure the first parameter to `mongoose.connect()` or `mongoose.createConnection()` is a string.');
       }
       if (this._destroyCalled) {
-        throw new mongoose.Error('Connection has been closed and destroyed, and cannot be used for re-opening the connection.');
+        throw new mongoose.Error('Connection has been closed and destroyed, and cannot be used for re-opening the connection. '
+          + 'Please create a new connection with `mongoose.createConnection()` or `mongoose.connect()`.');
       }
       const driverOptions = { ...options };
       const config = driverOptions.config ?? {};
@@ -118,35 +129,47 @@ function mongooseDriver(mongoose) {
         if (value !== undefined) this.config[name] = name === 'autoIndex' || name === 'autoCreate' ? value !== false : value;
         delete driverOptions[name];
       }
-      const wrapperOptions = engineOptions(uri, driverOptions, ctx.errors);
+      // Mongoose's `shouldAuthenticate()` reads the credentials given as options.
+      if (driverOptions.user !== undefined || driverOptions.pass !== undefined) {
+        this.user = driverOptions.user;
+        this.pass = driverOptions.pass;
+      }
+      const { bson, ...wrapperOptions } = engineOptions(uri, driverOptions, ctx.errors);
       const { NativeWrapper } = require('../../native.js');
       this.readyState = 2;
       this._connectionString = uri;
+      // The client is there at once, as the Node driver's is: code may reach for it before it connects.
       let client;
       try {
-        client = new EngineClient(new NativeWrapper(wrapperOptions), ctx, { owned: true });
-        await client.connect();
+        client = new EngineClient(new NativeWrapper(wrapperOptions), ctx, { owned: true, bson });
       } catch (err) {
         this.readyState = 0;
         throw ctx.errors.fromNative(err);
       }
       this.client = client;
+      try {
+        await client.connect();
+      } catch (err) {
+        this.readyState = 0;
+        throw err;
+      }
       this.db = client.db(wrapperOptions.defaultDB);
       this.name = this.db.databaseName;
       this.$dbName = this.name;
       this.onOpen();
+      // Connections made with useDb() share the client, a new one after a close and a re-open too.
       for (const other of this.otherDbs) {
-        if (other.db == null) {
-          other.client = client;
-          other.db = client.db(other.name);
-          other.onOpen();
-        }
+        other.client = client;
+        other.db = client.db(other.name);
+        other.onOpen();
       }
       return this;
     }
 
+    /** Closes the engine, unless `{ skipCloseClient: true }`: how Mongoose closes the connections
+     *  made with useDb(), which share their parent's client. */
     async doClose(force) {
-      if (this.client == null) return this;
+      if (this.client == null || force?.skipCloseClient) return this;
       await this.client.close(typeof force === 'object' ? force?.force : force);
       return this;
     }

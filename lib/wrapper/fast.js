@@ -96,14 +96,14 @@ class FastPath {
     const lean = query._mongooseOptions.lean;
     try {
       if (query.op === 'find') {
-        const docs = await collection.find(query._conditions, options, native).toArray();
+        const docs = await collection.castFind(native, query._conditions, options).toArray();
         return lean ? docs : docs.map((doc) => Model.hydrate(doc));
       }
       if (query.op === 'findOne') {
-        const doc = await collection.findOne(query._conditions, options, native);
+        const doc = await collection.castFindOne(native, query._conditions, options);
         return lean || doc === null ? doc : Model.hydrate(doc);
       }
-      return await collection.countDocuments(query._conditions, options, native);
+      return await collection.castCountDocuments(native, query._conditions, options);
     } catch (err) {
       if (err?.name !== 'CastError' || err.schemaErrors === undefined) throw err;
       query._executionStack = null;

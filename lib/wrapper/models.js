@@ -71,10 +71,6 @@ class TenantCache {
       return;
     }
   }
-
-  get size() {
-    return this.entries.size;
-  }
 }
 
 /** What a wrapper knows about one Mongoose instance's models: their layers, their databases'
@@ -89,8 +85,6 @@ class Tenancy {
     this.cache = new TenantCache(capacity, this.defaultDb);
     /** Per root model (the application's, or one of its discriminators): its layer. */
     this.layers = new Map();
-    /** Per root model: its fast path (lib/wrapper/fast.js). */
-    this.fastPaths = new Map();
     /** Wrapped models by name, which a tenant's `model(name)` (populate, `this.model()`) finds first. */
     this.named = new Map();
     const tenancy = this;
@@ -119,7 +113,7 @@ class Tenancy {
         err.code = 'ERR_INVALID_DB_NAME';
         throw err;
       }
-      conn = this.openConnection(this.client.db(key));
+      conn = this.databaseConnection(this.client.db(key));
       this.cache.set(key, conn);
     }
     return conn;
@@ -128,7 +122,7 @@ class Tenancy {
   /** A database's connection: what differs from one database to another is its own (name, db, models,
    *  collections, listeners); the rest, the same for every database, comes from one template
    *  connection, so a database costs a few hundred bytes rather than a whole Connection. */
-  openConnection(db) {
+  databaseConnection(db) {
     this.template ??= openConnection(new this.Connection(this.mongoose), this.client, this.client.db(this.defaultDb));
     const conn = Object.create(this.template);
     conn.name = db.databaseName;
@@ -222,6 +216,10 @@ class Tenancy {
     return layer;
   }
 
+  /** A new layer of `root`, with `wrapModel`'s `options`: a constructor between `root` and its
+   *  databases' classes whose statics and prototype count operations (`wrapper._operation`), run
+   *  queries the engine serves in full on the fast path, keep populate in the database and make
+   *  `init()` set a database up; and what setting a database up needs. */
   makeLayer(root, options = {}) {
     const tenancy = this;
     const { wrapper } = this;
@@ -240,7 +238,6 @@ class Tenancy {
     Layer.Query.prototype.constructor = root.Query.prototype.constructor;
     // A query the engine serves in full skips Mongoose's machinery (lib/wrapper/fast.js).
     const fast = new FastPath(root, this.ctx);
-    this.fastPaths.set(root, fast);
     const exec = root.Query.prototype.exec;
     Layer.Query.prototype.exec = function execOnEngine(...args) {
       if (args.length === 0 && fast.takes(this)) return wrapper._operation(() => fast.run(this, () => exec.apply(this, args)));
@@ -271,6 +268,7 @@ class Tenancy {
     const layer = {
       root,
       Layer,
+      fast,
       collectionName: root.collection.collectionName,
       collectionOptions: { schemaUserProvidedOptions: schema._userProvidedOptions ?? {}, capped: schema.options.capped },
       dbSymbol: mongooseSymbol(root.prototype, 'mongoose#Model#db'),
@@ -322,7 +320,7 @@ class Tenancy {
 
   async runSetUp(layer, Tenant) {
     if (layer.jsonSchema) {
-      const schema = this.fastPaths.get(layer.root)?.schema ?? new ModelSchema(layer.root, this.ctx);
+      const schema = layer.fast.schema ?? new ModelSchema(layer.root, this.ctx);
       layer.validator ??= this.ctx.codec.decode(schema.native.jsonSchema());
       await applyValidator(Tenant.db.db, layer.collectionName, layer.validator);
     } else if (layer.createsCollection) {
