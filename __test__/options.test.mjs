@@ -43,6 +43,10 @@ test('unknown option names are refused by name', () => {
   rejects({ mongoURI: NOWHERE, maxPoolsize: 10 }, TypeError, 'maxPoolsize');
   rejects({ mongoURI: NOWHERE, dbSpecific: [{ dbName: 'a', option: {} }] }, TypeError, 'dbSpecific[0].option');
   rejects({ mongoURI: NOWHERE, debug: { verbose: true } }, TypeError, 'debug.verbose');
+  // Names of Object.prototype's members are not options either.
+  rejects(JSON.parse(`{"mongoURI":"${NOWHERE}","__proto__":{}}`), TypeError, '__proto__');
+  rejects({ mongoURI: NOWHERE, toString: 'x' }, TypeError, 'toString');
+  rejects({ mongoURI: NOWHERE, debug: { constructor: true } }, TypeError, 'debug.constructor');
 });
 
 test('dbSpecific entries are checked', () => {

@@ -5,7 +5,11 @@
 // the package exports PolyMongo's shapes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PolyMongo } from '../index.mjs';
 import DefaultExport from '../index.mjs';
 import { MONGOOSES } from './differential.mjs';
@@ -154,6 +158,22 @@ test('a wrapped model is not a database\'s class: it has no documents of its own
   assert.ok(new (User.db('other'))({ name: 'b' }) instanceof User);
   assert.equal(typeof User.db, 'function');
   assert.equal(User.db('other').db.name, 'other');
+});
+
+test('adv.mongoose is the mongoose the application resolves, not a copy polymongo-rs resolves for itself', () => {
+  // An application with a mongoose of its own (as when polymongo-rs is linked in from elsewhere).
+  const app = mkdtempSync(path.join(tmpdir(), 'pmrs-app-'));
+  try {
+    mkdirSync(path.join(app, 'node_modules', 'mongoose'), { recursive: true });
+    writeFileSync(path.join(app, 'node_modules', 'mongoose', 'index.js'), 'module.exports = { appsOwn: true };');
+    const main = path.join(app, 'main.js');
+    writeFileSync(main, `const { PolyMongo } = require(${JSON.stringify(require.resolve('../index.js'))});
+const w = PolyMongo.createWrapper({ mongoURI: 'mongodb://127.0.0.1:1', handleSignals: false });
+process.stdout.write(String(w.adv.mongoose.appsOwn));`);
+    assert.equal(execFileSync(process.execPath, [main], { cwd: app }).toString(), 'true');
+  } finally {
+    rmSync(app, { recursive: true, force: true });
+  }
 });
 
 test('adv: the application\'s mongoose, and connections to any database on the engine', async () => {

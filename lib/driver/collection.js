@@ -149,10 +149,10 @@ class EngineCollection {
       case 'updateOne':
       case 'updateMany':
         if (!hasAtomicOperators(spec.update)) throw errors.invalid('Update document requires atomic operators');
-        return { [kind]: pickStatement(spec, ['filter', 'update', 'upsert', 'arrayFilters', 'collation', 'hint']) };
+        return { [kind]: pickStatement(spec, ['filter', 'update', 'upsert', 'arrayFilters', 'collation', 'hint', ...sortFor(kind)], errors) };
       case 'replaceOne':
         if (hasAtomicOperators(spec.replacement)) throw errors.invalid('Replacement document must not contain atomic operators');
-        return { replaceOne: pickStatement(spec, ['filter', 'replacement', 'upsert', 'collation', 'hint']) };
+        return { replaceOne: pickStatement(spec, ['filter', 'replacement', 'upsert', 'collation', 'hint', 'sort'], errors) };
       case 'deleteOne':
       case 'deleteMany':
         return { [kind]: pickStatement(spec, ['filter', 'collation', 'hint']) };
@@ -185,12 +185,13 @@ class EngineCollection {
 
   async _update(kind, filter, update, options = {}) {
     if (!hasAtomicOperators(update)) throw this._ctx.errors.invalid('Update document requires atomic operators');
-    return this._single(kind, { filter, update, ...pickStatement(options, ['upsert', 'arrayFilters', 'collation', 'hint']) }, options);
+    const statement = pickStatement(options, ['upsert', 'arrayFilters', 'collation', 'hint', ...sortFor(kind)], this._ctx.errors);
+    return this._single(kind, { filter, update, ...statement }, options);
   }
 
   async replaceOne(filter, replacement, options = {}) {
     if (hasAtomicOperators(replacement)) throw this._ctx.errors.invalid('Replacement document must not contain atomic operators');
-    return this._single('replaceOne', { filter, replacement, ...pickStatement(options, ['upsert', 'collation', 'hint']) }, options);
+    return this._single('replaceOne', { filter, replacement, ...pickStatement(options, ['upsert', 'collation', 'hint', 'sort'], this._ctx.errors) }, options);
   }
 
   async deleteOne(filter, options = {}) {
@@ -254,6 +255,7 @@ class EngineCollection {
   }
 
   async distinct(key, filter = {}, options) {
+    if (typeof key !== 'string') throw this._ctx.errors.invalid(`distinct: the key must be a string, got ${typeof key}`);
     const reply = await this._execute('distinct', { field: key, filter, options: countOptions(options, this._ctx.errors) }, bsonOptions(options, this._ctx));
     return reply.values;
   }
@@ -399,12 +401,17 @@ class EngineCollection {
 }
 
 /** The fields of `source` that a write statement takes, sort normalised. */
-function pickStatement(source, names) {
+/** `names` of `source` that are set, a `sort` in the server's form. */
+function pickStatement(source, names, errors) {
   const out = {};
   for (const name of names) {
-    if (source[name] !== undefined) out[name] = name === 'sort' ? toSort(source[name]) : source[name];
+    if (source[name] !== undefined) out[name] = name === 'sort' ? toSort(source[name], errors) : source[name];
   }
   return out;
 }
+
+/** A single-document update takes a `sort` (which document it changes), as the Node driver's does; an
+ *  updateMany has none to take. */
+const sortFor = (kind) => (kind === 'updateOne' ? ['sort'] : []);
 
 module.exports = { EngineCollection };

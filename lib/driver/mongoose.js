@@ -95,7 +95,7 @@ function engineOptions(uri, options, errors) {
   if (dbName !== undefined) out.defaultDB = dbName;
   for (const [name, value] of Object.entries(rest)) {
     if (value === undefined) continue;
-    if (POOL_OPTIONS[name]) out[POOL_OPTIONS[name]] = value;
+    if (Object.hasOwn(POOL_OPTIONS, name)) out[POOL_OPTIONS[name]] = value;
     else if (BSON_OPTIONS.includes(name)) out.bson[name] = value;
     else if (URI_OPTIONS.has(name)) url.searchParams.set(name, Array.isArray(value) ? value.join(',') : String(value));
     else throw errors.unsupported(`the connection option ${name} is not supported by the polymongo-rs driver`);

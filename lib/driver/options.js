@@ -128,10 +128,21 @@ function explainVerbosity(explain) {
   return typeof explain === 'string' ? explain : explain.verbosity;
 }
 
-/** A find's options: `projection` (or the legacy `fields`), sort normalised. */
+/** A find's options: `projection` (or the legacy `fields`), sort normalised, and the Node driver's
+ *  number forms: a fractional `limit` or `batchSize` counts whole (as the server reads it), and a
+ *  negative `batchSize` asks for one batch of at most that many documents (the engine's single batch
+ *  is a negative limit, so it needs a limit to bound it: without one the server's default first batch
+ *  would be what the Node driver returns, which the engine cannot ask for). */
 function findOptions(options = {}, errors) {
   const out = common(options, errors, READ);
   if (out.projection === undefined && options.fields !== undefined) out.projection = options.fields;
+  if (typeof out.limit === 'number') out.limit = Math.trunc(out.limit);
+  if (typeof out.batchSize === 'number') out.batchSize = Math.trunc(out.batchSize);
+  if (out.batchSize < 0) {
+    if (!out.limit) throw errors.unsupported('option batchSize: a negative batchSize needs a limit here (one batch of the server\'s default size cannot be asked for)');
+    out.limit = -Math.min(-out.batchSize, Math.abs(out.limit));
+    delete out.batchSize;
+  }
   const sort = toSort(options.sort, errors);
   if (sort) out.sort = sort;
   else delete out.sort;

@@ -5,8 +5,11 @@
 // Mongoose's own `hydrate`, which is what Mongoose's query does with each document it reads) or a
 // `countDocuments`, with no user middleware, plugin hook, populate, transform or session, on a schema
 // with nothing Mongoose would add to the query (select: false paths, discriminators, aliases,
-// strictQuery, a schema read preference). Anything else runs Mongoose's own path, and so does a query whose filter the engine
-// cannot cast, so that the CastError is Mongoose's own, message and reason included.
+// strictQuery, a schema read preference) and no Mongoose option that changes queries (sanitizeFilter,
+// strictQuery, translateAliases, a global maxTimeMS, ...), read when the query runs. Its filter must be
+// plain data the engine casts as Mongoose does: anything else (a function, a Mongoose document, an
+// operator or a path type the engine does not implement) runs Mongoose's own path, and so does a
+// filter the engine cannot cast, so that the CastError is Mongoose's own, message and reason included.
 
 const { ModelSchema } = require('./schema');
 
@@ -21,18 +24,58 @@ function hasHooks(kareem, name) {
 
 /** Whether `schema` makes Mongoose change a query beyond casting its filter. */
 function schemaAddsToQueries(root) {
-  const { schema, base } = root;
+  const { schema } = root;
   const options = schema.options;
   if (root.discriminators != null || schema.discriminatorMapping != null) return true;
   if (Object.keys(schema.aliases ?? {}).length > 0) return true;
   if (options.read != null || options.readConcern != null) return true;
-  if (options.strictQuery ?? base.options?.strictQuery) return true;
-  if (base.options?.sanitizeFilter || base.options?.translateAliases || base.options?.debug) return true;
+  if (schema._userProvidedOptions?.strictQuery) return true;
   let selectFalse = false;
   schema.eachPath((_path, type) => {
     if (type.options?.select === false || type.selected === false) selectFalse = true;
   });
   return selectFalse;
+}
+
+/** Mongoose's options (global, or the connection's) that change a query: its sanitizing, strict
+ *  and alias casts, debug printing, maxTimeMS and allowDiskUse applied to every query, and the
+ *  session it takes from AsyncLocalStorage. */
+function optionsAddToQueries(model) {
+  for (const options of [model.base.options, model.db.options]) {
+    if (options == null) continue;
+    if (options.sanitizeFilter || options.sanitizeProjection || options.strictQuery || options.translateAliases || options.debug) return true;
+    if (options.maxTimeMS != null || options.allowDiskUse != null || options.transactionAsyncLocalStorage) return true;
+  }
+  return false;
+}
+
+/** The BSON values of any `bson` (they carry `_bsontype`), and the built-ins the engine casts. */
+const isPlainValue = (v) => v instanceof Date ? !Number.isNaN(v.getTime()) : v instanceof RegExp || ArrayBuffer.isView(v) || typeof v._bsontype === 'string';
+
+/** Whether `filter` is plain data, as Mongoose would cast and send it: objects, arrays, strings,
+ *  numbers, booleans, null, valid dates, RegExps, buffers and BSON values, at most `depth` deep. A
+ *  function, symbol, bigint or undefined, a Map, a Mongoose document or another class's instance is
+ *  Mongoose's to cast (or refuse). */
+function plainFilter(value, depth = 16) {
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return true;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (depth === 0) return false;
+  if (Array.isArray(value)) return value.every((v) => plainFilter(v, depth - 1));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return isPlainValue(value);
+  for (const key in value) {
+    if (!plainFilter(value[key], depth - 1)) return false;
+  }
+  return true;
 }
 
 /** A projection Mongoose sends as it is: plain paths set to 0 or 1 (not `-path` or `+path`, which
@@ -64,7 +107,7 @@ class FastPath {
 
   /** Whether the engine can serve `query` in full. */
   takes(query) {
-    if (this.schema === null) return false;
+    if (this.schema === null || query._error != null) return false;
     const allowed = OPS[query.op];
     if (allowed === undefined) return false;
     const mongooseOptions = query._mongooseOptions;
@@ -79,7 +122,7 @@ class FastPath {
     const documents = query.op !== 'countDocuments' && !mongooseOptions.lean;
     if (query.op === 'countDocuments' || documents ? query._fields != null : !plainProjection(query._fields)) return false;
     if (hasHooks(query._queryMiddleware, query.op) || hasHooks(query._hooks, 'exec')) return false;
-    return !query.model.base.options?.debug && !query.model.db.options?.debug;
+    return !optionsAddToQueries(query.model) && plainFilter(query._conditions);
   }
 
   /** Runs `query` on the engine: a `find` / `findOne` resolves to plain documents when lean, else to
@@ -105,7 +148,8 @@ class FastPath {
       }
       return await collection.castCountDocuments(native, query._conditions, options);
     } catch (err) {
-      if (err?.name !== 'CastError' || err.schemaErrors === undefined) throw err;
+      const mongoosesToCast = err?.code === 'ERR_NOT_CASTABLE' || (err?.name === 'CastError' && err.schemaErrors !== undefined);
+      if (!mongoosesToCast) throw err;
       query._executionStack = null;
       return mongoosePath();
     }

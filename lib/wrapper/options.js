@@ -50,7 +50,8 @@ function checkShape(value, table, prefix, required = []) {
   if (kindOf(value) !== 'object') throw optionError(prefix || 'options', `must be an object, got ${kindOf(value)}`);
   for (const [key, option] of Object.entries(value)) {
     const name = prefix ? `${prefix}.${key}` : key;
-    const expected = table[key];
+    // An own property only: `__proto__` or `toString` is not an option.
+    const expected = Object.hasOwn(table, key) ? table[key] : undefined;
     if (expected === undefined) {
       throw optionError(name, `is not a known option (known: ${Object.keys(table).join(', ')})`);
     }

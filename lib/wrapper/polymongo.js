@@ -2,6 +2,8 @@
 // PolyMongo.createWrapper and the wrapper it returns.
 
 const { EventEmitter } = require('node:events');
+const { createRequire } = require('node:module');
+const path = require('node:path');
 const { NativeWrapper } = require('../../native.js');
 const { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions } = require('./options');
 const { Tenancy, wrappedHandle, isMongooseModel, DEFAULT_TENANT_CACHE_SIZE } = require('./models');
@@ -12,7 +14,7 @@ const signals = require('./signals');
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
 /** PolyMongo's names for the events, as `on()` accepts them. */
-const EVENT_ALIASES = { onDbConnect: 'connect', onDbDisconnect: 'disconnect' };
+const EVENT_ALIASES = Object.assign(Object.create(null), { onDbConnect: 'connect', onDbDisconnect: 'disconnect' });
 /** The events the engine reports. */
 const POOL_EVENTS = new Set(['connect', 'disconnect', 'reconnect']);
 
@@ -72,7 +74,8 @@ class PolyMongoWrapper extends EventEmitter {
     /** PolyMongo 1.3's access to the Mongoose side: the application's mongoose and its connections to
      *  each database, on this wrapper's engine (the connections wrapped models use). */
     this.adv = {
-      /** The application's mongoose (the one `require('mongoose')` gives polymongo-rs). */
+      /** The application's mongoose: the one `require('mongoose')` gives the application's main
+       *  module (or, without one, a module in the working directory); else polymongo-rs's own. */
       get mongoose() {
         return appMongoose();
       },
@@ -328,9 +331,17 @@ function dbStats({ sizeMb, collections, pool, metrics }) {
   };
 }
 
-/** The application's mongoose: polymongo-rs's peer dependency, as the application installed it. */
+/** The application's mongoose, resolved from the application (so that a linked or nested copy of
+ *  polymongo-rs still gives the application's own instance); polymongo-rs's peer dependency if the
+ *  application has none of its own. */
 function appMongoose() {
-  return require('mongoose');
+  const from = require.main?.filename ?? path.join(process.cwd(), 'index.js');
+  try {
+    return createRequire(from)('mongoose');
+  } catch (err) {
+    if (err?.code !== 'MODULE_NOT_FOUND') throw err;
+    return require('mongoose');
+  }
 }
 
 const PolyMongo = {

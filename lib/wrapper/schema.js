@@ -24,6 +24,37 @@ const TYPES = {
   DocumentArrayElement: 'subdocument',
 };
 
+/** The name of each type's own cast function in Mongoose 8 and 9: another (`Schema.Types.String.cast(fn)`,
+ *  or `cast(false)`) is the application's. */
+const OWN_CASTS = {
+  String: 'castString',
+  Number: 'castNumber',
+  Boolean: 'castBoolean',
+  Date: 'castDate',
+  ObjectId: 'castObjectId',
+  Decimal128: 'castDecimal128',
+  BigInt: 'castBigInt',
+};
+
+const MONGOOSE_SETTERS = new Set(['resetId', 'immutableSetter']);
+
+/** The spec type of `schemaType`: `opaque` (a path only Mongoose casts) for a type the engine does not
+ *  implement (UUID, Int32, Double, a plugin's type), a cast function of the application's, or a setter
+ *  other than the built-in `trim` / `lowercase` / `uppercase`, which Mongoose also runs on filters. */
+function typeOf(schemaType) {
+  const type = TYPES[schemaType.instance];
+  if (type === undefined) return 'opaque';
+  const o = schemaType.options ?? {};
+  // Mongoose's own setters: `trim` / `lowercase` / `uppercase` (anonymous), `_id`'s `resetId` and
+  // `immutable`'s, which leave filters and new documents as they are.
+  const setters = (schemaType.setters ?? []).filter((fn) => !MONGOOSE_SETTERS.has(fn.name));
+  const builtIn = ['trim', 'lowercase', 'uppercase'].filter((name) => o[name] === true).length;
+  if (setters.length !== builtIn || setters.some((fn) => fn.name !== '') || schemaType._castFunction != null) return 'opaque';
+  const own = OWN_CASTS[schemaType.instance];
+  if (own !== undefined && schemaType.constructor._cast?.name !== own) return 'opaque';
+  return type;
+}
+
 /** Built-in validator types the engine runs, with the option that holds each one's bound. */
 const BUILT_IN = {
   required: null,
@@ -84,7 +115,7 @@ class SpecBuilder {
   }
 
   field(name, schemaType, path) {
-    const type = TYPES[schemaType.instance] ?? 'mixed';
+    const type = typeOf(schemaType);
     const field = { name, type };
     const o = schemaType.options ?? {};
     for (const setter of ['trim', 'lowercase', 'uppercase']) if (o[setter] === true) field[setter] = true;

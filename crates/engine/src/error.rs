@@ -47,6 +47,12 @@ pub enum Error {
     #[error("Cast to {} failed for value {:?} at path \"{}\" for model \"{model}\"", .error.kind, .error.value, .error.path)]
     Cast { model: String, error: Box<FieldError> },
 
+    /// A filter, document or update the engine does not cast exactly as Mongoose would (an operator,
+    /// a shape or a path type it does not implement): the fast path then runs Mongoose's own path, so
+    /// this never reaches an application.
+    #[error("polymongo-rs: the engine does not cast {0} as Mongoose does")]
+    NotCastable(&'static str),
+
     /// A path outside the schema when the schema's `strict` is `'throw'`: Mongoose's StrictModeError.
     #[error("Field `{path}` is not in schema and strict mode is set to throw.")]
     Strict { path: String },

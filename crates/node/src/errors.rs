@@ -84,6 +84,7 @@ fn describe(err: &Error) -> (String, Description) {
         Error::InvalidArgument(_) => Description::new(Class::Error, "MongoInvalidArgumentError"),
         Error::Validation { errors, .. } => schema_error("ValidationError", errors),
         Error::Cast { error, .. } => schema_error("CastError", std::slice::from_ref(error.as_ref())),
+        Error::NotCastable(_) => Description::ours(Class::Error, "PolyMongoError", "ERR_NOT_CASTABLE"),
         Error::Strict { path } => with_path("StrictModeError", path),
         Error::ObjectParameter { path, value } => with_path("ObjectParameterError", path).with_prop("value", value),
         Error::ObjectExpected { path, .. } => with_path("ObjectExpectedError", path),

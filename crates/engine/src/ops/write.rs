@@ -60,6 +60,8 @@ pub struct UpdateModel {
     pub array_filters: Option<RawArrayBuf>,
     pub collation: Option<RawDocumentBuf>,
     pub hint: Option<RawBson>,
+    /// Which document a single-document update changes (the `update` command's `sort`, MongoDB 8.0+).
+    pub sort: Option<RawDocumentBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +73,8 @@ pub struct ReplaceModel {
     pub upsert: bool,
     pub collation: Option<RawDocumentBuf>,
     pub hint: Option<RawBson>,
+    /// Which document is replaced (the `update` command's `sort`, MongoDB 8.0+).
+    pub sort: Option<RawDocumentBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +208,7 @@ fn update_statement(m: UpdateModel, multi: bool) -> Result<RawDocumentBuf, Error
         statement.append(cstr!("arrayFilters"), filters);
     }
     append_collation_and_hint(&mut statement, m.collation, m.hint);
+    append_sort(&mut statement, m.sort);
     Ok(statement)
 }
 
@@ -213,6 +218,7 @@ fn replace_statement(m: ReplaceModel) -> Result<RawDocumentBuf, Error> {
     }
     let mut statement = rawdoc! { "q": m.filter, "u": m.replacement, "upsert": m.upsert, "multi": false };
     append_collation_and_hint(&mut statement, m.collation, m.hint);
+    append_sort(&mut statement, m.sort);
     Ok(statement)
 }
 
@@ -220,6 +226,12 @@ fn delete_statement(m: DeleteModel, limit: i32) -> RawDocumentBuf {
     let mut statement = rawdoc! { "q": m.filter, "limit": limit };
     append_collation_and_hint(&mut statement, m.collation, m.hint);
     statement
+}
+
+fn append_sort(statement: &mut RawDocumentBuf, sort: Option<RawDocumentBuf>) {
+    if let Some(sort) = sort {
+        statement.append(cstr!("sort"), sort);
+    }
 }
 
 fn append_collation_and_hint(statement: &mut RawDocumentBuf, collation: Option<RawDocumentBuf>, hint: Option<RawBson>) {

@@ -41,7 +41,7 @@ pub fn kind_name(kind: Kind) -> &'static str {
         Kind::BigInt => "BigInt",
         Kind::Map => "Map",
         Kind::Subdocument => "Embedded",
-        Kind::Mixed | Kind::Array | Kind::Object => "Mixed",
+        Kind::Mixed | Kind::Array | Kind::Object | Kind::Opaque => "Mixed",
     }
 }
 
@@ -60,6 +60,8 @@ pub fn cast_scalar(kind: Kind, v: &Bson) -> Option<Bson> {
         Kind::Decimal128 => to_decimal(v).map(Bson::Decimal128),
         Kind::BigInt => to_bigint(v),
         Kind::Mixed | Kind::Map | Kind::Array | Kind::Object | Kind::Subdocument => Some(v.clone()),
+        // Only Mongoose casts these; callers refuse them before casting.
+        Kind::Opaque => None,
     }
 }
 

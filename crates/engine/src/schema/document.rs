@@ -142,6 +142,11 @@ fn cast_fields(fields: &[Field], strict: Strict, doc: Document, prefix: &str, ct
 /// object Mongoose's `minimize` drops, or a primitive set on a nested path, which Mongoose ignores.
 pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Option<Bson> {
     match field.kind {
+        // Not castable here, whatever else failed: Mongoose's path casts the whole write.
+        Kind::Opaque => {
+            ctx.thrown = Some(Error::NotCastable("a value of a path only Mongoose casts"));
+            None
+        }
         Kind::Array => cast_array(field, value, path, ctx),
         Kind::Object => {
             let doc = match value {
@@ -263,7 +268,7 @@ fn cast_array(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Opti
                 }
             }
         }
-        Kind::Array | Kind::Mixed | Kind::Object | Kind::Map => {
+        Kind::Array | Kind::Mixed | Kind::Object | Kind::Map | Kind::Opaque => {
             for (i, element) in items.into_iter().enumerate() {
                 let element_path = format!("{path}.{i}");
                 let v = cast_value(item, element, &element_path, ctx)?;

@@ -47,7 +47,7 @@ fn property(field: &Field) -> (Document, bool) {
             }
             m
         }
-        Kind::Mixed => return (Document::new(), required),
+        Kind::Mixed | Kind::Opaque => return (Document::new(), required),
         scalar => doc! { "bsonType": scalar_types(scalar) },
     };
     for check in &field.checks {

@@ -55,9 +55,13 @@ impl Schema {
         update::cast(&self.spec, update, filter, upsert, DateTime::now())
     }
 
-    /// Casts a filter's values on typed paths; a value that cannot be cast is a CastError.
+    /// Casts a filter's values on typed paths; a value that cannot be cast is a CastError, and a filter
+    /// the engine does not cast as Mongoose would is [`Error::NotCastable`].
     pub fn cast_filter(&self, filter: &mut Document) -> Result<(), Error> {
-        filter::cast(&self.spec, filter).map_err(|error| Error::Cast { model: self.spec.model.clone(), error })
+        filter::cast(&self.spec, filter).map_err(|refused| match refused {
+            filter::Refused::Cast(error) => Error::Cast { model: self.spec.model.clone(), error },
+            filter::Refused::NotCastable(what) => Error::NotCastable(what),
+        })
     }
 
     /// `{ $jsonSchema: ... }` for a collection validator.

@@ -60,6 +60,10 @@ pub enum Kind {
     Object,
     /// A single subdocument with a schema of its own.
     Subdocument,
+    /// A path only Mongoose casts: a type the engine does not implement (UUID, Int32, Double, a
+    /// plugin's SchemaType) or one with a custom setter or cast function. A filter, document or
+    /// update that gives it a value is not castable here.
+    Opaque,
 }
 
 #[derive(Debug, Deserialize)]

@@ -37,6 +37,10 @@ pub fn cast(spec: &Spec, update: Document, filter: &Document, upsert: bool, now:
                     continue;
                 }
             };
+            if field.kind == Kind::Opaque || field.item.as_ref().is_some_and(|item| item.kind == Kind::Opaque) {
+                ctx.thrown = Some(Error::NotCastable("an update of a path only Mongoose casts"));
+                continue;
+            }
             if field.immutable && op != "$setOnInsert" {
                 continue;
             }

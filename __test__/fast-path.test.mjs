@@ -1,0 +1,232 @@
+// The fast path serves a query only when its answer is Mongoose's own: filters the engine casts as
+// Mongoose does, and every other filter (a type, setter or operator the engine does not implement, a
+// value that is not plain data, a query Mongoose has already refused) through Mongoose's own path.
+// Each case runs through polymongo-rs and through plain Mongoose on the Node driver, on Mongoose 8
+// and 9, and must give the same documents, count or error. Also here: options the Node driver takes
+// that the engine passes on (`sort` on single-document updates, fractional limits, negative batch
+// sizes), and Mongoose options set after the models were wrapped.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MONGOOSES, TwoWays, normalize } from './differential.mjs';
+import { openSuite, uniqueDb } from './helpers.mjs';
+
+const PREFIX = uniqueDb('fast');
+const UID = '0b3d0a5e-4a8e-4d52-9b0a-6b1f2c3d4e5f';
+let suite;
+
+before(async () => {
+  suite = await openSuite(PREFIX);
+});
+
+after(async () => {
+  await suite.close();
+});
+
+function define(m) {
+  const { Types } = m.Schema;
+  return {
+    Person: new m.Schema({
+      name: String,
+      email: { type: String, set: (v) => (typeof v === 'string' ? v.toLowerCase() : v) },
+      lower: { type: String, lowercase: true },
+      n: Number,
+      at: Date,
+      uid: Types.UUID,
+      i32: Types.Int32,
+      dbl: Types.Double,
+      secret: String,
+      flag: Boolean,
+      tags: [String],
+      pets: [{ kind: String, age: Number }],
+    }),
+  };
+}
+
+const PEOPLE = [
+  { name: 'ann', email: 'ann@x.com', lower: 'ann', n: 1, at: new Date('2026-01-01'), uid: UID, i32: 5, dbl: 2.5, secret: 's1', flag: true, tags: ['a', 'b'], pets: [{ kind: 'cat', age: 2 }] },
+  { name: 'bob', email: 'bob@x.com', lower: 'bob', n: 2, flag: false, tags: ['c'] },
+  { name: 'cy', n: 3 },
+];
+
+/** `{ $and: [{ $and: [ ... { n: 1 } ] }] }`, `depth` deep. */
+function nested(depth) {
+  let filter = { n: 1 };
+  for (let i = 0; i < depth; i++) filter = { $and: [filter] };
+  return filter;
+}
+
+/** Filters the engine must leave to Mongoose: what Mongoose casts its own way, refuses, or never sends. */
+const MONGOOSES_OWN = {
+  'a custom setter': () => ({ email: 'ANN@X.COM' }),
+  'a UUID path': () => ({ uid: UID }),
+  'an Int32 path': () => ({ i32: '5' }),
+  'a Double path': () => ({ dbl: '2.5' }),
+  '$exists as a string': () => ({ n: { $exists: 'false' } }),
+  '$exists as "0"': () => ({ n: { $exists: '0' } }),
+  '$in of one value': () => ({ name: { $in: 'ann' } }),
+  '$nin of one value': () => ({ name: { $nin: 'ann' } }),
+  '$all of one value': () => ({ tags: { $all: 'a' } }),
+  '$mod of strings': () => ({ n: { $mod: ['4', '2'] } }),
+  '$bitsAllSet of a string': () => ({ n: { $bitsAllSet: '2' } }),
+  'an unknown operator': () => ({ name: { $foo: 1 } }),
+  'an invalid date': () => ({ at: new Date('x') }),
+  'a function value': () => ({ secret: function secret() {} }),
+  'a symbol value': () => ({ secret: Symbol('s') }),
+  'a bigint value': () => ({ n: 2n }),
+  'an undefined value': () => ({ secret: undefined }),
+  '$gt on a Boolean': () => ({ flag: { $gt: false } }),
+  '$not in $not': () => ({ n: { $not: { $not: { $gt: 1 } } } }),
+  '$not of a RegExp on a number': () => ({ n: { $not: /1/ } }),
+  'a RegExp on a number': () => ({ n: /1/ }),
+  '$regex on an array': () => ({ tags: { $regex: 'a' } }),
+  'an empty $or': () => ({ $or: [] }),
+  '$where': () => ({ $where: function where() { return false; } }),
+  'a filter 40 deep': () => nested(40),
+  'a Map': () => ({ name: new Map([['$eq', 'ann']]) }),
+};
+
+/** Filters the engine casts itself. */
+const CASTABLE = {
+  'numbers as strings': () => ({ n: { $gte: '1', $lt: '3' } }),
+  '$in of strings': () => ({ name: { $in: ['ann', 'bob'] } }),
+  'a lowercase path': () => ({ lower: 'ANN' }),
+  '$regex without setters': () => ({ lower: { $regex: 'AN', $options: 'i' } }),
+  '$elemMatch on values': () => ({ tags: { $elemMatch: { $gt: 'a' } } }),
+  '$elemMatch on subdocuments': () => ({ pets: { $elemMatch: { age: '2' } } }),
+  '$exists and $type': () => ({ n: { $exists: true, $type: 'number' } }),
+  'a date as a string': () => ({ at: { $lt: '2027-01-01' } }),
+  '$or of $and': () => ({ $or: [{ $and: [{ n: '1' }] }, { name: 'cy' }] }),
+};
+
+/** The ways a filter is read: documents, lean, one, a count. */
+const READS = {
+  find: (M, f) => M.find(f).sort({ n: 1 }),
+  'find lean': (M, f) => M.find(f).sort({ n: 1 }).lean(),
+  'findOne lean': (M, f) => M.findOne(f).sort({ n: 1 }).lean(),
+  countDocuments: (M, f) => M.countDocuments(f),
+};
+
+/** What a read resolved to or the error it threw, by content. */
+const outcome = (result) => (result instanceof Error ? normalize({ error: result.name, message: result.message }) : normalize(result));
+
+for (const mongoose of MONGOOSES) {
+  describe(`Mongoose ${mongoose.version}`, () => {
+    let two;
+    before(async () => {
+      two = new TwoWays(mongoose, suite.uri, `${PREFIX}_m${mongoose.version.split('.')[0]}`);
+      await two.open();
+    });
+    after(async () => {
+      await two.close();
+    });
+
+    /** Runs each read of each filter both ways; returns the reads that took Mongoose's `_find`,
+     *  `_findOne` or `_countDocuments` on our side. */
+    async function compare(filters) {
+      const mongooseRan = [];
+      const { ours, theirs } = await two.run(define, async ({ Person }, side) => {
+        await Person.insertMany(PEOPLE);
+        const results = {};
+        for (const [name, filter] of Object.entries(filters)) {
+          for (const [read, run] of Object.entries(READS)) {
+            const before = mongooseRan.length;
+            const original = {};
+            for (const method of ['_find', '_findOne', '_countDocuments']) {
+              original[method] = side.base.Query.prototype[method];
+              side.base.Query.prototype[method] = function counted(...args) {
+                if (side.way === 'ours') mongooseRan.push(`${read} ${name}`);
+                return original[method].apply(this, args);
+              };
+            }
+            try {
+              results[`${read} ${name}`] = outcome(await run(Person, filter()).then((r) => r, (e) => e));
+            } finally {
+              Object.assign(side.base.Query.prototype, original);
+            }
+            assert.ok(mongooseRan.length - before <= 1);
+          }
+        }
+        return results;
+      });
+      assert.ok(!(ours instanceof Error), ours?.stack);
+      assert.ok(!(theirs instanceof Error), theirs?.stack);
+      for (const key of Object.keys(theirs)) assert.equal(ours[key], theirs[key], key);
+      return mongooseRan;
+    }
+
+    test('filters only Mongoose casts give Mongoose\'s answer', async () => {
+      const mongooseRan = await compare(MONGOOSES_OWN);
+      // Each one ran Mongoose's path (or Mongoose refused it before it ran).
+      assert.ok(mongooseRan.length > 0);
+    });
+
+    test('filters the engine casts give Mongoose\'s answer without Mongoose\'s path', async () => {
+      assert.deepEqual(await compare(CASTABLE), []);
+    });
+
+    test('queries Mongoose refused before they ran are refused, not served', async () => {
+      const { ours, theirs } = await two.run(define, async ({ Person }) => {
+        await Person.insertMany(PEOPLE);
+        const settle = (q) => q.then((r) => outcome(r), (e) => outcome(e));
+        return [await settle(Person.find('a')), await settle(Person.findOne('a').lean()), await settle(Person.find(['a']).lean()), await settle(Person.countDocuments('a'))];
+      });
+      assert.deepEqual(ours, theirs);
+      assert.match(theirs[0], /ObjectParameterError/);
+    });
+
+    test('Mongoose options set after the models were wrapped apply', async () => {
+      for (const [option, value] of [['sanitizeFilter', true], ['strictQuery', true], ['strictQuery', 'throw'], ['translateAliases', true]]) {
+        const { ours, theirs } = await two.run(define, async ({ Person }, side) => {
+          await Person.insertMany(PEOPLE);
+          side.base.set(option, value);
+          const settle = (q) => q.then((r) => outcome(r), (e) => outcome(e));
+          return [
+            await settle(Person.findOne({ name: 'ann', secret: { $ne: 'guess' } }).lean()),
+            await settle(Person.find({ notInSchema: 'zzz' }).lean()),
+            await settle(Person.countDocuments({ notInSchema: 'zzz' })),
+          ];
+        });
+        assert.deepEqual(ours, theirs, `${option}: ${value}`);
+      }
+    });
+
+    test('single-document updates take the Node driver\'s sort', async () => {
+      const { ours, theirs } = await two.run(define, async ({ Person }) => {
+        await Person.insertMany(PEOPLE);
+        await Person.updateOne({}, { $set: { secret: 'top' } }, { sort: { n: -1 } });
+        await Person.replaceOne({}, { name: 'replaced', n: 0 }, { sort: { n: 1 } });
+        await Person.bulkWrite([{ updateOne: { filter: {}, update: { $set: { secret: 'bulk' } }, sort: { n: -1, name: 1 } } }]);
+        await Person.collection.updateOne({}, { $set: { lower: 'sorted' } }, { sort: [['n', -1]] });
+        return Person.find().sort({ n: 1 }).select('name n secret lower -_id').lean();
+      });
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(theirs.map((p) => [p.name, p.secret, p.lower]), [['replaced', undefined, undefined], ['bob', undefined, 'bob'], ['cy', 'bulk', 'sorted']]);
+    });
+
+    test('fractional limits and negative batch sizes read as the Node driver reads them', async () => {
+      const { ours, theirs } = await two.run(define, async ({ Person }) => {
+        await Person.insertMany(PEOPLE);
+        const names = (docs) => docs.map((d) => d.name);
+        return [
+          names(await Person.find().sort({ n: 1 }).limit(1.5).lean()),
+          names(await Person.find().sort({ n: 1 }).limit(3).batchSize(-2).lean()),
+          names(await Person.find().sort({ n: 1 }).limit(-2).lean()),
+          names(await Person.find().sort({ n: 1 }).batchSize(1.5).lean()),
+        ];
+      });
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(theirs, [['ann'], ['ann', 'bob'], ['ann', 'bob'], ['ann', 'bob', 'cy']]);
+    });
+
+    test('what the engine cannot ask the server for is a clear error', async () => {
+      const { ours } = await two.run(define, async ({ Person }) => {
+        await Person.insertMany(PEOPLE);
+        return [await Person.find().batchSize(-2).lean().catch((e) => e), await Person.distinct({ a: 1 }).catch((e) => e)];
+      });
+      assert.equal(ours[0].name, 'MongoCompatibilityError');
+      assert.match(ours[0].message, /negative batchSize needs a limit/);
+      assert.equal(ours[1].name, 'MongoInvalidArgumentError');
+      assert.match(ours[1].message, /key must be a string/);
+    });
+  });
+}
