@@ -90,5 +90,41 @@ for (const mongoose of MONGOOSES) {
       assert.equal((await things.findOne({ _id: 1 }, { promoteLongs: true })).big, 5);
       await conn.close();
     });
+
+    test('connection options Mongoose reads itself: read preferences against indexes, empty credentials', async () => {
+      /** What each way makes of `options`: the connection's config and shouldAuthenticate(), or the error. */
+      const open = async (m, options) => {
+        const db = uniqueDb(PREFIX);
+        try {
+          const conn = await m.createConnection(`${suite.uri}/${db}`, options).asPromise();
+          const seen = { autoIndex: conn.config.autoIndex, autoCreate: conn.config.autoCreate, authenticates: conn.shouldAuthenticate() };
+          await conn.close();
+          return seen;
+        } catch (err) {
+          return { error: err.name };
+        }
+      };
+      const onEngine = new mongoose.Mongoose();
+      onEngine.setDriver(mongooseDriver(onEngine));
+      const plain = new mongoose.Mongoose();
+      const cases = [
+        { readPreference: 'secondaryPreferred' },
+        { readPreference: 'nearest' },
+        { readPreference: 'primaryPreferred', autoIndex: true },
+        { readPreference: 'secondary', autoIndex: true },
+        { readPreference: 'secondaryPreferred', config: { autoIndex: true }, autoIndex: false },
+        { readPreference: 'secondary', autoCreate: true },
+        { user: '', pass: '' },
+      ];
+      for (const options of cases) {
+        assert.deepEqual(await open(onEngine, options), await open(plain, options), JSON.stringify(options));
+      }
+      assert.deepEqual(await open(onEngine, { readPreference: 'secondary', autoIndex: true }), { error: 'MongooseError' });
+    });
+
+    test('a Mongoose the driver cannot find the files of (a bundled copy) is refused by name', () => {
+      const bundled = Object.create(new mongoose.Mongoose(), { Mongoose: { value: class Bundled {} } });
+      assert.throws(() => mongooseDriver(bundled), { name: 'TypeError', message: /bundled/ });
+    });
   });
 }

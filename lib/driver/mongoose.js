@@ -5,6 +5,7 @@
 // driver's shape. So documents, middleware, populate and every plugin run as Mongoose runs them, and
 // every collection call becomes one request to the engine.
 
+const path = require('node:path');
 const { Codec } = require('./codec');
 const { Errors } = require('./errors');
 const { EngineCollection } = require('./collection');
@@ -104,6 +105,18 @@ function engineOptions(uri, options, errors) {
   return out;
 }
 
+/** A module of the Mongoose installation `mongoose` was loaded from (`lib/<name>.js`), or null for a
+ *  Mongoose that was not loaded from its files (a bundle). Found beside the `lib/mongoose.js` that
+ *  defines its class: the application's own Mongoose, whichever copy or version it is. */
+function mongooseLib(mongoose, name) {
+  for (const mod of Object.values(require.cache)) {
+    if (mod?.exports?.Mongoose === mongoose.Mongoose && path.basename(mod.filename) === 'mongoose.js') {
+      return require(path.join(path.dirname(mod.filename), `${name}.js`));
+    }
+  }
+  return null;
+}
+
 /** A Mongoose driver on the engine, for a whole application: `mongoose.setDriver(mongooseDriver(mongoose))`
  *  makes `mongoose.connect(uri)`, `createConnection(uri)` and `useDb(name)` of that Mongoose instance run
  *  on polymongo-rs's engine (one engine, so one set of pools, per connection opened with a URI; `useDb`
@@ -111,6 +124,12 @@ function engineOptions(uri, options, errors) {
 function mongooseDriver(mongoose) {
   const native = mongoose.driver.get();
   const ctx = contextFor(mongoose);
+  // Connection options as Mongoose's own driver reads them (read preferences against autoIndex and
+  // autoCreate), by Mongoose's own helper.
+  const processConnectionOptions = mongooseLib(mongoose, 'helpers/processConnectionOptions');
+  if (typeof processConnectionOptions !== 'function') {
+    throw new TypeError('polymongo-rs: mongooseDriver() needs a Mongoose loaded from its package files, not a bundled copy (mark mongoose as external in your bundler)');
+  }
   class EngineConnection extends native.Connection {
     async createClient(uri, options = {}) {
       if (typeof uri !== 'string') {
@@ -121,7 +140,7 @@ function mongooseDriver(mongoose) {
         throw new mongoose.Error('Connection has been closed and destroyed, and cannot be used for re-opening the connection. '
           + 'Please create a new connection with `mongoose.createConnection()` or `mongoose.connect()`.');
       }
-      const driverOptions = { ...options };
+      const driverOptions = { ...processConnectionOptions(uri, options) };
       const config = driverOptions.config ?? {};
       delete driverOptions.config;
       for (const name of CONFIG_OPTIONS) {
@@ -129,8 +148,8 @@ function mongooseDriver(mongoose) {
         if (value !== undefined) this.config[name] = name === 'autoIndex' || name === 'autoCreate' ? value !== false : value;
         delete driverOptions[name];
       }
-      // Mongoose's `shouldAuthenticate()` reads the credentials given as options.
-      if (driverOptions.user !== undefined || driverOptions.pass !== undefined) {
+      // Mongoose's `shouldAuthenticate()` reads the credentials given as options (empty ones are none).
+      if (driverOptions.user || driverOptions.pass) {
         this.user = driverOptions.user;
         this.pass = driverOptions.pass;
       }
