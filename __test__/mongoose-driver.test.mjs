@@ -122,6 +122,58 @@ for (const mongoose of MONGOOSES) {
       assert.deepEqual(await open(onEngine, { readPreference: 'secondary', autoIndex: true }), { error: 'MongooseError' });
     });
 
+    test('the client-level bulkWrite (Connection#bulkWrite, client.bulkWrite) gives the Node driver\'s results and errors', async () => {
+      /** Runs the same bulk writes through `m` (connected to a fresh database) and describes what came back. */
+      const run = async (m) => {
+        const db = uniqueDb(PREFIX);
+        const conn = await m.createConnection(`${suite.uri}/${db}`).asPromise();
+        const Item = conn.model('Item', new m.Schema({ sku: { type: String, unique: true }, qty: Number }));
+        await Item.init();
+        const settle = (p) => p.then((r) => r, (e) => e);
+        const describe = (r) => {
+          if (!(r instanceof Error)) return normalize(r);
+          return normalize({ name: r.name, writeErrors: [...(r.writeErrors ?? new Map())].map(([i, e]) => [i, e.code]), partial: r.partialResult, results: r.results?.map((x) => x?.name ?? x) });
+        };
+        const other = `${db}_other.things`;
+        const out = [
+          describe(await settle(conn.bulkWrite([
+            { model: 'Item', name: 'insertOne', document: { sku: 'a', qty: 1 } },
+            { model: Item, name: 'insertOne', document: { sku: 'b', qty: 2 } },
+            { model: Item, name: 'updateOne', filter: { sku: 'a' }, update: { $inc: { qty: 5 } } },
+          ]))),
+          describe(await settle(conn.bulkWrite([
+            { model: Item, name: 'insertOne', document: { sku: 'c', qty: 3 } },
+            { model: Item, name: 'insertOne', document: { sku: 'a', qty: 9 } },
+            { model: Item, name: 'insertOne', document: { sku: 'd', qty: 4 } },
+          ]))),
+          describe(await settle(conn.bulkWrite([
+            { model: Item, name: 'insertOne', document: { sku: 'a', qty: 9 } },
+            { model: Item, name: 'deleteOne', filter: { sku: 'b' } },
+            { model: Item, name: 'insertOne', document: { sku: 'e', qty: 'not a number' } },
+          ], { ordered: false }))),
+          describe(await settle(conn.client.bulkWrite([
+            { name: 'insertOne', namespace: other, document: { _id: 1, n: 1 } },
+            { name: 'updateOne', namespace: other, filter: { _id: 2 }, update: { $set: { n: 2 } }, upsert: true },
+            { name: 'replaceOne', namespace: other, filter: { _id: 1 }, replacement: { n: 10 } },
+            { name: 'updateMany', namespace: other, filter: {}, update: { $inc: { n: 1 } } },
+            { name: 'deleteMany', namespace: other, filter: { n: { $gt: 100 } } },
+          ], { verboseResults: true }))),
+          describe(await settle(conn.client.bulkWrite([{ name: 'updateOne', namespace: other, filter: {}, update: { n: 1 } }]))),
+          normalize(await Item.find().sort('sku').select('-_id sku qty').lean()),
+          normalize(await conn.client.db(`${db}_other`).collection('things').find().sort({ _id: 1 }).toArray()),
+        ];
+        await conn.close();
+        return out;
+      };
+      const onEngine = new mongoose.Mongoose();
+      onEngine.setDriver(mongooseDriver(onEngine));
+      const ours = await run(onEngine);
+      const theirs = await run(new mongoose.Mongoose());
+      assert.deepEqual(ours, theirs);
+      assert.match(theirs[1], /MongoClientBulkWriteError/);
+      assert.match(theirs[3], /insertResults/);
+    });
+
     test('a Mongoose the driver cannot find the files of (a bundled copy) is refused by name', () => {
       const bundled = Object.create(new mongoose.Mongoose(), { Mongoose: { value: class Bundled {} } });
       assert.throws(() => mongooseDriver(bundled), { name: 'TypeError', message: /bundled/ });

@@ -176,6 +176,34 @@ process.stdout.write(String(w.adv.mongoose.appsOwn));`);
   }
 });
 
+test('a client bulkWrite through a database\'s connection sets its collections up first, and stays on one pool', async () => {
+  const own = uniqueDb(PREFIX);
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_cbw`, handleSignals: false, dbSpecific: [{ dbName: own, options: { maxConnections: 2 } }] });
+  try {
+    const base = new mongoose.Mongoose();
+    const Sku = wrapper.wrapModel(base.model('Sku', new base.Schema({ code: { type: String, unique: true } })));
+    const db = uniqueDb(PREFIX);
+    const conn = Sku.db(db).db;
+    assert.equal(conn.model('Sku'), Sku.db(db));
+    // The unique index is built before the first write, so the second insert is the duplicate.
+    const err = await conn.bulkWrite([
+      { model: 'Sku', name: 'insertOne', document: { code: 'x' } },
+      { model: 'Sku', name: 'insertOne', document: { code: 'x' } },
+    ]).catch((e) => e);
+    assert.equal(err.name, 'MongoClientBulkWriteError');
+    assert.deepEqual([...err.writeErrors].map(([i, e]) => [i, e.code]), [[1, 11000]]);
+    assert.equal(await raw(db, 'skus').countDocuments(), 1);
+    // A database with a pool of its own cannot share the command.
+    await assert.rejects(conn.client.bulkWrite([
+      { name: 'insertOne', namespace: `${db}.skus`, document: { code: 'y' } },
+      { name: 'insertOne', namespace: `${own}.skus`, document: { code: 'z' } },
+    ]), { name: 'MongoInvalidArgumentError', message: /another pool/ });
+    assert.equal(await raw(db, 'skus').countDocuments(), 1);
+  } finally {
+    await wrapper.disconnect();
+  }
+});
+
 test('adv: the application\'s mongoose, and connections to any database on the engine', async () => {
   const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_adv`, handleSignals: false });
   try {

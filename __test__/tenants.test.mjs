@@ -54,9 +54,11 @@ test('10,000 tenants through one wrapper open no more than maxPoolSize + 2 conne
   peak = Math.max(peak, await serverConnections(client));
   assert.ok(peak - before <= MAX_POOL + 2, `opened ${peak - before} connections for maxPoolSize ${MAX_POOL}`);
   await wrapper.disconnect();
-  // Closing returns them: the server is back where it started.
+  // Closing returns them: the server is back where it started (or below, if another client of the
+  // server closed one meanwhile).
   for (let i = 0; i < 50 && (await serverConnections(client)) > before; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(await serverConnections(client), before);
+  const after = await serverConnections(client);
+  assert.ok(after <= before, `${after} connections after closing, ${before} before`);
 });
 
 test('reading tenants that have no data creates no databases', async () => {

@@ -15,6 +15,16 @@ function hasAtomicOperators(update) {
   return first !== undefined && first.startsWith('$');
 }
 
+/** `doc` with an `_id` of the application's ObjectId class (`ctx.codec`) when it has none, as the
+ *  Node driver gives it (the caller's object gets it too). */
+function withId(doc, ctx) {
+  if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw ctx.errors.invalid('Document must be a valid JavaScript object');
+  }
+  if (doc._id === undefined) doc._id = new ctx.codec.BSON.ObjectId();
+  return doc;
+}
+
 /** `'a'`, `['a', 'b']`, `[['a', 1]]`, `{ a: 1 }` or a Map as an index key document. */
 function indexKey(spec) {
   if (typeof spec === 'string') return { [spec]: 1 };
@@ -103,18 +113,8 @@ class EngineCollection {
     return this._execute('write', request, bsonOptions(options, this._ctx));
   }
 
-  /** `doc` with an `_id` of the application's ObjectId class when it has none, as the Node driver
-   *  gives it (the caller's object gets it too). */
-  _withId(doc) {
-    if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) {
-      throw this._ctx.errors.invalid('Document must be a valid JavaScript object');
-    }
-    if (doc._id === undefined) doc._id = new this._ctx.codec.BSON.ObjectId();
-    return doc;
-  }
-
   async insertOne(doc, options) {
-    this._withId(doc);
+    withId(doc, this._ctx);
     const raw = this._ctx.errors.singleOutcome(await this._write([{ insertOne: { document: doc } }], options));
     return { acknowledged: acknowledged(options) && raw.ok === 1, insertedId: doc._id };
   }
@@ -145,7 +145,7 @@ class EngineCollection {
     if (spec == null || typeof spec !== 'object') throw errors.invalid('Operation must be an object with an operation key');
     switch (kind) {
       case 'insertOne':
-        return { insertOne: { document: this._withId(spec.document == null ? spec : spec.document) } };
+        return { insertOne: { document: withId(spec.document == null ? spec : spec.document, this._ctx) } };
       case 'updateOne':
       case 'updateMany':
         if (!hasAtomicOperators(spec.update)) throw errors.invalid('Update document requires atomic operators');
@@ -414,4 +414,4 @@ function pickStatement(source, names, errors) {
  *  updateMany has none to take. */
 const sortFor = (kind) => (kind === 'updateOne' ? ['sort'] : []);
 
-module.exports = { EngineCollection };
+module.exports = { EngineCollection, withId, hasAtomicOperators };

@@ -3,9 +3,9 @@
 // it names a database; the engine routes it to its pool (shared, or its own) on every request.
 
 const { EventEmitter } = require('node:events');
-const { EngineCollection } = require('./collection');
+const { EngineCollection, withId, hasAtomicOperators } = require('./collection');
 const { EngineCursor, AggregationCursor } = require('./cursor');
-const { aggregateOptions, bsonOptions, explainVerbosity, refuse } = require('./options');
+const { aggregateOptions, bsonOptions, explainVerbosity, refuse, toSort, writeOptions } = require('./options');
 
 /** createCollection options that are not part of the `create` command. */
 const CREATE_NOT_COMMAND = new Set(['session', 'readPreference', 'readConcern', 'timeoutMS', 'signal', 'ignoreUndefined',
@@ -42,11 +42,15 @@ class EngineDb {
   /** Runs `command` on this database; resolves to the server's reply. */
   async command(command, options) {
     if (options) refuse(options, this._ctx.errors);
+    return this._run('command', { command }, bsonOptions(options, this._ctx));
+  }
+
+  /** Sends request `op` on this database; resolves to its reply document, decoded with `bson`. */
+  async _run(op, request, bson) {
     const { codec, errors } = this._ctx;
-    const bson = bsonOptions(options, this._ctx);
     let reply;
     try {
-      reply = await this._native.execute('command', codec.encode({ command }, bson));
+      reply = await this._native.execute(op, codec.encode(request, bson));
     } catch (err) {
       throw errors.fromNative(err);
     }
@@ -206,13 +210,94 @@ class EngineClient extends EventEmitter {
     throw this._ctx.errors.unsupported('sessions and transactions are not supported yet');
   }
 
-  async bulkWrite() {
-    throw this._ctx.errors.unsupported('the client-level bulkWrite (MongoDB 8) is not supported; use a collection\'s bulkWrite()');
+  /** The Node driver's client-level bulk write (MongoDB 8.0's `bulkWrite` command): `models` of any
+   *  namespaces (`{ name: 'insertOne', namespace: 'db.coll', document }`, `updateOne` / `updateMany` /
+   *  `replaceOne` / `deleteOne` / `deleteMany` with their filters), all served by the pool of the first
+   *  one's database. Inserts get an `_id` of the application's ObjectId class when they have none.
+   *  Resolves to the Node driver's ClientBulkWriteResult (`insertResults` / `updateResults` /
+   *  `deleteResults` Maps with `verboseResults`); rejects with a MongoClientBulkWriteError
+   *  (`writeErrors` Map by index, `writeConcernErrors`, `partialResult`, and `cause` when the command
+   *  itself failed). */
+  async bulkWrite(models, options = {}) {
+    const { codec, errors } = this._ctx;
+    if (!Array.isArray(models) || models.length === 0) throw errors.invalid('Client bulk write models may not be empty');
+    const ops = models.map((model) => this._clientWriteModel(model));
+    const request = { models: ops, ...writeOptions(options, errors), verboseResults: options.verboseResults === true };
+    await Promise.all([...new Set(ops.map((op) => op.namespace))].map((ns) => this._beforeWrite?.(...splitNamespace(ns))));
+    const bson = bsonOptions(options, this._ctx);
+    const raw = await this.db(splitNamespace(ops[0].namespace)[0])._run('clientWrite', request, bson);
+    const result = clientBulkWriteResult(raw, request.verboseResults);
+    if (raw.writeErrors === undefined) return result;
+    const failed = raw.error === undefined ? 'errors' : 'an error';
+    const err = new codec.mongo.MongoClientBulkWriteError({ message: `polymongo-rs: the client bulk write met ${failed}` });
+    for (const e of raw.writeErrors) err.writeErrors.set(e.index, { code: e.code, message: e.errmsg });
+    err.writeConcernErrors = raw.writeConcernErrors.map((e) => ({ code: e.code, message: e.errmsg }));
+    err.partialResult = result;
+    if (raw.error !== undefined) err.cause = new codec.mongo.MongoServerError({ ...raw.error, errmsg: raw.error.message });
+    throw err;
+  }
+
+  /** One client bulk write model, checked as the Node driver checks it, in the engine's shape. */
+  _clientWriteModel(model) {
+    const { errors } = this._ctx;
+    if (model == null || typeof model !== 'object' || typeof model.namespace !== 'string') {
+      throw errors.invalid('A client bulk write model needs a namespace ("database.collection")');
+    }
+    const { name, namespace } = model;
+    const pick = (names) => {
+      const out = { name, namespace };
+      for (const key of names) if (model[key] !== undefined) out[key] = key === 'sort' ? toSort(model[key], errors) : model[key];
+      return out;
+    };
+    switch (name) {
+      case 'insertOne':
+        return { name, namespace, document: withId(model.document, this._ctx) };
+      case 'updateOne':
+      case 'updateMany':
+        // The Node driver refuses these with a MongoAPIError here (a collection's bulkWrite: MongoInvalidArgumentError).
+        if (!hasAtomicOperators(model.update)) throw new this._ctx.codec.mongo.MongoAPIError('polymongo-rs: a client bulk write update needs update operators ($set, ...) or a pipeline');
+        return pick(['filter', 'update', 'upsert', 'arrayFilters', 'collation', 'hint', ...(name === 'updateOne' ? ['sort'] : [])]);
+      case 'replaceOne':
+        if (hasAtomicOperators(model.replacement)) throw new this._ctx.codec.mongo.MongoAPIError('polymongo-rs: a client bulk write replacement must not contain update operators');
+        return pick(['filter', 'replacement', 'upsert', 'collation', 'hint', 'sort']);
+      case 'deleteOne':
+      case 'deleteMany':
+        return pick(['filter', 'collation', 'hint']);
+      default:
+        throw errors.invalid(`Invalid client bulk write model name: ${JSON.stringify(name)}`);
+    }
   }
 
   watch() {
     throw this._ctx.errors.unsupported('change streams (watch) are not supported yet');
   }
+}
+
+/** `'db.coll.name'` as `['db', 'coll.name']`. */
+function splitNamespace(namespace) {
+  const dot = namespace.indexOf('.');
+  return dot === -1 ? [namespace, ''] : [namespace.slice(0, dot), namespace.slice(dot + 1)];
+}
+
+/** The Node driver's ClientBulkWriteResult from the engine's outcome: counts, and with `verbose` each
+ *  write's result in Maps by index. */
+function clientBulkWriteResult(raw, verbose) {
+  const byIndex = (entries, shape) => (verbose ? new Map((entries ?? []).map((e) => [e.index, shape(e)])) : undefined);
+  return {
+    acknowledged: true,
+    insertedCount: Number(raw.insertedCount),
+    upsertedCount: Number(raw.upsertedCount),
+    matchedCount: Number(raw.matchedCount),
+    modifiedCount: Number(raw.modifiedCount),
+    deletedCount: Number(raw.deletedCount),
+    insertResults: byIndex(raw.insertResults, (e) => ({ insertedId: e.insertedId })),
+    updateResults: byIndex(raw.updateResults, (e) => {
+      const out = { matchedCount: Number(e.matchedCount), modifiedCount: Number(e.modifiedCount), didUpsert: e.upsertedId !== undefined };
+      if (e.upsertedId !== undefined) out.upsertedId = e.upsertedId;
+      return out;
+    }),
+    deleteResults: byIndex(raw.deleteResults, (e) => ({ deletedCount: Number(e.deletedCount) })),
+  };
 }
 
 function clean(object) {

@@ -81,6 +81,9 @@ class Tenancy {
     this.mongoose = mongoose;
     this.ctx = contextFor(mongoose);
     this.client = new EngineClient(wrapper._native, this.ctx);
+    // A client bulkWrite through a database's connection sets up each collection it writes to first,
+    // as that collection's own writes do.
+    this.client._beforeWrite = (db, coll) => this.cached(db)?.collections[coll]?.collection._ready();
     this.defaultDb = wrapper._native.defaultDb;
     this.cache = new TenantCache(capacity, this.defaultDb);
     /** Per root model (the application's, or one of its discriminators): its layer. */

@@ -44,6 +44,11 @@ impl Namespace {
         })
     }
 
+    /// Whether database `db` is served by the same pool as this namespace's database, now.
+    pub fn same_pool(&self, db: &str) -> bool {
+        Arc::ptr_eq(&self.router.cluster(&self.db), &self.router.cluster(db))
+    }
+
     /// The collection, leased from its cluster for as long as the value lives.
     pub async fn collection(&self) -> Result<Leased<Collection<RawDocumentBuf>>, Error> {
         let coll = self.coll()?;

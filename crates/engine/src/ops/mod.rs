@@ -3,6 +3,7 @@
 //! }] }`, `{ command }`), is decoded here with serde, optionally cast by a model's schema (the fast
 //! path), and runs on its namespace: admitted by its pool, counted in its database's metrics.
 
+pub mod client_write;
 pub mod command;
 pub mod cursor;
 pub mod options;
@@ -16,6 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::error::Error;
 use crate::namespace::Namespace;
 use crate::schema::Schema;
+use client_write::ClientBulkWriteRequest;
 use command::CommandRequest;
 use read::{AggregateRequest, DistinctRequest, FilterRequest};
 use write::BulkWriteRequest;
@@ -40,6 +42,9 @@ pub enum Request {
     Write(BulkWriteRequest),
     /// `{ command }` → the server's reply, run on the namespace's database.
     Command(CommandRequest),
+    /// `{ models, ordered, verboseResults, ... }` → the Node driver's client bulk write counts and
+    /// results, failed writes included; runs on the pool of the namespace's database.
+    ClientWrite(ClientBulkWriteRequest),
 }
 
 /// A request that opens a cursor.
@@ -68,7 +73,7 @@ pub enum Reply {
 
 impl Request {
     /// The request `op` (`findOne`, `countDocuments`, `estimatedDocumentCount`, `distinct`, `write`,
-    /// `command`) read from `bytes`; an unknown name or a malformed request is `InvalidArgument`.
+    /// `command`, `clientWrite`) read from `bytes`; an unknown name or a malformed request is `InvalidArgument`.
     pub fn decode(op: &str, bytes: &[u8]) -> Result<Self, Error> {
         Ok(match op {
             "findOne" => Request::FindOne(decode("findOne request", bytes)?),
@@ -79,6 +84,7 @@ impl Request {
             "distinct" => Request::Distinct(decode("distinct request", bytes)?),
             "write" => Request::Write(decode("write request", bytes)?),
             "command" => Request::Command(decode("command request", bytes)?),
+            "clientWrite" => Request::ClientWrite(decode("client bulkWrite request", bytes)?),
             other => return Err(Error::InvalidArgument(format!("unknown request {other:?}"))),
         })
     }
@@ -121,6 +127,10 @@ pub async fn execute(ns: &Namespace, request: Request) -> Result<Reply, Error> {
                 Reply::Written { result, failed }
             }
             Request::Command(req) => Reply::Document(command::run(ns, req).await?),
+            Request::ClientWrite(req) => {
+                let (result, failed) = client_write::client_bulk_write(ns, req).await?;
+                Reply::Written { result, failed }
+            }
         })
     };
     ns.track(run, |reply| !matches!(reply, Reply::Written { failed: true, .. })).await

@@ -78,6 +78,10 @@ impl Prepare for Request {
             Request::Distinct(req) => req.prepare(schema),
             Request::Write(req) => req.prepare(schema),
             Request::Command(_) => Err(Error::InvalidArgument("a command is sent as it is, with no schema".into())),
+            // Its writes belong to many collections, whose schemas are Mongoose's to apply.
+            Request::ClientWrite(_) => {
+                Err(Error::InvalidArgument("a client bulkWrite is sent as it is, with no schema".into()))
+            }
         }
     }
 }
