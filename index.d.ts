@@ -275,6 +275,9 @@ export declare const PolyMongo: {
   createWrapper(options: WrapperOptions): PolyMongoWrapper;
 };
 
+/** `PolyMongo.createWrapper`, also exported on its own (PolyMongo's CommonJS export is the class). */
+export declare const createWrapper: (typeof PolyMongo)['createWrapper'];
+
 /** A Mongoose driver (what `mongoose.setDriver()` takes) on polymongo-rs's engine. */
 export interface MongooseDriver {
   Connection: new (base: any) => Connection;

@@ -1,4 +1,4 @@
 import polymongo from './index.js';
 
-export const { PolyMongo, PolyMongoWrapper } = polymongo;
+export const { PolyMongo, PolyMongoWrapper, mongooseDriver, createWrapper } = polymongo;
 export default PolyMongo;

@@ -84,3 +84,17 @@ test('filters carry BSON types to the server intact', async () => {
   assert.equal(updated.when.getTime(), 0);
   assert.equal(updated.smallLong, 43);
 });
+
+test('a request past js-bson\'s 17 MiB working buffer is encoded in parts, byte for byte the same', async () => {
+  const { Codec } = await import('../lib/driver/codec.js');
+  const codec = new Codec(mongoose.mongo);
+  const small = { ops: [{ insertOne: { document: sample() } }, { deleteOne: { filter: { a: null } } }], ordered: true, gone: undefined };
+  for (const options of [undefined, { ignoreUndefined: true }]) {
+    assert.deepEqual(codec.encodeLarge(small, { checkKeys: false, ignoreUndefined: options?.ignoreUndefined === true }), codec.encode(small, options));
+  }
+  // 20 MiB in one insertMany: the engine splits it into the server's batches.
+  const Big = Thing.db(uniqueDb(PREFIX));
+  const docs = Array.from({ length: 20 }, (_, i) => ({ i, s: 'x'.repeat(1024 * 1024 - 64) }));
+  await Big.insertMany(docs, { lean: true });
+  assert.equal(await Big.countDocuments(), 20);
+});

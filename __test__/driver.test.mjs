@@ -219,11 +219,24 @@ describe('what the engine cannot honour is refused, never ignored', () => {
     assert.equal(await suite.client.db(db).collection('things').countDocuments(), 1);
   });
 
-  test('methods: change streams, the fluent bulk API, search indexes, client sessions', () => {
-    const c = Thing.db(uniqueDb(PREFIX)).db.db.collection('things');
-    for (const call of [() => c.watch(), () => c.initializeOrderedBulkOp(), () => c.listSearchIndexes(), () => Thing.db().db.client.startSession()]) {
+  test('methods: change streams, the fluent bulk API, search indexes, client sessions', async () => {
+    const Things = Thing.db(uniqueDb(PREFIX));
+    const c = Things.db.db.collection('things');
+    for (const call of [() => c.initializeOrderedBulkOp(), () => c.listSearchIndexes(), () => Thing.db().db.client.startSession()]) {
       assert.throws(call, { name: 'MongoCompatibilityError', code: 'ERR_NOT_SUPPORTED' });
     }
+    // A change stream fails as the Node driver's does when it cannot run: its reads reject, and a
+    // 'change' listener gets an 'error' event. Mongoose's own ChangeStream over it leaves nothing
+    // unhandled when no one listens (an unhandled rejection would fail this file).
+    for (const watch of [() => c.watch(), () => Things.db.db.watch(), () => Things.db.db.client.watch()]) {
+      const stream = watch();
+      await assert.rejects(stream.next(), { name: 'MongoCompatibilityError', code: 'ERR_NOT_SUPPORTED' });
+      await stream.close();
+    }
+    Things.watch();
+    const err = await new Promise((resolve) => Things.watch().on('error', resolve).on('change', () => {}));
+    assert.equal(err.code, 'ERR_NOT_SUPPORTED');
+    await new Promise((resolve) => setTimeout(resolve, 20));
   });
 
   test('errors of an unreachable server are the application\'s MongoServerSelectionError', async () => {

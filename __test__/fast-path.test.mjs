@@ -31,6 +31,7 @@ function define(m) {
       lower: { type: String, lowercase: true },
       n: Number,
       at: Date,
+      dec: Types.Decimal128,
       uid: Types.UUID,
       i32: Types.Int32,
       dbl: Types.Double,
@@ -43,7 +44,7 @@ function define(m) {
 }
 
 const PEOPLE = [
-  { name: 'ann', email: 'ann@x.com', lower: 'ann', n: 1, at: new Date('2026-01-01'), uid: UID, i32: 5, dbl: 2.5, secret: 's1', flag: true, tags: ['a', 'b'], pets: [{ kind: 'cat', age: 2 }] },
+  { name: 'ann', email: 'ann@x.com', lower: 'ann', n: 1, at: new Date('2026-01-01T00:00:00'), dec: '1', uid: UID, i32: 5, dbl: 2.5, secret: 's1', flag: true, tags: ['a', 'b'], pets: [{ kind: 'cat', age: 2 }] },
   { name: 'bob', email: 'bob@x.com', lower: 'bob', n: 2, flag: false, tags: ['c'] },
   { name: 'cy', n: 3 },
 ];
@@ -83,7 +84,23 @@ const MONGOOSES_OWN = {
   '$where': () => ({ $where: function where() { return false; } }),
   'a filter 40 deep': () => nested(40),
   'a Map': () => ({ name: new Map([['$eq', 'ann']]) }),
+  'bytes on a string path': () => ({ name: new Uint8Array([97, 110, 110]) }),
+  'a plain object posing as an ObjectId': () => ({ name: { _bsontype: 'ObjectId', id: 'x' } }),
+  'an array in an array on a number path': () => ({ n: [[1]] }),
+  'a Double on a Decimal128 path': (m) => ({ dec: new m.mongo.BSON.Double(1) }),
+  'an Int32 on a number path': (m) => ({ n: new m.mongo.BSON.Int32(1) }),
+  'a date on a string path': () => ({ name: new Date(0) }),
+  ...localDates(),
 };
+
+/** Date strings JS reads in the process's time zone (run here in UTC and in New York). */
+function localDates() {
+  const out = {};
+  for (const s of ['2026-01-01T00:00:00', '2026/01/01', '01/01/2026', '2026-1-1', ' 2026-01-01 ', '0', '-1']) {
+    out[`the local date ${JSON.stringify(s)}`] = () => ({ at: s });
+  }
+  return out;
+}
 
 /** Filters the engine casts itself. */
 const CASTABLE = {
@@ -139,7 +156,7 @@ for (const mongoose of MONGOOSES) {
               };
             }
             try {
-              results[`${read} ${name}`] = outcome(await run(Person, filter()).then((r) => r, (e) => e));
+              results[`${read} ${name}`] = outcome(await run(Person, filter(side.base)).then((r) => r, (e) => e));
             } finally {
               Object.assign(side.base.Query.prototype, original);
             }
@@ -162,6 +179,27 @@ for (const mongoose of MONGOOSES) {
 
     test('filters the engine casts give Mongoose\'s answer without Mongoose\'s path', async () => {
       assert.deepEqual(await compare(CASTABLE), []);
+    });
+
+    test('date strings read in the local time zone give Mongoose\'s answer outside UTC too', async () => {
+      const tz = process.env.TZ;
+      process.env.TZ = 'America/New_York';
+      try {
+        assert.notEqual(new Date('2026-01-01T00:00:00').getTime(), Date.UTC(2026, 0, 1), 'the time zone took effect');
+        await compare(localDates());
+      } finally {
+        if (tz === undefined) delete process.env.TZ;
+        else process.env.TZ = tz;
+      }
+    });
+
+    test('a select: true path joins a projection, as Mongoose adds it', async () => {
+      const { ours, theirs } = await two.run((m) => ({ Role: new m.Schema({ name: String, role: { type: String, select: true } }) }), async ({ Role }) => {
+        await Role.create({ name: 'a', role: 'admin' });
+        return [await Role.find({}, { name: 1, _id: 0 }).lean(), await Role.findOne({}, 'name -_id').lean()];
+      });
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(theirs[0], [{ name: 'a', role: 'admin' }]);
     });
 
     test('queries Mongoose refused before they ran are refused, not served', async () => {
@@ -212,10 +250,16 @@ for (const mongoose of MONGOOSES) {
           names(await Person.find().sort({ n: 1 }).limit(3).batchSize(-2).lean()),
           names(await Person.find().sort({ n: 1 }).limit(-2).lean()),
           names(await Person.find().sort({ n: 1 }).batchSize(1.5).lean()),
+          names(await Person.find().sort({ n: 1 }).limit(Number.MAX_SAFE_INTEGER).skip(1.5).lean()),
+          names(await Person.find().sort({ n: 1 }).limit(NaN).maxTimeMS('5000').lean()),
+          names(await Person.find().sort({ n: 1 }).batchSize(2 ** 33)),
+          names(await Person.collection.find({}, { limit: 2 ** 40, sort: { n: -1 } }).toArray()),
+          await Person.countDocuments().limit(-1).then(() => 'counted', (e) => e.name !== undefined),
         ];
       });
       assert.deepEqual(ours, theirs);
-      assert.deepEqual(theirs, [['ann'], ['ann', 'bob'], ['ann', 'bob'], ['ann', 'bob', 'cy']]);
+      const all = ['ann', 'bob', 'cy'];
+      assert.deepEqual(theirs, [['ann'], ['ann', 'bob'], ['ann', 'bob'], all, ['bob', 'cy'], all, all, ['cy', 'bob', 'ann'], true]);
     });
 
     test('what the engine cannot ask the server for is a clear error', async () => {

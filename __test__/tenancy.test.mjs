@@ -176,6 +176,32 @@ process.stdout.write(String(w.adv.mongoose.appsOwn));`);
   }
 });
 
+test('a discriminator registered after a database was used is that database\'s too, and writes there', async () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_late`, handleSignals: false });
+  try {
+    const base = new mongoose.Mongoose();
+    const root = base.model('Event', new base.Schema({ at: Date }, { discriminatorKey: 'kind' }));
+    const Event = wrapper.wrapModel(root);
+    const [a, b] = [uniqueDb(PREFIX), uniqueDb(PREFIX)];
+    await Event.db(a).create({ at: new Date() });
+    // On the application's model, after the database's class was built.
+    root.discriminator('Click', new base.Schema({ url: String }));
+    const click = await Event.db(a).create({ kind: 'Click', url: '/x' });
+    assert.equal(click.db.name, a);
+    assert.equal(Event.db(a).discriminators.Click.db.name, a);
+    // On the wrapped model: every database has it.
+    const Tap = Event.discriminator('Tap', new base.Schema({ finger: Number }));
+    assert.equal(Tap.db.name, `${PREFIX}_late`);
+    await Event.db(b).create({ kind: 'Tap', finger: 2 });
+    await Event.db(b).discriminators.Click.create({ url: '/y' });
+    assert.deepEqual((await raw(a, 'events').find({}, { projection: { _id: 0, at: 0, __v: 0 } }).toArray()), [{}, { kind: 'Click', url: '/x' }]);
+    assert.deepEqual((await raw(b, 'events').find({}, { projection: { _id: 0, __v: 0 } }).toArray()), [{ kind: 'Tap', finger: 2 }, { kind: 'Click', url: '/y' }]);
+    assert.equal(await raw(`${PREFIX}_late`, 'events').countDocuments(), 0);
+  } finally {
+    await wrapper.disconnect();
+  }
+});
+
 test('a client bulkWrite through a database\'s connection sets its collections up first, and stays on one pool', async () => {
   const own = uniqueDb(PREFIX);
   const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_cbw`, handleSignals: false, dbSpecific: [{ dbName: own, options: { maxConnections: 2 } }] });

@@ -18,7 +18,7 @@ test('index.d.ts type-checks a strict TypeScript program that uses the API', () 
 
 test('CommonJS and ESM see the same exports', () => {
   const cjs = require('polymongo-rs');
-  assert.equal(esm.PolyMongo, cjs.PolyMongo);
+  for (const name of Object.keys(cjs)) assert.equal(esm[name], cjs[name], name);
   assert.equal(esm.default, cjs.PolyMongo);
   assert.equal(typeof cjs.PolyMongo.createWrapper, 'function');
   assert.equal(typeof esm.PolyMongoWrapper, 'function');

@@ -4,7 +4,7 @@
 // Results and errors have the Node driver's shapes and classes, so Mongoose, and code written for the
 // driver, read them as they always have.
 
-const { FindCursor, AggregationCursor, EngineCursor } = require('./cursor');
+const { FindCursor, AggregationCursor, EngineCursor, RefusedChangeStream } = require('./cursor');
 const { findOptions, aggregateOptions, countOptions, writeOptions, acknowledged, bsonOptions, toSort, refuse, explainVerbosity } = require('./options');
 
 /** Whether an update document starts with an operator (`$set`, ...), as the Node driver requires. */
@@ -388,7 +388,7 @@ class EngineCollection {
   }
 
   watch() {
-    throw this._ctx.errors.unsupported('change streams (watch) are not supported yet');
+    return new RefusedChangeStream(this._ctx.errors.unsupported('change streams (watch) are not supported yet'));
   }
 
   initializeOrderedBulkOp() {

@@ -4,7 +4,7 @@
 
 const { EventEmitter } = require('node:events');
 const { EngineCollection, withId, hasAtomicOperators } = require('./collection');
-const { EngineCursor, AggregationCursor } = require('./cursor');
+const { EngineCursor, AggregationCursor, RefusedChangeStream } = require('./cursor');
 const { aggregateOptions, bsonOptions, explainVerbosity, refuse, toSort, writeOptions } = require('./options');
 
 /** createCollection options that are not part of the `create` command. */
@@ -128,7 +128,7 @@ class EngineDb {
   }
 
   watch() {
-    throw this._ctx.errors.unsupported('change streams (watch) are not supported yet');
+    return new RefusedChangeStream(this._ctx.errors.unsupported('change streams (watch) are not supported yet'));
   }
 }
 
@@ -269,7 +269,7 @@ class EngineClient extends EventEmitter {
   }
 
   watch() {
-    throw this._ctx.errors.unsupported('change streams (watch) are not supported yet');
+    return new RefusedChangeStream(this._ctx.errors.unsupported('change streams (watch) are not supported yet'));
   }
 }
 

@@ -110,10 +110,29 @@ function toWriteConcern(options) {
   return Object.keys(wc).length > 0 ? wc : undefined;
 }
 
-/** Options common to every request: refused ones, read preference and concern. */
+/** The whole-number options, which the Node driver sends as the server reads them. */
+const WHOLE_NUMBERS = ['limit', 'skip', 'batchSize', 'maxTimeMS'];
+const INT32 = 2 ** 31;
+
+/** Options common to every request: refused ones, read preference and concern, and whole numbers as
+ *  the server reads them: a fraction truncated, a numeric string its number, NaN none, and one past
+ *  32 bits as an Int64 (js-bson would write a double). */
 function common(options, errors, names) {
   refuse(options, errors);
   const out = pick(options, names);
+  for (const name of WHOLE_NUMBERS) {
+    let value = out[name];
+    if (value === undefined || typeof value === 'bigint') continue;
+    if (typeof value === 'string' && value.trim() !== '') value = Number(value);
+    if (typeof value !== 'number') throw errors.invalid(`option ${name} must be a number, got ${typeof value}`);
+    if (Number.isNaN(value)) {
+      delete out[name];
+      continue;
+    }
+    // A batch holds at most 16 MiB whatever it asks for; the Rust driver takes a signed 32-bit size.
+    value = name === 'batchSize' ? Math.min(Math.trunc(value), INT32 - 1) : Math.trunc(value);
+    out[name] = value >= -INT32 && value < INT32 ? value : BigInt(value);
+  }
   const readPreference = toReadPreference(options.readPreference);
   if (readPreference) out.readPreference = readPreference;
   const readConcern = toReadConcern(options.readConcern);
@@ -128,19 +147,18 @@ function explainVerbosity(explain) {
   return typeof explain === 'string' ? explain : explain.verbosity;
 }
 
-/** A find's options: `projection` (or the legacy `fields`), sort normalised, and the Node driver's
- *  number forms: a fractional `limit` or `batchSize` counts whole (as the server reads it), and a
- *  negative `batchSize` asks for one batch of at most that many documents (the engine's single batch
- *  is a negative limit, so it needs a limit to bound it: without one the server's default first batch
- *  would be what the Node driver returns, which the engine cannot ask for). */
+/** A find's options: `projection` (or the legacy `fields`), sort normalised, and a negative
+ *  `batchSize` as the Node driver takes it: one batch of at most that many documents (the engine's
+ *  single batch is a negative limit, so it needs a limit to bound it: without one the server's
+ *  default first batch would be what the Node driver returns, which the engine cannot ask for). */
 function findOptions(options = {}, errors) {
   const out = common(options, errors, READ);
   if (out.projection === undefined && options.fields !== undefined) out.projection = options.fields;
-  if (typeof out.limit === 'number') out.limit = Math.trunc(out.limit);
-  if (typeof out.batchSize === 'number') out.batchSize = Math.trunc(out.batchSize);
   if (out.batchSize < 0) {
     if (!out.limit) throw errors.unsupported('option batchSize: a negative batchSize needs a limit here (one batch of the server\'s default size cannot be asked for)');
-    out.limit = -Math.min(-out.batchSize, Math.abs(out.limit));
+    const abs = (n) => (n < 0 ? -n : n);
+    const limit = abs(out.limit) < abs(out.batchSize) ? abs(out.limit) : abs(out.batchSize);
+    out.limit = -limit;
     delete out.batchSize;
   }
   const sort = toSort(options.sort, errors);
@@ -150,9 +168,8 @@ function findOptions(options = {}, errors) {
 }
 
 function aggregateOptions(options = {}, errors) {
-  const out = common(options, errors, AGGREGATE);
-  if (options.cursor?.batchSize !== undefined) out.batchSize ??= options.cursor.batchSize;
-  return out;
+  const batchSize = options.batchSize ?? options.cursor?.batchSize;
+  return common(batchSize === undefined ? options : { ...options, batchSize }, errors, AGGREGATE);
 }
 
 function countOptions(options = {}, errors) {

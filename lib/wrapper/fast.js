@@ -4,8 +4,8 @@
 // It takes only what it implements in full: a `find` / `findOne` (lean, or documents built by
 // Mongoose's own `hydrate`, which is what Mongoose's query does with each document it reads) or a
 // `countDocuments`, with no user middleware, plugin hook, populate, transform or session, on a schema
-// with nothing Mongoose would add to the query (select: false paths, discriminators, aliases,
-// strictQuery, a schema read preference) and no Mongoose option that changes queries (sanitizeFilter,
+// with nothing Mongoose would add to the query (select: false paths, select: true ones with a
+// projection, discriminators, aliases, strictQuery, a schema read preference) and no Mongoose option that changes queries (sanitizeFilter,
 // strictQuery, translateAliases, a global maxTimeMS, ...), read when the query runs. Its filter must be
 // plain data the engine casts as Mongoose does: anything else (a function, a Mongoose document, an
 // operator or a path type the engine does not implement) runs Mongoose's own path, and so does a
@@ -22,19 +22,26 @@ function hasHooks(kareem, name) {
   return kareem != null && ((kareem._pres.get(name)?.length ?? 0) > 0 || (kareem._posts.get(name)?.length ?? 0) > 0);
 }
 
-/** Whether `schema` makes Mongoose change a query beyond casting its filter. */
+/** The `select` option of every path of `schema` and of its subdocuments' schemas. */
+function selections(schema, out = new Set()) {
+  schema.eachPath((_path, type) => {
+    const select = type.options?.select ?? type.selected;
+    if (typeof select === 'boolean') out.add(select);
+  });
+  for (const child of schema.childSchemas ?? []) selections(child.schema, out);
+  return out;
+}
+
+/** Whether `schema` makes Mongoose change a query beyond casting its filter (a discriminator
+ *  registered later is checked per query). */
 function schemaAddsToQueries(root) {
   const { schema } = root;
   const options = schema.options;
-  if (root.discriminators != null || schema.discriminatorMapping != null) return true;
+  if (schema.discriminatorMapping != null) return true;
   if (Object.keys(schema.aliases ?? {}).length > 0) return true;
   if (options.read != null || options.readConcern != null) return true;
   if (schema._userProvidedOptions?.strictQuery) return true;
-  let selectFalse = false;
-  schema.eachPath((_path, type) => {
-    if (type.options?.select === false || type.selected === false) selectFalse = true;
-  });
-  return selectFalse;
+  return selections(schema).has(false);
 }
 
 /** Mongoose's options (global, or the connection's) that change a query: its sanitizing, strict
@@ -49,13 +56,17 @@ function optionsAddToQueries(model) {
   return false;
 }
 
-/** The BSON values of any `bson` (they carry `_bsontype`), and the built-ins the engine casts. */
-const isPlainValue = (v) => v instanceof Date ? !Number.isNaN(v.getTime()) : v instanceof RegExp || ArrayBuffer.isView(v) || typeof v._bsontype === 'string';
+/** BSON classes whose values the engine casts as Mongoose does (of any `bson`: they carry `_bsontype`).
+ *  Mongoose casts the others (Double, Int32, Long, Timestamp, ...) by their class, which BSON loses. */
+const PLAIN_BSON = new Set(['ObjectId', 'ObjectID', 'Decimal128', 'Binary']);
+
+/** A class instance the engine casts: a valid date, a RegExp, bytes or one of `PLAIN_BSON`. */
+const isPlainValue = (v) => (v instanceof Date ? !Number.isNaN(v.getTime()) : v instanceof RegExp || ArrayBuffer.isView(v) || PLAIN_BSON.has(v._bsontype));
 
 /** Whether `filter` is plain data, as Mongoose would cast and send it: objects, arrays, strings,
- *  numbers, booleans, null, valid dates, RegExps, buffers and BSON values, at most `depth` deep. A
- *  function, symbol, bigint or undefined, a Map, a Mongoose document or another class's instance is
- *  Mongoose's to cast (or refuse). */
+ *  numbers, booleans, null, valid dates, RegExps, bytes and the BSON values of `PLAIN_BSON`, at most
+ *  `depth` deep. A function, symbol, bigint or undefined, a Map, a Mongoose document or another
+ *  class's instance is Mongoose's to cast (or refuse). */
 function plainFilter(value, depth = 16) {
   if (value === null) return true;
   switch (typeof value) {
@@ -72,6 +83,8 @@ function plainFilter(value, depth = 16) {
   if (Array.isArray(value)) return value.every((v) => plainFilter(v, depth - 1));
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return isPlainValue(value);
+  // A plain object posing as a BSON value is js-bson's to refuse, or Mongoose's.
+  if (Object.hasOwn(value, '_bsontype')) return false;
   for (const key in value) {
     if (!plainFilter(value[key], depth - 1)) return false;
   }
@@ -96,7 +109,10 @@ class FastPath {
     this.ctx = ctx;
     /** The model's schema on the engine; none when Mongoose's path must always run. */
     this.schema = null;
+    /** Whether a path is `select: true`, which Mongoose adds to a projection. */
+    this.selectsPaths = false;
     if (schemaAddsToQueries(root)) return;
+    this.selectsPaths = selections(root.schema).has(true);
     try {
       this.schema = new ModelSchema(root, ctx);
     } catch {
@@ -107,7 +123,8 @@ class FastPath {
 
   /** Whether the engine can serve `query` in full. */
   takes(query) {
-    if (this.schema === null || query._error != null) return false;
+    if (this.schema === null || query._error != null || this.root.discriminators != null) return false;
+    if (this.selectsPaths && query._fields != null) return false;
     const allowed = OPS[query.op];
     if (allowed === undefined) return false;
     const mongooseOptions = query._mongooseOptions;

@@ -188,12 +188,22 @@ class Tenancy {
     Tenant.collection = collection;
     Tenant.$__collection = collection;
     if (layer.setsUp) collection.collection._beforeWrite = () => this.setUp(layer, Tenant);
-    if (root.discriminators != null) {
-      Tenant.discriminators = {};
-      for (const [key, Discriminator] of Object.entries(root.discriminators)) {
-        Tenant.discriminators[key] = this.model(Discriminator, conn);
-      }
-    }
+    // This database's classes of the root's discriminators as the root has them now, so that one
+    // registered after this class was built is this database's too (never the root's own class, which
+    // writes to the application's database). Discriminators are only ever added.
+    let known = null;
+    Object.defineProperty(Tenant, 'discriminators', {
+      enumerable: true,
+      get: () => {
+        const ofRoot = root.discriminators;
+        if (ofRoot == null) return undefined;
+        const names = Object.keys(ofRoot);
+        if (known?.size !== names.length) {
+          known = { size: names.length, classes: Object.fromEntries(names.map((name) => [name, this.model(ofRoot[name], conn)])) };
+        }
+        return known.classes;
+      },
+    });
     return Tenant;
   }
 
@@ -258,6 +268,12 @@ class Tenancy {
         return wrapper._operation(() => run.apply(this, args));
       };
     }
+    // A discriminator is the application's model's: registered on it, so that every database's class
+    // has it, and given back as this database's class of it.
+    Layer.discriminator = function discriminatorOfRoot(...args) {
+      const Discriminator = root.discriminator(...args);
+      return this === Layer ? Discriminator : tenancy.model(Discriminator, this.db);
+    };
     // Populate resolves every model inside this database, including refs given as model classes.
     const populate = root.populate;
     Layer.populate = function populateInDatabase(docs, paths) {

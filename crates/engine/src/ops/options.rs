@@ -72,7 +72,14 @@ impl QueryOptions {
     }
 
     pub fn count(self) -> Result<CountOptions, Error> {
-        let limit = self.limit.map(|l| l.unsigned_abs());
+        // The server refuses a negative `$limit` in the count's pipeline, as the Node driver sends it.
+        let limit = self
+            .limit
+            .map(|l| {
+                u64::try_from(l)
+                    .map_err(|_| Error::InvalidArgument(format!("a count's limit must not be negative, got {l}")))
+            })
+            .transpose()?;
         Ok(CountOptions::builder()
             .max_time(self.max_time())
             .skip(self.skip)

@@ -141,6 +141,29 @@ fn to_date(v: &Bson) -> Option<Bson> {
     Some(Bson::DateTime(DateTime::from_millis(ms)))
 }
 
+/// Why casting `v` to `kind` is Mongoose's alone: what JS makes of it depends on what the BSON value
+/// does not carry. A date string JS reads as local time (a date-time without an offset, `'2020/01/02'`,
+/// `'0'`), a date printed as a string, both by the process's time zone; bytes cast to a string, which
+/// a Buffer gives as its text and a Uint8Array as its numbers.
+pub fn only_mongoose_casts(kind: Kind, v: &Bson) -> Option<&'static str> {
+    let local = |s: &str| match js::parse_date(s) {
+        Some(_) => s.split_once('T').is_some_and(|(_, time)| !time.ends_with('Z') && !time.contains(['+', '-'])),
+        None => {
+            js::string_to_number(s).is_none_or(|n| (-271_820.0..275_761.0).contains(&n))
+                && js::parse_legacy_date(s).is_some()
+        }
+    };
+    match (kind, v) {
+        (Kind::Date, Bson::String(s)) if local(s) => Some("a date string read in the local time zone"),
+        (Kind::Date, Bson::Array(_) | Bson::Decimal128(_)) if local(&to_js_string(v)) => {
+            Some("a date string read in the local time zone")
+        }
+        (Kind::String, Bson::DateTime(_)) => Some("a date printed in the local time zone"),
+        (Kind::String, Bson::Binary(_)) => Some("bytes as a string"),
+        _ => None,
+    }
+}
+
 fn parse_date_string(s: &str) -> Option<i64> {
     js::parse_date(s).or_else(|| js::parse_legacy_date(s))
 }
@@ -251,6 +274,39 @@ mod tests {
 
     fn cast(kind: Kind, v: Bson) -> Option<Bson> {
         cast_scalar(kind, &v)
+    }
+
+    #[test]
+    fn what_depends_on_the_time_zone_or_the_bytes_class_is_mongooses() {
+        let local = [
+            "2020-01-01T00:00:00",
+            "2020-01-01T10:20",
+            "2020/01/01",
+            "01/02/2020",
+            "2020-1-1",
+            " 2020-01-01 ",
+            "0",
+            "-1",
+        ];
+        for s in local {
+            assert!(only_mongoose_casts(Kind::Date, &s.into()).is_some(), "{s}");
+        }
+        let fixed = [
+            "2020-01-01",
+            "2020",
+            "2020-01-01T00:00:00Z",
+            "2020-01-01T00:00:00.5+02:00",
+            "1600000000000",
+            "garbage",
+            "",
+        ];
+        for s in fixed {
+            assert!(only_mongoose_casts(Kind::Date, &s.into()).is_none(), "{s}");
+        }
+        assert!(only_mongoose_casts(Kind::String, &Bson::DateTime(bson::DateTime::from_millis(0))).is_some());
+        let bytes = Bson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: b"ann".to_vec() });
+        assert!(only_mongoose_casts(Kind::String, &bytes).is_some());
+        assert!(only_mongoose_casts(Kind::Buffer, &bytes).is_none());
     }
 
     #[test]

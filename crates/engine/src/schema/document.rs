@@ -5,7 +5,7 @@
 use bson::oid::ObjectId;
 use bson::{Bson, DateTime, Document};
 
-use super::cast::{apply_setters, as_number, cast_scalar, kind_name};
+use super::cast::{apply_setters, as_number, cast_scalar, kind_name, only_mongoose_casts};
 use super::js;
 use super::spec::{DefaultValue, Field, Kind, Rule, Spec, Strict};
 use super::{DocumentMode, FieldError};
@@ -228,6 +228,10 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
         // Mongoose minimizes documents it saves, not the values of an update.
         Kind::Mixed if ctx.whole => minimize(value),
         Kind::Mixed => Some(value),
+        kind if only_mongoose_casts(kind, &value).is_some() => {
+            ctx.thrown = only_mongoose_casts(kind, &value).map(Error::NotCastable);
+            None
+        }
         kind => match cast_scalar(kind, &value) {
             Some(v) => Some(apply_setters(v, field.trim, field.lowercase, field.uppercase)),
             None => {
@@ -278,6 +282,10 @@ fn cast_array(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Opti
         }
         kind => {
             let mut cast = Vec::with_capacity(items.len());
+            if let Some(why) = items.iter().find_map(|element| only_mongoose_casts(kind, element)) {
+                ctx.thrown = Some(Error::NotCastable(why));
+                return None;
+            }
             for (i, element) in items.iter().enumerate() {
                 match cast_scalar(kind, element) {
                     Some(v) => cast.push(apply_setters(v, item.trim, item.lowercase, item.uppercase)),

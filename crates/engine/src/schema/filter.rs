@@ -12,7 +12,7 @@
 
 use bson::{Bson, Document};
 
-use super::cast::{apply_setters, cast_scalar, kind_name};
+use super::cast::{apply_setters, cast_scalar, kind_name, only_mongoose_casts};
 use super::path::{resolve, Target};
 use super::spec::{Field, Kind, Spec, Strict};
 use super::FieldError;
@@ -264,6 +264,9 @@ fn operand(field: &Field, value: &mut Bson, path: &str) -> Result<(), Refused> {
         // An array on a path that holds one value means any of them, as Mongoose reads it.
         (kind, Bson::Array(elements)) if field.kind != Kind::Array && kind != Kind::Buffer => {
             for element in elements.iter_mut() {
+                if matches!(element, Bson::Array(_)) {
+                    return Err(Refused::NotCastable("an array inside an array on a path of one value"));
+                }
                 operand(field, element, path)?;
             }
             *value = bson::bson!({ "$in": std::mem::take(elements) });
@@ -287,6 +290,9 @@ fn operand(field: &Field, value: &mut Bson, path: &str) -> Result<(), Refused> {
         }
         (Kind::Mixed | Kind::Object | Kind::Subdocument, _) => Ok(()),
         (Kind::Array, _) => Err(Refused::NotCastable("a value matched against an array of arrays")),
+        (kind, v) if only_mongoose_casts(kind, v).is_some() => {
+            Err(Refused::NotCastable(only_mongoose_casts(kind, v).unwrap_or_default()))
+        }
         (kind, v) => match cast_scalar(kind, v) {
             Some(cast) => {
                 *v = apply_setters(cast, target.trim, target.lowercase, target.uppercase);
@@ -377,6 +383,7 @@ mod tests {
             doc! { "flag": { "$gt": true } },
             doc! { "uid": "0b3d0a5e-4a8e-4d52-9b0a-6b1f2c3d4e5f" },
             doc! { "tags": { "$regex": "a" } },
+            doc! { "age": [[5]] },
         ] {
             assert!(!castable(filter.clone()), "{filter} should go to Mongoose");
         }
