@@ -69,12 +69,31 @@ for (const mongoose of MONGOOSES) {
       const db = uniqueDb(PREFIX);
       const conn = await m.createConnection(`${suite.uri}/${db}`).asPromise();
       assert.equal(conn.name, db);
+      const plain = await new mongoose.Mongoose().createConnection(`${suite.uri}/${db}`).asPromise();
+      assert.deepEqual([conn.host, conn.port, conn.useDb('other').port], [plain.host, plain.port, plain.port]);
+      await plain.close();
       assert.equal(conn.db.constructor.name, 'EngineDb');
       const Thing = conn.model('Thing', new m.Schema({ n: Number }));
       await Thing.create({ n: 1 });
       assert.equal(await suite.client.db(db).collection('things').countDocuments(), 1);
       await conn.close();
       await assert.rejects(m.createConnection(suite.uri, { autoEncryption: {} }).asPromise(), { code: 'ERR_NOT_SUPPORTED', message: /autoEncryption/ });
+    });
+
+    test('a connection string with several hosts (a replica set\'s seed list) reads as the Node driver reads it', async () => {
+      const seeds = 'mongodb://app:p%40ss@127.0.0.1:1,127.0.0.1:2,[::1]:3/shop?authSource=admin';
+      const open = async (m) => {
+        const conn = m.createConnection(seeds, { serverSelectionTimeoutMS: 300, appName: 'seeds' });
+        const err = await conn.asPromise().then(() => null, (e) => e);
+        const seen = { host: conn.host, port: conn.port, name: conn.name, error: err?.name };
+        await conn.close();
+        return seen;
+      };
+      const onEngine = new mongoose.Mongoose();
+      onEngine.setDriver(mongooseDriver(onEngine));
+      const ours = await open(onEngine);
+      assert.deepEqual(ours, await open(new mongoose.Mongoose()));
+      assert.deepEqual(ours, { host: undefined, port: undefined, name: undefined, error: 'MongooseServerSelectionError' });
     });
 
     test('a connection\'s BSON options apply to each of its calls, under a call\'s own', async () => {

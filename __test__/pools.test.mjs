@@ -110,7 +110,10 @@ test('maxOpenPools 10 with 50 dedicated databases in use: never more than 10 ope
     );
   }
   assert.ok(peakOpen <= 10, `${peakOpen} dedicated pools were open at once`);
-  assert.ok(peakServer <= 10 * perPool, `the server saw ${peakServer} connections, ${perPool} per pool`);
+  // The server counts a closed pool's connections until it has read their close: on a busy server the
+  // ones of a pool or two just closed are still counted as their successors open. A leak would show
+  // as dozens of pools' worth.
+  assert.ok(peakServer <= (10 + 2) * perPool, `the server saw ${peakServer} connections, ${perPool} per pool`);
   assert.deepEqual([...reasons], ['evicted']);
   for (const [i, name] of names.entries()) {
     assert.equal(await suite.client.db(name).collection('items').countDocuments({ n: i }), 3);

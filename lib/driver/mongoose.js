@@ -75,33 +75,54 @@ const POOL_OPTIONS = { maxPoolSize: 'maxPoolSize', minPoolSize: 'minFreeConnecti
 /** Mongoose's own connection options, kept in the connection's `config` as Mongoose keeps them. */
 const CONFIG_OPTIONS = ['autoIndex', 'autoCreate', 'sanitizeFilter', 'autoSearchIndex', 'bufferTimeoutMS', 'bufferCommands'];
 
+/** A connection string's parts: `mongodb://` or `mongodb+srv://`, credentials (as written), hosts
+ *  (`h1:27017,h2:27017`), `/db` and the options; null when it has no host. Split by hand: a URL
+ *  parser takes one host only. */
+function uriParts(uri) {
+  const m = /^(mongodb(?:\+srv)?:\/\/)(?:([^@/]*)@)?([^/?]*)([^?]*)(?:\?(.*))?$/s.exec(uri);
+  if (m === null || m[3] === '') return null;
+  return { scheme: m[1], userinfo: m[2], hosts: m[3], path: m[4], params: new URLSearchParams(m[5] ?? '') };
+}
+
+/** The first host of a connection string as Mongoose's connection shows it (`host`, `port`). */
+function firstHost(uri) {
+  const first = uriParts(uri)?.hosts.split(',')[0] ?? '';
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(first);
+  return { host: m?.[1] || undefined, port: m?.[2] === undefined ? undefined : Number(m[2]) };
+}
+
 /** The engine's wrapper options for `mongoose.connect(uri, options)`: the URI with the connection-string
  *  options and credentials added, the pool options, and `dbName`. Throws for an option the engine cannot
  *  honour. */
 function engineOptions(uri, options, errors) {
+  const parts = uriParts(uri);
   // What the Node driver refuses as it parses a connection string, refused as it refuses it.
-  const hosts = /^mongodb(?:\+srv)?:\/\/(?:[^@/]*@)?([^/?]*)/.exec(uri)?.[1];
-  if (!hosts) {
+  if (parts === null) {
     throw new errors.mongo.MongoParseError(/^mongodb(\+srv)?:\/\//.test(uri)
       ? 'URI must include hostname, domain name, and tld'
       : 'Invalid scheme, expected connection string to start with "mongodb://" or "mongodb+srv://"');
   }
-  const url = new URL(uri.replace(/^mongodb(\+srv)?:/, 'http:'));
   const out = { handleSignals: false, bson: {} };
   const { user, pass, auth, dbName, ...rest } = options;
   const username = auth?.username ?? user;
   const password = auth?.password ?? pass;
-  if (username !== undefined) url.username = encodeURIComponent(username);
-  if (password !== undefined) url.password = encodeURIComponent(password);
+  let [uriUser, uriPassword] = parts.userinfo === undefined ? [] : parts.userinfo.split(/:(.*)/s);
+  // Empty credentials are none, as Mongoose reads them.
+  if (username || password) {
+    if (username !== undefined) uriUser = encodeURIComponent(username);
+    if (password !== undefined) uriPassword = encodeURIComponent(password);
+  }
   if (dbName !== undefined) out.defaultDB = dbName;
   for (const [name, value] of Object.entries(rest)) {
     if (value === undefined) continue;
     if (Object.hasOwn(POOL_OPTIONS, name)) out[POOL_OPTIONS[name]] = value;
     else if (BSON_OPTIONS.includes(name)) out.bson[name] = value;
-    else if (URI_OPTIONS.has(name)) url.searchParams.set(name, Array.isArray(value) ? value.join(',') : String(value));
+    else if (URI_OPTIONS.has(name)) parts.params.set(name, Array.isArray(value) ? value.join(',') : String(value));
     else throw errors.unsupported(`the connection option ${name} is not supported by the polymongo-rs driver`);
   }
-  out.mongoURI = `${uri.match(/^mongodb(\+srv)?:/)[0]}${url.href.slice('http:'.length)}`;
+  const credentials = uriUser === undefined ? '' : `${uriUser}${uriPassword === undefined ? '' : `:${uriPassword}`}@`;
+  const query = parts.params.size > 0 ? `?${parts.params}` : '';
+  out.mongoURI = `${parts.scheme}${credentials}${parts.hosts}${parts.path || (query ? '/' : '')}${query}`;
   return out;
 }
 
@@ -172,12 +193,15 @@ function mongooseDriver(mongoose) {
         this.readyState = 0;
         throw err;
       }
+      // As Mongoose's own driver shows the first host once connected.
+      Object.assign(this, firstHost(uri));
       this.db = client.db(wrapperOptions.defaultDB);
       this.name = this.db.databaseName;
       this.$dbName = this.name;
       this.onOpen();
       // Connections made with useDb() share the client, a new one after a close and a re-open too.
       for (const other of this.otherDbs) {
+        Object.assign(other, { host: this.host, port: this.port });
         other.client = client;
         other.db = client.db(other.name);
         other.onOpen();
