@@ -400,8 +400,7 @@ class EngineCollection {
   }
 }
 
-/** The fields of `source` that a write statement takes, sort normalised. */
-/** `names` of `source` that are set, a `sort` in the server's form. */
+/** The fields `names` of `source` that are set, a `sort` in the server's form. */
 function pickStatement(source, names, errors) {
   const out = {};
   for (const name of names) {

@@ -220,7 +220,7 @@ class EngineClient extends EventEmitter {
    *  itself failed). */
   async bulkWrite(models, options = {}) {
     const { codec, errors } = this._ctx;
-    if (!Array.isArray(models) || models.length === 0) throw errors.invalid('Client bulk write models may not be empty');
+    if (!Array.isArray(models) || models.length === 0) throw errors.invalid('polymongo-rs: a client bulk write needs at least one model');
     const ops = models.map((model) => this._clientWriteModel(model));
     const request = { models: ops, ...writeOptions(options, errors), verboseResults: options.verboseResults === true };
     await Promise.all([...new Set(ops.map((op) => op.namespace))].map((ns) => this._beforeWrite?.(...splitNamespace(ns))));

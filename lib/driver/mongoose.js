@@ -99,8 +99,8 @@ function engineOptions(uri, options, errors) {
   // What the Node driver refuses as it parses a connection string, refused as it refuses it.
   if (parts === null) {
     throw new errors.mongo.MongoParseError(/^mongodb(\+srv)?:\/\//.test(uri)
-      ? 'URI must include hostname, domain name, and tld'
-      : 'Invalid scheme, expected connection string to start with "mongodb://" or "mongodb+srv://"');
+      ? 'polymongo-rs: the connection string names no host'
+      : 'polymongo-rs: a connection string starts with mongodb:// or mongodb+srv://');
   }
   const out = { handleSignals: false, bson: {} };
   const { user, pass, auth, dbName, ...rest } = options;
@@ -154,12 +154,11 @@ function mongooseDriver(mongoose) {
   class EngineConnection extends native.Connection {
     async createClient(uri, options = {}) {
       if (typeof uri !== 'string') {
-        throw new mongoose.Error(`The \`uri\` parameter to \`openUri()\` must be a string, got "${typeof uri}". `
-          + 'Make sure the first parameter to `mongoose.connect()` or `mongoose.createConnection()` is a string.');
+        throw new mongoose.Error(`polymongo-rs: mongoose.connect() and createConnection() take the connection string as a string, got ${typeof uri}`);
       }
       if (this._destroyCalled) {
-        throw new mongoose.Error('Connection has been closed and destroyed, and cannot be used for re-opening the connection. '
-          + 'Please create a new connection with `mongoose.createConnection()` or `mongoose.connect()`.');
+        throw new mongoose.Error('polymongo-rs: this connection was destroyed (closed with force) and cannot open again; '
+          + 'make a new one with mongoose.createConnection() or mongoose.connect()');
       }
       const driverOptions = { ...processConnectionOptions(uri, options) };
       const config = driverOptions.config ?? {};

@@ -5,11 +5,12 @@
 // Mongoose's own `hydrate`, which is what Mongoose's query does with each document it reads) or a
 // `countDocuments`, with no user middleware, plugin hook, populate, transform or session, on a schema
 // with nothing Mongoose would add to the query (select: false paths, select: true ones with a
-// projection, discriminators, aliases, strictQuery, a schema read preference) and no Mongoose option that changes queries (sanitizeFilter,
-// strictQuery, translateAliases, a global maxTimeMS, ...), read when the query runs. Its filter must be
-// plain data the engine casts as Mongoose does: anything else (a function, a Mongoose document, an
-// operator or a path type the engine does not implement) runs Mongoose's own path, and so does a
-// filter the engine cannot cast, so that the CastError is Mongoose's own, message and reason included.
+// projection, discriminators, aliases, strictQuery, a schema read preference) and no Mongoose option
+// that changes queries (sanitizeFilter, strictQuery, translateAliases, a global maxTimeMS, ...), read
+// when the query runs. Its filter must be plain data the engine casts as Mongoose does: anything else
+// (a function, a Mongoose document, an operator or a path type the engine does not implement) runs
+// Mongoose's own path, and so does a filter the engine cannot cast, so that the CastError is
+// Mongoose's own, message and reason included.
 
 const { ModelSchema } = require('./schema');
 
@@ -61,7 +62,10 @@ function optionsAddToQueries(model) {
 const PLAIN_BSON = new Set(['ObjectId', 'ObjectID', 'Decimal128', 'Binary']);
 
 /** A class instance the engine casts: a valid date, a RegExp, bytes or one of `PLAIN_BSON`. */
-const isPlainValue = (v) => (v instanceof Date ? !Number.isNaN(v.getTime()) : v instanceof RegExp || ArrayBuffer.isView(v) || PLAIN_BSON.has(v._bsontype));
+function isPlainValue(v) {
+  if (v instanceof Date) return !Number.isNaN(v.getTime());
+  return v instanceof RegExp || ArrayBuffer.isView(v) || PLAIN_BSON.has(v._bsontype);
+}
 
 /** Whether `filter` is plain data, as Mongoose would cast and send it: objects, arrays, strings,
  *  numbers, booleans, null, valid dates, RegExps, bytes and the BSON values of `PLAIN_BSON`, at most
@@ -165,8 +169,8 @@ class FastPath {
       }
       return await collection.castCountDocuments(native, query._conditions, options);
     } catch (err) {
-      const mongoosesToCast = err?.code === 'ERR_NOT_CASTABLE' || (err?.name === 'CastError' && err.schemaErrors !== undefined);
-      if (!mongoosesToCast) throw err;
+      const leftToMongoose = err?.code === 'ERR_NOT_CASTABLE' || (err?.name === 'CastError' && err.schemaErrors !== undefined);
+      if (!leftToMongoose) throw err;
       query._executionStack = null;
       return mongoosePath();
     }
