@@ -183,7 +183,8 @@ for (const mongoose of MONGOOSES) {
         return {
           updatedAtKept: before.updatedAt.getTime() === afterQuiet.updatedAt.getTime(),
           meta: { ok: meta.ok, updatedExisting: meta.lastErrorObject.updatedExisting, upserted: Boolean(meta.lastErrorObject.upserted), value: meta.value.email },
-          docs: await stored(db),
+          // By email: an upsert's _id is the server's, which sorts before or after the client's by chance.
+          docs: (await stored(db)).sort((a, b) => a.email.localeCompare(b.email)),
         };
       });
       const user = (await stored(db)).find((d) => d.email === 'u@x');
