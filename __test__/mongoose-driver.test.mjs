@@ -80,6 +80,32 @@ for (const mongoose of MONGOOSES) {
       await assert.rejects(m.createConnection(suite.uri, { autoEncryption: {} }).asPromise(), { code: 'ERR_NOT_SUPPORTED', message: /autoEncryption/ });
     });
 
+    test('after close(), calls fail with the Node driver\'s MongoNotConnectedError, and the connection opens again', async () => {
+      /** A connection's model and raw collection used after close(), then after opening again. */
+      const closeAndReopen = async (m) => {
+        const db = uniqueDb(PREFIX);
+        const conn = await m.createConnection(`${suite.uri}/${db}`).asPromise();
+        const Thing = conn.model('Thing', new m.Schema({ n: Number }, { bufferCommands: false }));
+        await Thing.create({ n: 1 });
+        const raw = conn.db.collection('things');
+        await conn.close();
+        const failures = [];
+        for (const call of [() => raw.findOne({}), () => Thing.findOne().lean(), () => raw.insertOne({ n: 2 })]) {
+          failures.push(await call().then(() => 'resolved', (err) => [err.constructor.name, err instanceof m.mongo.MongoNotConnectedError]));
+        }
+        await conn.openUri(`${suite.uri}/${db}`);
+        const count = await Thing.countDocuments();
+        await conn.close();
+        return { failures, count };
+      };
+      const onEngine = new mongoose.Mongoose();
+      onEngine.setDriver(mongooseDriver(onEngine));
+      const ours = await closeAndReopen(onEngine);
+      const theirs = await closeAndReopen(new mongoose.Mongoose());
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(ours.failures[0], ['MongoNotConnectedError', true]);
+    });
+
     test('a connection string with several hosts (a replica set\'s seed list) reads as the Node driver reads it', async () => {
       const seeds = 'mongodb://app:p%40ss@127.0.0.1:1,127.0.0.1:2,[::1]:3/shop?authSource=admin';
       const open = async (m) => {

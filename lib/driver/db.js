@@ -176,7 +176,8 @@ class EngineClient extends EventEmitter {
   constructor(native, ctx, { defaultDb, owned = false, bson } = {}) {
     super();
     this._native = native;
-    this._ctx = bson ? { ...ctx, bson: bsonOptions(bson) } : ctx;
+    this._ctx = { ...ctx, errors: owned ? ctx.errors.ofOwnedClient() : ctx.errors };
+    if (bson) this._ctx.bson = bsonOptions(bson);
     this._defaultDb = defaultDb ?? native.defaultDb;
     this._owned = owned;
     this.options = { dbName: this._defaultDb };

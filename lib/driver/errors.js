@@ -175,6 +175,19 @@ class Errors {
     return raw;
   }
 
+  /** These errors as a client that owns its engine (the whole-app driver's) raises them: a closed
+   *  engine is the Node driver's MongoNotConnectedError, as after `MongoClient#close()`, rather than
+   *  the wrapper's ERR_WRAPPER_CLOSED, which names `connect()`, a call such a client has no use for. */
+  ofOwnedClient() {
+    const errors = Object.create(this);
+    errors.fromNative = (err) => {
+      const out = this.fromNative(err);
+      if (out?.code !== 'ERR_WRAPPER_CLOSED') return out;
+      return new this.mongo.MongoNotConnectedError('polymongo-rs: the connection is closed; open it again to run operations');
+    };
+    return errors;
+  }
+
   /** A request the engine cannot honour, refused before anything is sent. */
   unsupported(what) {
     const err = new this.mongo.MongoCompatibilityError(`polymongo-rs: ${what}`);
