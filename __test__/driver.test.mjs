@@ -82,6 +82,19 @@ describe('collections', () => {
     }
   });
 
+  test('a key or pattern BSON cannot hold is the application\'s BSONError, and nothing is written', async () => {
+    const out = await same(async (db) => {
+      const c = db.collection('things');
+      const failures = [];
+      for (const call of [() => c.insertOne({ 'a\0b': 1 }), () => c.findOne({ 'a\0b': 1 }), () => c.findOne({ a: /a\0/ })]) {
+        failures.push(await call().then(() => 'resolved', (err) => [err.name, err instanceof mongo.BSON.BSONError]));
+      }
+      return { failures, count: await c.countDocuments() };
+    });
+    assert.deepEqual(out.failures[0], ['BSONError', true]);
+    assert.equal(out.count, 0);
+  });
+
   test('updates, replaces and deletes: results and refusals', async () => {
     await same(async (db) => {
       const c = db.collection('things');

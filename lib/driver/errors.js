@@ -109,6 +109,9 @@ class Errors {
     const details = err.bsonDetails ? this.codec.decode(err.bsonDetails) : undefined;
     delete err.bsonDetails;
     if (!DRIVER_CLASSES.has(err.name)) return details ? Object.assign(err, details) : err;
+    // The app's bson raises its own while encoding a request; the engine's become one.
+    const { BSONError } = this.codec.BSON;
+    if (err.name === 'BSONError') return err instanceof BSONError ? err : new BSONError(err.message);
     const { mongo } = this;
     const labels = err.errorLabels ?? [];
     let out;
