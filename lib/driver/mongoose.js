@@ -154,10 +154,12 @@ function mongooseDriver(mongoose) {
   class EngineConnection extends native.Connection {
     async createClient(uri, options = {}) {
       if (typeof uri !== 'string') {
-        throw new mongoose.Error(`polymongo-rs: mongoose.connect() and createConnection() take the connection string as a string, got ${typeof uri}`);
+        // Worded so that checks written against Mongoose's own message (/string.*createConnection/) match.
+        throw new mongoose.Error(`polymongo-rs: the connection string must be a string for mongoose.connect() and createConnection(), got ${typeof uri}`);
       }
       if (this._destroyCalled) {
-        throw new mongoose.Error('polymongo-rs: this connection was destroyed (closed with force) and cannot open again; '
+        // Starts as Mongoose's own message does, which applications and Mongoose's tests match.
+        throw new mongoose.Error('Connection has been closed and destroyed (polymongo-rs: closed with force), so it cannot open again; '
           + 'make a new one with mongoose.createConnection() or mongoose.connect()');
       }
       const driverOptions = { ...processConnectionOptions(uri, options) };
