@@ -218,6 +218,10 @@ for (const mongoose of MONGOOSES) {
         await attempt('validation', () => User.create({ email: 'f@x', role: 'boss' }));
         await attempt('cast', () => User.findOne({ _id: 'not-an-id' }));
         await attempt('duplicate', () => User.create({ email: 'e@x' }));
+        await User.create({ email: 'g@x' });
+        // A findAndModify refused by the server: its reply's keyPattern and keyValue are kept too.
+        await attempt('duplicateByFindOneAndUpdate', () => User.findOneAndUpdate({ email: 'g@x' }, { email: 'e@x' }));
+        await attempt('duplicateByFindOneAndUpdateLean', () => User.findOneAndUpdate({ email: 'g@x' }, { email: 'e@x' }).lean());
         const [a, b] = [await User.findOne({ email: 'e@x' }), await User.findOne({ email: 'e@x' })];
         a.tags.push('one');
         await a.save();
@@ -231,6 +235,8 @@ for (const mongoose of MONGOOSES) {
       assert.equal(ours.cast.name, 'CastError');
       assert.equal(ours.duplicate.code, 11000);
       assert.deepEqual(ours.duplicate.keyValue, { email: 'e@x' });
+      assert.deepEqual(ours.duplicateByFindOneAndUpdate.keyValue, { email: 'e@x' });
+      assert.deepEqual(ours.duplicateByFindOneAndUpdateLean.keyPattern, { email: 1 });
       assert.equal(ours.version.name, 'VersionError');
     });
 
@@ -245,6 +251,54 @@ for (const mongoose of MONGOOSES) {
         return { byRef: byRef.org.name, byModel: byModel.org.name, doc: doc.org.name, lean: (await User.findOne().populate('org').lean()).org.name };
       });
       assert.deepEqual(ours, { byRef: 'ACME', byModel: 'ACME', doc: 'ACME', lean: 'ACME' });
+    });
+
+    test('insertMany middleware and statics with middleware run in this database (Mongoose 8 binds them to the model it compiled)', async () => {
+      const define = (m) => {
+        const item = new m.Schema({ a: Number });
+        const log = [];
+        item.pre('insertMany', function before() { log.push(`pre insertMany ${this.modelName}`); });
+        item.post('insertMany', function after(docs) { log.push(`post insertMany ${docs.length}`); });
+        item.static('byA', function byA(a) { return this.find({ a }).lean(); });
+        item.pre('byA', function beforeByA() { log.push(`pre byA ${this.modelName}`); });
+        item.statics.log = () => log;
+        return { Item: item };
+      };
+      const { ours, db } = await same(async ({ Item }, { db }) => {
+        await Item.insertMany([{ a: 1 }, { a: 2 }]);
+        const found = await Item.byA(1);
+        return { found: found.map((d) => d.a), stored: (await stored(db, 'items')).map((d) => d.a), log: Item.log() };
+      }, define);
+      assert.deepEqual(ours.stored, [1, 2]);
+      assert.deepEqual(ours.found, [1]);
+      assert.deepEqual(ours.log, ['pre insertMany Item', 'post insertMany 2', 'pre byA Item']);
+      assert.equal((await stored(`${PREFIX}_m${mongoose.version.split('.')[0]}_default`, 'items')).length, 0, 'nothing in the default database');
+      assert.ok(db);
+    });
+
+    test('populate by a ref function that returns a model stays in this database; a database\'s model given as `model` is used as given', async () => {
+      const define = (m) => ({
+        Org: new m.Schema({ name: String }),
+        Post: new m.Schema({ byFn: { type: m.Schema.Types.ObjectId, ref: () => m.models.Org }, byName: { type: m.Schema.Types.ObjectId, ref: 'Org' } }),
+      });
+      const { ours } = await two.run(define, async ({ Org, Post }, { db, handles }) => {
+        if (handles === undefined) return null;
+        const _id = new Org.base.Types.ObjectId();
+        const catalog = `${db}_catalog`;
+        await handles.Org.create({ _id, name: 'default' });
+        await handles.Org.db(catalog).create({ _id, name: 'catalog' });
+        await Org.create({ _id, name: 'this' });
+        await Post.create({ byFn: _id, byName: _id });
+        return {
+          byFn: (await Post.findOne().populate('byFn')).byFn?.name,
+          byFnLean: (await Post.findOne().populate('byFn').lean()).byFn?.name,
+          byFnDoc: (await (await Post.findOne()).populate('byFn')).byFn?.name,
+          applicationModel: (await Post.findOne().populate({ path: 'byName', model: handles.Org })).byName?.name,
+          databaseModel: (await Post.findOne().populate({ path: 'byName', model: handles.Org.db(catalog) })).byName?.name,
+          onTheDefault: (await handles.Post.findOne().populate('byFn'))?.byFn?.name ?? null,
+        };
+      });
+      assert.deepEqual(ours, { byFn: 'this', byFnLean: 'this', byFnDoc: 'this', applicationModel: 'this', databaseModel: 'catalog', onTheDefault: null });
     });
 
     test('discriminators: documents of each kind, in this database', async () => {

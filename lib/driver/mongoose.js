@@ -230,4 +230,4 @@ function mongooseDriver(mongoose) {
   return { Connection: EngineConnection, Collection: native.Collection, BulkWriteResult: native.BulkWriteResult };
 }
 
-module.exports = { contextFor, connectionClass, openConnection, mongooseDriver };
+module.exports = { contextFor, connectionClass, openConnection, mongooseDriver, mongooseLib };

@@ -7,8 +7,9 @@
 // counts operations for a graceful close and keeps populate inside the tenant; per database, one
 // connection holds the database's classes, built on first use and kept in a bounded cache.
 
+const { AsyncLocalStorage } = require('node:async_hooks');
 const { EngineClient } = require('../driver/db');
-const { contextFor, connectionClass, openConnection } = require('../driver/mongoose');
+const { contextFor, connectionClass, openConnection, mongooseLib } = require('../driver/mongoose');
 const { ModelSchema } = require('./schema');
 const { FastPath } = require('./fast');
 
@@ -21,6 +22,9 @@ const MAX_SET_UPS = 50_000;
 const NAMESPACE_NOT_FOUND = 26;
 /** Schema options that only a `create` command can apply, so a collection is created for them. */
 const COLLECTION_OPTIONS = ['capped', 'timeseries', 'clusteredIndex', 'collation', 'expireAfterSeconds', 'changeStreamPreAndPostImages'];
+
+/** The database's class whose `populate` is running, for the schema's ref functions (`refInDatabase`). */
+const populating = new AsyncLocalStorage();
 
 function isMongooseModel(value) {
   return typeof value === 'function' && typeof value.modelName === 'string' && value.schema != null
@@ -277,8 +281,10 @@ class Tenancy {
     // Populate resolves every model inside this database, including refs given as model classes.
     const populate = root.populate;
     Layer.populate = function populateInDatabase(docs, paths) {
-      return populate.call(this, docs, inDatabase(tenancy, this, paths));
+      return populating.run(this, () => populate.call(this, docs, inDatabase(tenancy, this, paths)));
     };
+    refsInDatabase(tenancy, schema);
+    staticHooksOnThis(Layer, root);
     // `init()` readies this database (indexes, validator) instead of the application's connection.
     Layer.init = function initOnEngine() {
       return tenancy.setUp(tenancy.layer(root), this) ?? Promise.resolve();
@@ -379,12 +385,90 @@ function classRefAt(schema, path) {
   const type = schema.path(path);
   const element = type?.embeddedSchemaType ?? type?.$embeddedSchemaType ?? type?.caster;
   const ref = type?.options?.ref ?? element?.options?.ref ?? schema.virtualpath?.(path)?.options?.ref;
-  return modelNameOf(ref);
+  return modelNameOf(ref) === undefined ? undefined : ref;
 }
 
-/** Populate options with every model given as a class (a `model` option, a schema's `ref: Model`)
- *  replaced by that model's class in `Tenant`'s database, so populate never reads the application's
- *  default connection or another database. */
+/** Whether `model` is the application's model of its name rather than one bound to a database: a
+ *  wrapped model, its handle or layer, or a model registered on the application's Mongoose. */
+function isApplicationModel(tenancy, model) {
+  if (tenancy.mongoose.models[model.modelName] === model) return true;
+  for (const layer of tenancy.layers.values()) {
+    if (model === layer.root || model === layer.Layer || model.prototype === layer.Layer.prototype) return true;
+  }
+  return false;
+}
+
+/** `model` given by a ref or a populate option, as this database's (`conn`'s) class when it is the
+ *  application's model; a model already bound to a database (`M.db('catalog')`, another
+ *  connection's) is the application's explicit choice and stays as it is. */
+function modelIn(tenancy, conn, model) {
+  const name = modelNameOf(model);
+  return name !== undefined && isApplicationModel(tenancy, model) ? conn.model(name) : model;
+}
+
+const IN_DATABASE = Symbol('polymongo-rs: a ref function that resolves in the populating database');
+
+/** `ref` functions in `schema` (and its subdocuments' schemas and virtuals) made to give, while one of
+ *  this wrapper's database classes populates, that database's class in place of an application
+ *  model they return: Mongoose uses a model returned by a ref function as it is, which would read the
+ *  application's default database. Elsewhere (the application's own models on its connections) they
+ *  return what they always did. Each function is wrapped once. */
+function refsInDatabase(tenancy, schema, seen = new Set()) {
+  if (seen.has(schema)) return;
+  seen.add(schema);
+  const wrap = (options) => {
+    const ref = options?.ref;
+    if (typeof ref !== 'function' || modelNameOf(ref) !== undefined || ref[IN_DATABASE]) return;
+    const inDatabase = function refInDatabase(...args) {
+      const value = ref.apply(this, args);
+      const Tenant = populating.getStore();
+      return Tenant === undefined || modelNameOf(value) === undefined ? value : modelIn(tenancy, Tenant.db, value);
+    };
+    inDatabase[IN_DATABASE] = true;
+    options.ref = inDatabase;
+  };
+  schema.eachPath((_path, type) => {
+    wrap(type.options);
+    wrap((type.embeddedSchemaType ?? type.$embeddedSchemaType ?? type.caster)?.options);
+  });
+  for (const virtual of Object.values(schema.virtuals ?? {})) wrap(virtual.options);
+  for (const child of schema.childSchemas ?? []) refsInDatabase(tenancy, child.schema, seen);
+}
+
+/** Mongoose 8 binds a model's insertMany middleware and its statics' middleware to the model it
+ *  compiled (helpers/model/applyStaticHooks.js: its `$__insertMany` is wrapped with the model as
+ *  context), so a database's class would run them, and the write, on the application's connection.
+ *  Wrapped again on `Layer` to run on the class they are called on, as Mongoose 9 does. */
+function staticHooksOnThis(Layer, root) {
+  if (!Object.hasOwn(root, '$__insertMany')) return;
+  const hooks = root.schema.s.hooks;
+  const kareemOptions = { useErrorHandlers: true, numCallbackParams: 1 };
+  Layer.$__insertMany = hooks.createWrapper('insertMany', Object.getPrototypeOf(root).$__insertMany, null, kareemOptions);
+  // A static named after built-in middleware takes only hooks registered with `{ model: true }`.
+  const constants = mongooseLib(root.base, 'constants') ?? {};
+  const builtIn = new Set(['query', 'aggregate', 'model', 'document'].flatMap((kind) => constants[`${kind}MiddlewareFunctions`] ?? []));
+  const ownHooks = hooks.filter((hook) => (builtIn.has(hook.name) ? !!hook.model : hook.model !== false));
+  for (const [name, fn] of Object.entries(root.schema.statics)) {
+    // Mongoose replaced the statics it gave middleware.
+    if (root[name] === fn || !ownHooks.hasHooks(name)) continue;
+    Layer[name] = function staticOnThisModel(...args) {
+      return new Promise((resolve, reject) => {
+        ownHooks.execPre(name, this, args, (err) => {
+          if (err != null) return reject(err);
+          Promise.resolve().then(() => fn.apply(this, args)).then(
+            (res) => ownHooks.execPost(name, this, [res], (postErr) => (postErr != null ? reject(postErr) : resolve(res))),
+            reject,
+          );
+        });
+      });
+    };
+  }
+}
+
+/** Populate options with every application model given as a class (a `model` option, a schema's
+ *  `ref: Model`) replaced by that model's class in `Tenant`'s database, so populate never reads the
+ *  application's default connection or another database unless the application names a database's
+ *  model itself. */
 function inDatabase(tenancy, Tenant, paths) {
   if (Array.isArray(paths)) return paths.map((p) => inDatabase(tenancy, Tenant, p));
   const conn = Tenant.db;
@@ -394,11 +478,11 @@ function inDatabase(tenancy, Tenant, paths) {
     return list.map((path) => inDatabase(tenancy, Tenant, { path }));
   }
   if (paths == null || typeof paths !== 'object') return paths;
-  const name = modelNameOf(paths.model) ?? (paths.model == null && typeof paths.path === 'string' && !paths.path.includes(' ')
-    ? classRefAt(Tenant.schema, paths.path) : undefined);
-  if (name === undefined) return paths;
+  const given = paths.model ?? (typeof paths.path === 'string' && !paths.path.includes(' ') ? classRefAt(Tenant.schema, paths.path) : undefined);
+  const model = modelNameOf(given) === undefined ? given : modelIn(tenancy, conn, given);
+  if (model === paths.model || model === given) return paths;
   const copy = Object.assign(Object.create(Object.getPrototypeOf(paths)), paths);
-  copy.model = conn.model(name);
+  copy.model = model;
   return copy;
 }
 
@@ -415,7 +499,9 @@ function wrappedHandle(tenancy, layer) {
       if (prop === Symbol.hasInstance) return (value) => value instanceof Layer;
       const Default = Model();
       const value = Reflect.get(Default, prop, Default);
-      if (typeof value !== 'function' || prop === 'prototype') return value;
+      // Function's own methods (valueOf, toString, call, ...) stay this handle's: Mongoose's clone of a
+      // populate `model` takes its valueOf().
+      if (typeof value !== 'function' || prop === 'prototype' || value === Function.prototype[prop]) return value;
       const cached = bound.get(prop);
       if (cached !== undefined && cached.value === value && cached.model === Default) return cached.bound;
       const fn = value.bind(Default);

@@ -108,8 +108,17 @@ fn driver_error(e: &mongodb::error::Error) -> (String, Description) {
     let mut labels: Vec<String> = e.labels().iter().cloned().collect();
     labels.sort();
     let (message, mut d) = match e.kind.as_ref() {
+        // The server's reply whole, as the Node driver keeps it (keyPattern and keyValue of a duplicate
+        // key, errInfo, ok, operationTime, ...); the fields named here are set from `c`.
         ErrorKind::Command(c) => {
-            (c.message.clone(), Description::server("MongoServerError", c.code, Some(c.code_name.clone())))
+            let reply = e.server_response().and_then(|raw| Document::try_from(raw.as_ref()).ok()).map(|mut reply| {
+                for key in ["errmsg", "code", "codeName", "errorLabels"] {
+                    reply.remove(key);
+                }
+                reply
+            });
+            let d = Description::server("MongoServerError", c.code, Some(c.code_name.clone()));
+            (c.message.clone(), d.with_details(reply.unwrap_or_default()))
         }
         ErrorKind::Write(WriteFailure::WriteError(w)) => (
             w.message.clone(),
