@@ -81,6 +81,24 @@ test('wrapModel takes only Mongoose models', () => {
   assert.equal(User.collection.collectionName, 'users');
   assert.equal(User.modelName, 'User');
   assert.equal(wrapper.wrapModel(User.db('t').base.models.User), User);
+  // A handle or a database's class given again is that model's handle.
+  assert.equal(wrapper.wrapModel(User), User);
+  assert.equal(wrapper.wrapModel(User.db('t')), User);
+  // The first call decides the options: the same again is fine, others are refused, as is a non-object.
+  const Org = wrapper.wrapModel(model('Org', { name: String }), { autoIndex: false });
+  assert.equal(wrapper.wrapModel(Org, { autoIndex: false }), Org);
+  assert.throws(() => wrapper.wrapModel(Org, { jsonSchema: true }), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /first called with options/ });
+  assert.throws(() => wrapper.wrapModel(Org, 'x'), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+});
+
+test('a connection string the driver cannot use is refused when the wrapper is made, its password masked', () => {
+  rejects({ mongoURI: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=abc' }, TypeError, 'mongoURI');
+  rejects({ mongoURI: 'mongodb://127.0.0.1:1/?noSuchOption=1' }, TypeError, 'mongoURI');
+  rejects({ mongoURI: 'mongodb://127.0.0.1:1/?socketTimeoutMS=30000' }, TypeError, 'mongoURI');
+  rejects({ mongoURI: NOWHERE, dbSpecific: [{ dbName: 'a', mongoURI: 'mongodb://u:hunter2@127.0.0.1:1/?w=x&wtimeoutMS=abc' }] }, TypeError, 'dbSpecific.mongoURI');
+  assert.throws(() => PolyMongo.createWrapper({ mongoURI: 'mongodb://u:hunter2@127.0.0.1:1/?wtimeoutMS=abc' }), (err) => !err.message.includes('hunter2'));
+  // Compression is negotiated with the server: every compressor the Node driver takes is accepted.
+  assert.doesNotThrow(() => PolyMongo.createWrapper({ mongoURI: 'mongodb://127.0.0.1:1/?compressors=zstd,zlib,snappy' }));
 });
 
 test('database names follow MongoDB rules and are refused before any I/O', () => {

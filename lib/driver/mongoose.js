@@ -67,7 +67,7 @@ function openConnection(conn, client, db) {
 /** MongoClient options that are connection-string options: added to the URI the engine parses. */
 const URI_OPTIONS = new Set(['appName', 'authMechanism', 'authSource', 'replicaSet', 'directConnection', 'tls', 'ssl',
   'tlsAllowInvalidCertificates', 'tlsAllowInvalidHostnames', 'tlsCAFile', 'tlsCertificateKeyFile', 'tlsInsecure',
-  'serverSelectionTimeoutMS', 'connectTimeoutMS', 'socketTimeoutMS', 'heartbeatFrequencyMS', 'localThresholdMS',
+  'serverSelectionTimeoutMS', 'connectTimeoutMS', 'heartbeatFrequencyMS', 'localThresholdMS',
   'retryWrites', 'retryReads', 'w', 'journal', 'wtimeoutMS', 'readPreference', 'readConcernLevel', 'maxStalenessSeconds',
   'compressors', 'zlibCompressionLevel', 'loadBalanced', 'srvMaxHosts', 'srvServiceName', 'maxConnecting']);
 /** MongoClient pool options, under the engine's names. */

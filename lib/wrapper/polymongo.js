@@ -29,8 +29,10 @@ class PolyMongoWrapper extends EventEmitter {
     /** Per Mongoose instance, its wrapped models and their databases' connections. */
     this._tenancies = new WeakMap();
     this._tenantCacheSize = tenantCacheSize;
-    /** Per wrapped model, what wrapModel returned for it. */
+    /** Wrapped models: the application's model → `{ handle, options }` (the first call's, as JSON). */
     this._handles = new WeakMap();
+    /** Each handle's application model. */
+    this._handleRoots = new WeakMap();
     this._handleSignals = handleSignals;
     this._inFlight = 0;
     /** The close under way, if any: operations are refused meanwhile. */
@@ -226,16 +228,38 @@ class PolyMongoWrapper extends EventEmitter {
    *  first write to each database; `jsonSchema: true` also applies a `$jsonSchema` validator derived
    *  from the schema there. The first call for a model decides its options. */
   wrapModel(model, options) {
-    if (!isMongooseModel(model)) {
+    const checked = checkModelOptions(options);
+    // A model this wrapper already wrapped, given again (its handle, or a database's class of it).
+    const root = this._wrappedRoot(model);
+    if (root !== undefined) model = root;
+    else if (!isMongooseModel(model)) {
       throw new TypeError('polymongo-rs: wrapModel() takes a Mongoose model (the result of mongoose.model(...))');
     }
-    let handle = this._handles.get(model);
-    if (handle === undefined) {
+    let entry = this._handles.get(model);
+    if (entry === undefined) {
       const tenancy = this._tenancy(model.base);
-      handle = wrappedHandle(tenancy, tenancy.wrap(model, checkModelOptions(options)));
-      this._handles.set(model, handle);
+      entry = { handle: wrappedHandle(tenancy, tenancy.wrap(model, checked)), options: JSON.stringify(checked) };
+      this._handles.set(model, entry);
+      this._handleRoots.set(entry.handle, model);
+    } else if (options !== undefined && JSON.stringify(checked) !== entry.options) {
+      const err = new TypeError(`polymongo-rs: wrapModel(${model.modelName}) was first called with options ${entry.options}; `
+        + 'the first call decides them, so later calls must give the same options or none');
+      err.code = 'ERR_INVALID_ARG_VALUE';
+      throw err;
     }
-    return handle;
+    return entry.handle;
+  }
+
+  /** The application's model behind `model` when it is one this wrapper wrapped: its handle, or a
+   *  database's class of it. */
+  _wrappedRoot(model) {
+    if (typeof model !== 'function') return undefined;
+    const root = this._handleRoots.get(model);
+    if (root !== undefined) return root;
+    // A database's class extends the model's layer, which extends the model.
+    const layer = Object.getPrototypeOf(model);
+    const candidate = typeof layer === 'function' ? Object.getPrototypeOf(layer) : undefined;
+    return this._handles.has(candidate) && model.prototype instanceof this._handles.get(candidate).handle ? candidate : undefined;
   }
 
   /** The models and database connections of Mongoose instance `mongoose` under this wrapper. */

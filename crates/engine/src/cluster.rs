@@ -15,6 +15,7 @@ use mongodb::Client;
 
 use crate::admission::{Admission, Limits, Load, Permit};
 use crate::budget::Budget;
+use crate::config::uri_problem;
 use crate::error::Error;
 use crate::events::{EventKind, Events, PoolEvent, PoolKind, Reason};
 use crate::logging::Log;
@@ -428,7 +429,7 @@ impl Cluster {
             Error::InvalidArgument(format!(
                 "cannot use mongoURI {}: {}",
                 self.redacted_uri(),
-                redact::scrub(&e.to_string(), &self.uri)
+                uri_problem(&e, &self.uri)
             ))
         })?;
         options.max_pool_size = Some(self.settings.max_pool_size);

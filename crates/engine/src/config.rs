@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
+use mongodb::options::ConnectionString;
+
 use crate::error::Error;
 use crate::names::check_db_name;
+use crate::redact;
 
 /// Database used when a URI names none and `defaultDB` is not given (Mongoose's default).
 pub const FALLBACK_DB: &str = "test";
@@ -128,12 +131,34 @@ impl WrapperConfig {
     }
 }
 
+/// Checks a connection string when the wrapper is made, as the Node driver checks it when a client is
+/// made, rather than at first use: its scheme and hosts, and each option's name and value, by the Rust
+/// driver's own parser (no DNS lookup). `socketTimeoutMS`, which that driver parses but never applies,
+/// is refused by name. Raises a TypeError-kind `Config` error naming `option`, with no password in it.
 fn check_uri(option: &'static str, uri: &str) -> Result<(), Error> {
     let rest = uri.strip_prefix("mongodb://").or_else(|| uri.strip_prefix("mongodb+srv://"));
-    match rest {
-        Some(rest) if !rest.is_empty() => Ok(()),
-        _ => Err(Error::type_error(option, "must be a mongodb:// or mongodb+srv:// connection string")),
+    if rest.is_none_or(str::is_empty) {
+        return Err(Error::type_error(option, "must be a mongodb:// or mongodb+srv:// connection string"));
     }
+    let parsed = ConnectionString::parse(uri).map_err(|e| Error::type_error(option, uri_problem(&e, uri)))?;
+    #[allow(deprecated)]
+    if parsed.socket_timeout.is_some() {
+        return Err(Error::type_error(
+            option,
+            "sets socketTimeoutMS, which the Rust driver does not apply (it has no socket inactivity timeout); \
+             bound slow operations with maxTimeMS instead",
+        ));
+    }
+    Ok(())
+}
+
+/// What the driver found wrong with connection string `uri`, with its password masked.
+pub fn uri_problem(e: &mongodb::error::Error, uri: &str) -> String {
+    let message = match e.kind.as_ref() {
+        mongodb::error::ErrorKind::InvalidArgument { message, .. } => message.clone(),
+        _ => e.to_string(),
+    };
+    redact::scrub(&message, uri)
 }
 
 /// The database named in a URI's path (`mongodb://host/db?opts`), if any.
