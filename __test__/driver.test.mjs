@@ -110,7 +110,12 @@ describe('collections', () => {
         operatorsInReplacement: await caught(() => c.replaceOne({}, { $set: { n: 1 } })),
         deleteOne: await c.deleteOne({ _id: 3 }),
         deleteMany: await c.deleteMany({ n: { $gt: 100 } }),
-        docs: await c.find({}).sort({ _id: 1 }).toArray(),
+        // Unacknowledged: no counts, where 0 would claim nothing matched.
+        unacknowledged: [
+          await c.updateOne({ _id: 99 }, { $set: { n: 1 } }, { writeConcern: { w: 0 } }),
+          await c.deleteMany({ _id: 99 }, { writeConcern: { w: 0 } }),
+        ].map((r) => Object.entries(r).filter(([, v]) => v !== undefined)),
+        docs: await c.find({ _id: { $lt: 99 } }).sort({ _id: 1 }).toArray(),
       };
     });
   });

@@ -90,6 +90,7 @@ const MONGOOSES_OWN = {
   'a Double on a Decimal128 path': (m) => ({ dec: new m.mongo.BSON.Double(1) }),
   'an Int32 on a number path': (m) => ({ n: new m.mongo.BSON.Int32(1) }),
   'a date on a string path': () => ({ name: new Date(0) }),
+  'null (Mongoose 8 reads everything, 9 refuses it)': () => null,
   ...localDates(),
 };
 
@@ -265,12 +266,21 @@ for (const mongoose of MONGOOSES) {
     test('what the engine cannot ask the server for is a clear error', async () => {
       const { ours } = await two.run(define, async ({ Person }) => {
         await Person.insertMany(PEOPLE);
-        return [await Person.find().batchSize(-2).lean().catch((e) => e), await Person.distinct({ a: 1 }).catch((e) => e)];
+        return [
+          await Person.find().batchSize(-2).lean().catch((e) => e),
+          await Person.distinct({ a: 1 }).catch((e) => e),
+          await Person.find().skip(-1).lean().catch((e) => e),
+          await Person.find().maxTimeMS(-5).catch((e) => e),
+        ];
       });
       assert.equal(ours[0].name, 'MongoCompatibilityError');
       assert.match(ours[0].message, /negative batchSize needs a limit/);
       assert.equal(ours[1].name, 'MongoInvalidArgumentError');
       assert.match(ours[1].message, /key must be a string/);
+      // The server refuses these (a MongoServerError on the Node driver); the Rust driver cannot send them.
+      for (const err of ours.slice(2)) assert.equal(err.name, 'MongoInvalidArgumentError');
+      assert.match(ours[2].message, /skip must not be negative, got -1/);
+      assert.match(ours[3].message, /maxTimeMS must not be negative, got -5/);
     });
   });
 }

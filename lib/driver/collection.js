@@ -164,14 +164,16 @@ class EngineCollection {
   async _single(kind, statement, options) {
     const raw = this._ctx.errors.singleOutcome(await this._write([{ [kind]: statement }], options));
     const ack = acknowledged(options);
-    if (kind === 'deleteOne' || kind === 'deleteMany') return { acknowledged: ack, deletedCount: raw.nRemoved };
+    // An unacknowledged write's counts are unknown, as the Node driver leaves them.
+    const count = (n) => (ack ? n : undefined);
+    if (kind === 'deleteOne' || kind === 'deleteMany') return { acknowledged: ack, deletedCount: count(raw.nRemoved) };
     const upserted = raw.upserted[0];
     return {
       acknowledged: ack,
-      modifiedCount: raw.nModified,
+      modifiedCount: count(raw.nModified),
       upsertedId: upserted ? upserted._id : null,
       upsertedCount: raw.nUpserted,
-      matchedCount: raw.nMatched,
+      matchedCount: count(raw.nMatched),
     };
   }
 

@@ -131,6 +131,8 @@ function common(options, errors, names) {
     }
     // A batch holds at most 16 MiB whatever it asks for; the Rust driver takes a signed 32-bit size.
     value = name === 'batchSize' ? Math.min(Math.trunc(value), INT32 - 1) : Math.trunc(value);
+    // The server refuses these negative; the Rust driver cannot even send them.
+    if (value < 0 && (name === 'skip' || name === 'maxTimeMS')) throw errors.invalid(`option ${name} must not be negative, got ${value}`);
     out[name] = value >= -INT32 && value < INT32 ? value : BigInt(value);
   }
   const readPreference = toReadPreference(options.readPreference);

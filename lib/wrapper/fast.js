@@ -143,7 +143,10 @@ class FastPath {
     const documents = query.op !== 'countDocuments' && !mongooseOptions.lean;
     if (query.op === 'countDocuments' || documents ? query._fields != null : !plainProjection(query._fields)) return false;
     if (hasHooks(query._queryMiddleware, query.op) || hasHooks(query._hooks, 'exec')) return false;
-    return !optionsAddToQueries(query.model) && plainFilter(query._conditions);
+    // A filter that is not an object (`find(null)`) is Mongoose's to take or refuse.
+    const conditions = query._conditions;
+    if (conditions === null || typeof conditions !== 'object' || Array.isArray(conditions)) return false;
+    return !optionsAddToQueries(query.model) && plainFilter(conditions);
   }
 
   /** Runs `query` on the engine: a `find` / `findOne` resolves to plain documents when lean, else to
