@@ -271,6 +271,21 @@ export declare class PolyMongoWrapper {
   getConnectionState(): ConnectionState;
 }
 
+/** polymongo-rs's own errors: `code` `ERR_WRAPPER_CLOSED` (an operation after `disconnect()` /
+ *  `closeAll()`) or `ERR_NOT_CASTABLE`. The driver's errors are your `mongodb`'s classes. */
+export declare class PolyMongoError extends Error {
+  code: string;
+}
+/** An operation waited longer than `waitQueueTimeoutMS` for its turn (`ERR_WAIT_QUEUE_TIMEOUT`). */
+export declare class WaitQueueTimeoutError extends PolyMongoError {
+  dbName: string;
+}
+/** A pool could not open within `waitQueueTimeoutMS` under `maxOpenPools` / `maxTotalConnections`
+ *  (`ERR_POOL_LIMIT`). */
+export declare class PoolLimitError extends PolyMongoError {
+  dbName: string;
+}
+
 export declare const PolyMongo: {
   createWrapper(options: WrapperOptions): PolyMongoWrapper;
 };

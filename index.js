@@ -10,3 +10,6 @@ module.exports.PolyMongoWrapper = PolyMongoWrapper;
 module.exports.default = PolyMongo;
 /** A Mongoose driver on the engine: `mongoose.setDriver(mongooseDriver(mongoose))`. */
 module.exports.mongooseDriver = require('./lib/driver/mongoose').mongooseDriver;
+const { PolyMongoError, WaitQueueTimeoutError, PoolLimitError } = require('./lib/driver/errors');
+/** polymongo-rs's own error classes, for `instanceof` (the driver's errors are your mongodb's classes). */
+Object.assign(module.exports, { PolyMongoError, WaitQueueTimeoutError, PoolLimitError });

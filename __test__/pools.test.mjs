@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PoolLimitError, PolyMongoError, WaitQueueTimeoutError } from '../index.mjs';
 import { model, serverConnections, uniqueDb, useSuite } from './helpers.mjs';
 
 const PREFIX = uniqueDb('pools');
@@ -61,6 +62,7 @@ test('waitQueueTimeoutMS ends a wait with a coded error, and what was admitted i
   assert.ok(rejected.length > 0, 'no operation timed out');
   for (const err of rejected) {
     assert.equal(err.name, 'WaitQueueTimeoutError');
+    assert.ok(err instanceof WaitQueueTimeoutError && err instanceof PolyMongoError);
     assert.equal(err.code, 'ERR_WAIT_QUEUE_TIMEOUT');
     assert.equal(err.dbName, `${PREFIX}_timeout`);
     assert.match(err.message, /waitQueueTimeoutMS/);
@@ -141,6 +143,7 @@ test('maxTotalConnections: a pool that does not fit waits for an idle one, then 
   // Both pools hold an open cursor: not idle, so the third cannot open.
   await assert.rejects(Items.db(c).countDocuments(), (err) => {
     assert.equal(err.name, 'PoolLimitError');
+    assert.ok(err instanceof PoolLimitError);
     assert.equal(err.code, 'ERR_POOL_LIMIT');
     assert.equal(err.dbName, c);
     assert.match(err.message, /maxTotalConnections \(6\)/);

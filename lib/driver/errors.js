@@ -10,6 +10,25 @@ const DRIVER_CLASSES = new Set([
   'MongoAuthenticationError', 'MongoError', 'BSONError',
 ]);
 
+/** polymongo-rs's own errors (not the driver's): `code` says which (`ERR_WRAPPER_CLOSED`,
+ *  `ERR_NOT_CASTABLE`); the subclasses below carry `dbName`. Exported for `instanceof`. */
+class PolyMongoError extends Error {}
+/** An operation waited longer than `waitQueueTimeoutMS` for its turn: `code` `ERR_WAIT_QUEUE_TIMEOUT`. */
+class WaitQueueTimeoutError extends PolyMongoError {}
+/** A pool could not open in time under `maxOpenPools` / `maxTotalConnections`: `code` `ERR_POOL_LIMIT`. */
+class PoolLimitError extends PolyMongoError {}
+for (const Class of [PolyMongoError, WaitQueueTimeoutError, PoolLimitError]) {
+  Object.defineProperty(Class.prototype, 'name', { value: Class.name, writable: true, configurable: true });
+}
+const OWN_CLASSES = { PolyMongoError, WaitQueueTimeoutError, PoolLimitError };
+
+/** An error from the addon that is one of ours, made an instance of its class (the addon names it). */
+function ours(err) {
+  const Class = err != null && Object.hasOwn(OWN_CLASSES, err.name) ? OWN_CLASSES[err.name] : undefined;
+  if (Class !== undefined && !(err instanceof Class)) Object.setPrototypeOf(err, Class.prototype);
+  return err;
+}
+
 /** A write error of a bulk write, in the Node driver's shape (the raw error under `err`). */
 class WriteError {
   constructor(err) {
@@ -108,7 +127,7 @@ class Errors {
     if (err == null || typeof err !== 'object') return err;
     const details = err.bsonDetails ? this.codec.decode(err.bsonDetails) : undefined;
     delete err.bsonDetails;
-    if (!DRIVER_CLASSES.has(err.name)) return details ? Object.assign(err, details) : err;
+    if (!DRIVER_CLASSES.has(err.name)) return ours(details ? Object.assign(err, details) : err);
     // The app's bson raises its own while encoding a request; the engine's become one.
     const { BSONError } = this.codec.BSON;
     if (err.name === 'BSONError') return err instanceof BSONError ? err : new BSONError(err.message);
@@ -204,4 +223,4 @@ class Errors {
   }
 }
 
-module.exports = { Errors };
+module.exports = { Errors, PolyMongoError, WaitQueueTimeoutError, PoolLimitError, ours };

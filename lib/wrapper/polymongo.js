@@ -8,6 +8,8 @@ const { NativeWrapper } = require('../../native.js');
 const { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions } = require('./options');
 const { Tenancy, wrappedHandle, isMongooseModel, DEFAULT_TENANT_CACHE_SIZE } = require('./models');
 const { logSettings } = require('./logging');
+const { contextFor } = require('../driver/mongoose');
+const { ours } = require('../driver/errors');
 const signals = require('./signals');
 
 /** How long a graceful close waits for operations already started. */
@@ -49,7 +51,7 @@ class PolyMongoWrapper extends EventEmitter {
     if (handleSignals) signals.watch(this);
     // coldStart: false connects now (the shared pool, and dedicated pools so configured). A failure is
     // reported, and the first operation tries again.
-    const report = (err) => this._report(err, { during: 'connect' });
+    const report = (err) => this._report(this._fromNative(err), { during: 'connect' });
     if (!this._native.coldStart) this._native.connect().catch(report);
     else if ((options.dbSpecific ?? []).some((spec) => spec.options?.coldStart === false)) this._native.openEagerPools().catch(report);
     /** PolyMongo's `scale`: give databases their own pools (optionally on another cluster). */
@@ -67,9 +69,9 @@ class PolyMongoWrapper extends EventEmitter {
        *  Synchronous, no I/O. */
       general: () => generalStats(this._native.generalStats()),
       /** A database's size and collections (dbStats / $collStats, read-only) with its pool's numbers. */
-      db: (dbName) => this._operation(async () => dbStats(await this._native.dbStats(dbName ?? null))),
+      db: (dbName) => this._operation(async () => dbStats(await this._settle(this._native.dbStats(dbName ?? null)))),
       /** `[{ dbName, sizeInMB }]` for the main deployment. */
-      listDatabases: () => this._operation(() => this._native.listDatabases()),
+      listDatabases: () => this._operation(() => this._settle(this._native.listDatabases())),
       /** Pools and databases in the Prometheus text format (0.0.4), for a `/metrics` route. No I/O. */
       prometheus: () => this._native.prometheus(),
     };
@@ -171,7 +173,7 @@ class PolyMongoWrapper extends EventEmitter {
 
   /** Runs an operation, unless the wrapper is closing; a graceful close waits for those running. */
   _operation(run) {
-    if (this._closing) return Promise.reject(this._native.closedError());
+    if (this._closing) return Promise.reject(ours(this._native.closedError()));
     this._inFlight++;
     const done = () => {
       if (--this._inFlight === 0) this._drained?.();
@@ -214,7 +216,7 @@ class PolyMongoWrapper extends EventEmitter {
   _setDb(names, options = {}, open) {
     const list = checkScaleArgs(names, options);
     const { mongoURI, ...pool } = options;
-    return this._native.setDb(list.map((dbName) => ({ dbName, mongoURI, options: pool })), open);
+    return this._settle(this._native.setDb(list.map((dbName) => ({ dbName, mongoURI, options: pool })), open));
   }
 
   /** The database used by `.db()` / `.db(null)`. */
@@ -283,11 +285,30 @@ class PolyMongoWrapper extends EventEmitter {
     this._emitEach('error', err);
   }
 
+  /** An error from the engine as operations raise it: the application's `mongodb` classes (those of
+   *  the mongoose it resolves to) for the driver's errors, ours (PolyMongoError, ...) for the rest. */
+  _fromNative(err) {
+    let mongoose;
+    try {
+      mongoose = appMongoose();
+    } catch {
+      return ours(err);
+    }
+    return contextFor(mongoose).errors.fromNative(err);
+  }
+
+  /** `pending` (an addon call), its failure as `_fromNative` gives it. */
+  _settle(pending) {
+    return pending.catch((err) => {
+      throw this._fromNative(err);
+    });
+  }
+
   /** Opens the connection now (otherwise it opens on first use); reopens after `disconnect()`.
    *  Resolves to PolyMongo 1.3's `{ success, alreadyConnected, defaultDB, connection, state }`. */
   async connect() {
     if (this._handleSignals) signals.watch(this);
-    const alreadyConnected = await this._native.connect();
+    const alreadyConnected = await this._settle(this._native.connect());
     const result = { success: true, alreadyConnected, defaultDB: this.defaultDB, state: this.getConnectionState() };
     Object.defineProperty(result, 'connection', { get: () => this.adv.getOrCreatePrimaryConnection() });
     return result;
@@ -305,7 +326,7 @@ class PolyMongoWrapper extends EventEmitter {
   /** `{ ok: true, latency }` in ms, or `{ ok: false, latency: null, error }` when the server does not answer. */
   async ping(db) {
     try {
-      return { ok: true, latency: await this._native.ping(db ?? null) };
+      return { ok: true, latency: await this._settle(this._native.ping(db ?? null)) };
     } catch (error) {
       if (error.code === 'ERR_INVALID_DB_NAME') throw error;
       return { ok: false, latency: null, error };
