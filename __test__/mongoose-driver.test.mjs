@@ -106,6 +106,35 @@ for (const mongoose of MONGOOSES) {
       assert.deepEqual(ours.failures[0], ['MongoNotConnectedError', true]);
     });
 
+    test('monitorCommands: the client emits the Node driver\'s command events, failures as its error classes', async () => {
+      const watch = async (m) => {
+        const db = uniqueDb(PREFIX);
+        const conn = await m.createConnection(`${suite.uri}/${db}`, { monitorCommands: true }).asPromise();
+        const seen = [];
+        for (const name of ['commandStarted', 'commandSucceeded', 'commandFailed']) conn.getClient().on(name, (event) => seen.push(event));
+        const Thing = conn.model('Thing', new m.Schema({ n: Number }));
+        await Thing.create({ n: 1 });
+        await Thing.findOne({ n: 1 }).lean();
+        await conn.db.command({ noSuchCommand: 1 }).catch(() => {});
+        await conn.close();
+        return seen.filter((e) => ['insert', 'find', 'noSuchCommand'].includes(e.commandName)).map((e) => ({
+          event: `${e.name} ${e.commandName}`,
+          thisDb: e.databaseName === db,
+          ids: [typeof e.requestId, typeof e.connectionId, typeof e.address, typeof e.serverConnectionId],
+          timed: typeof e.duration,
+          sent: e.command && [e.command[e.commandName], e.command.documents?.map((d) => d.n), e.command.filter],
+          reply: e.reply && [e.reply.ok, e.reply.n, e.reply.cursor?.firstBatch?.map((d) => d.n)],
+          failure: e.failure && [e.failure instanceof m.mongo.MongoServerError, e.failure.code],
+        }));
+      };
+      const onEngine = new mongoose.Mongoose();
+      onEngine.setDriver(mongooseDriver(onEngine));
+      const ours = await watch(onEngine);
+      const theirs = await watch(new mongoose.Mongoose());
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(ours.map((e) => e.event), ['commandStarted insert', 'commandSucceeded insert', 'commandStarted find', 'commandSucceeded find', 'commandStarted noSuchCommand', 'commandFailed noSuchCommand']);
+    });
+
     test('a connection string with several hosts (a replica set\'s seed list) reads as the Node driver reads it', async () => {
       const seeds = 'mongodb://app:p%40ss@127.0.0.1:1,127.0.0.1:2,[::1]:3/shop?authSource=admin';
       const open = async (m) => {

@@ -168,13 +168,27 @@ class EngineAdmin {
   }
 }
 
+/** A command event from the engine in the shape of the Node driver's CommandStartedEvent,
+ *  CommandSucceededEvent and CommandFailedEvent (Command Logging and Monitoring specification):
+ *  `command` or `reply` decoded with the application's BSON, `failure` its error class. */
+function commandEvent(event, ctx) {
+  const { document, failure, ...rest } = event;
+  const out = { ...rest, serviceId: undefined, serverConnectionId: event.serverConnectionId === undefined ? null : BigInt(event.serverConnectionId) };
+  if (event.name === 'commandStarted') out.command = ctx.codec.decode(document, ctx.bson);
+  else if (event.name === 'commandSucceeded') out.reply = ctx.codec.decode(document, ctx.bson);
+  else out.failure = ctx.errors.fromNative(failure);
+  return out;
+}
+
 /** The client in MongoClient's shape: `db(name)` for any database, on the engine's pools. */
 class EngineClient extends EventEmitter {
   /** `native`: the NativeWrapper; `ctx`: `{ codec, errors }` of the application's mongodb;
    *  `defaultDb`: the database of `db()`; `owned`: whether `close()` closes the engine; `bson`: the
-   *  client's BSON options (`promoteLongs`, `ignoreUndefined`, ...), under each call's own. */
-  constructor(native, ctx, { defaultDb, owned = false, bson } = {}) {
+   *  client's BSON options (`promoteLongs`, `ignoreUndefined`, ...), under each call's own;
+   *  `monitorCommands`: the engine was made with it, and this client emits its command events. */
+  constructor(native, ctx, { defaultDb, owned = false, bson, monitorCommands = false } = {}) {
     super();
+    if (monitorCommands) native.onCommandEvent((event) => this.emit(event.name, commandEvent(event, this._ctx)));
     this._native = native;
     this._ctx = { ...ctx, errors: owned ? ctx.errors.ofOwnedClient() : ctx.errors };
     if (bson) this._ctx.bson = bsonOptions(bson);

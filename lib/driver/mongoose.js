@@ -115,7 +115,8 @@ function engineOptions(uri, options, errors) {
   if (dbName !== undefined) out.defaultDB = dbName;
   for (const [name, value] of Object.entries(rest)) {
     if (value === undefined) continue;
-    if (Object.hasOwn(POOL_OPTIONS, name)) out[POOL_OPTIONS[name]] = value;
+    if (name === 'monitorCommands') out.monitorCommands = value === true;
+    else if (Object.hasOwn(POOL_OPTIONS, name)) out[POOL_OPTIONS[name]] = value;
     else if (BSON_OPTIONS.includes(name)) out.bson[name] = value;
     else if (URI_OPTIONS.has(name)) parts.params.set(name, Array.isArray(value) ? value.join(',') : String(value));
     else throw errors.unsupported(`the connection option ${name} is not supported by the polymongo-rs driver`);
@@ -182,7 +183,7 @@ function mongooseDriver(mongoose) {
       // The client is there at once, as the Node driver's is: code may reach for it before it connects.
       let client;
       try {
-        client = new EngineClient(new NativeWrapper(wrapperOptions), ctx, { owned: true, bson });
+        client = new EngineClient(new NativeWrapper(wrapperOptions), ctx, { owned: true, bson, monitorCommands: wrapperOptions.monitorCommands });
       } catch (err) {
         this.readyState = 0;
         throw ctx.errors.fromNative(err);

@@ -63,6 +63,8 @@ pub struct Context {
     pub budget: Arc<Budget>,
     pub events: Arc<Events>,
     pub log: Log,
+    /// Whether clients report each command (`monitorCommands`) to `events`.
+    pub monitor_commands: bool,
 }
 
 struct State {
@@ -449,6 +451,10 @@ impl Cluster {
                 }
             }
         }));
+        if self.context.monitor_commands {
+            let events = self.context.events.clone();
+            options.command_event_handler = Some(EventHandler::callback(move |event| events.emit_command(event)));
+        }
         let client = Client::with_options(options)?;
         let mut delay = FIRST_RETRY_DELAY;
         for attempt in 0.. {

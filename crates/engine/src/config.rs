@@ -38,6 +38,8 @@ pub struct WrapperConfig {
     pub max_total_connections: Option<u32>,
     /// Databases with series of their own in the Prometheus text; the rest are summed as `<other>`.
     pub max_database_labels: usize,
+    /// Whether the pools' clients report each command they send (the Node driver's `monitorCommands`).
+    pub monitor_commands: bool,
 }
 
 /// A database with its own pool, possibly on another cluster (routed by the pool engine).
@@ -80,6 +82,7 @@ impl WrapperConfig {
             max_open_pools: None,
             max_total_connections: None,
             max_database_labels: DEFAULT_MAX_DATABASE_LABELS,
+            monitor_commands: false,
         }
     }
 

@@ -62,7 +62,9 @@ impl Engine {
             wait_timeout: config.wait_queue_timeout,
         });
         let events = Arc::new(Events::default());
-        let router = Arc::new(Router::new(&config, Context { budget, events: events.clone(), log: log.clone() }));
+        let context =
+            Context { budget, events: events.clone(), log: log.clone(), monitor_commands: config.monitor_commands };
+        let router = Arc::new(Router::new(&config, context));
         let databases = Arc::new(Databases::new(config.max_database_labels));
         Ok(Engine { default_db: config.default_db_name(), config, router, events, databases, log })
     }

@@ -1,8 +1,16 @@
 //! What the pools tell the application: a database coming into use on a pool, leaving it, and a
-//! deployment lost and found again (from the driver's SDAM events). The binding forwards them to the
-//! wrapper's EventEmitter.
+//! deployment lost and found again (from the driver's SDAM events); and, with `monitorCommands`, each
+//! command the driver sends (the Command Logging and Monitoring specification's events). The binding
+//! forwards them to the JS side's EventEmitters.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use bson::Document;
+use mongodb::event::command::CommandEvent as DriverCommandEvent;
+
+use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -83,10 +91,54 @@ pub struct PoolEvent {
 
 pub type Listener = Arc<dyn Fn(PoolEvent) + Send + Sync>;
 
+/// Which of a command's events: sent, answered, or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandPhase {
+    Started,
+    Succeeded,
+    Failed,
+}
+
+impl CommandPhase {
+    /// The Node driver's event names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandPhase::Started => "commandStarted",
+            CommandPhase::Succeeded => "commandSucceeded",
+            CommandPhase::Failed => "commandFailed",
+        }
+    }
+}
+
+/// One command event, as the driver reports it, with the database of answered and failed commands
+/// filled in from their start (the Rust driver gives it on the start only).
+#[derive(Debug)]
+pub struct CommandEvent {
+    pub phase: CommandPhase,
+    pub command_name: String,
+    pub db: String,
+    pub request_id: i32,
+    /// The driver's id of the connection, and the server's.
+    pub connection_id: u32,
+    pub server_connection_id: Option<i64>,
+    /// `host:port` of the server.
+    pub address: String,
+    /// From start to reply; none on a start.
+    pub duration: Option<Duration>,
+    /// The command sent, or the reply (the driver redacts those of authentication commands).
+    pub document: Option<Document>,
+    pub failure: Option<Error>,
+}
+
+pub type CommandListener = Arc<dyn Fn(CommandEvent) + Send + Sync>;
+
 /// Where the engine's pools send their events; nowhere until a listener is set.
 #[derive(Default)]
 pub struct Events {
     listener: RwLock<Option<Listener>>,
+    command_listener: RwLock<Option<CommandListener>>,
+    /// The database of each command started and not yet answered, by request id.
+    command_dbs: Mutex<HashMap<i32, String>>,
 }
 
 impl Events {
@@ -96,6 +148,65 @@ impl Events {
 
     pub fn emit(&self, event: PoolEvent) {
         let listener = self.listener.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        if let Some(listener) = listener {
+            listener(event);
+        }
+    }
+
+    /// Sets where command events go (pools opened with `monitorCommands` send them).
+    pub fn listen_commands(&self, listener: CommandListener) {
+        *self.command_listener.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(listener);
+    }
+
+    /// Forwards one of the driver's command events to the listener, if any.
+    pub fn emit_command(&self, event: DriverCommandEvent) {
+        let mut dbs = self.command_dbs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let event = match event {
+            DriverCommandEvent::Started(e) => {
+                dbs.insert(e.request_id, e.db.clone());
+                CommandEvent {
+                    phase: CommandPhase::Started,
+                    command_name: e.command_name,
+                    db: e.db,
+                    request_id: e.request_id,
+                    connection_id: e.connection.id,
+                    server_connection_id: e.connection.server_id,
+                    address: e.connection.address.to_string(),
+                    duration: None,
+                    document: Some(e.command),
+                    failure: None,
+                }
+            }
+            DriverCommandEvent::Succeeded(e) => CommandEvent {
+                phase: CommandPhase::Succeeded,
+                command_name: e.command_name,
+                db: dbs.remove(&e.request_id).unwrap_or_default(),
+                request_id: e.request_id,
+                connection_id: e.connection.id,
+                server_connection_id: e.connection.server_id,
+                address: e.connection.address.to_string(),
+                duration: Some(e.duration),
+                document: Some(e.reply),
+                failure: None,
+            },
+            DriverCommandEvent::Failed(e) => CommandEvent {
+                phase: CommandPhase::Failed,
+                command_name: e.command_name,
+                db: dbs.remove(&e.request_id).unwrap_or_default(),
+                request_id: e.request_id,
+                connection_id: e.connection.id,
+                server_connection_id: e.connection.server_id,
+                address: e.connection.address.to_string(),
+                duration: Some(e.duration),
+                document: None,
+                failure: Some(Error::Driver(e.failure)),
+            },
+            // Events a newer driver adds are not forwarded.
+            #[allow(unreachable_patterns)]
+            _ => return,
+        };
+        drop(dbs);
+        let listener = self.command_listener.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         if let Some(listener) = listener {
             listener(event);
         }

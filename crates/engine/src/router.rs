@@ -133,6 +133,7 @@ mod tests {
             budget: crate::budget::Budget::new(Default::default()),
             events: Default::default(),
             log: Default::default(),
+            monitor_commands: false,
         }
     }
 

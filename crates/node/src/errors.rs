@@ -6,10 +6,12 @@ use std::future::Future;
 
 use bson::{doc, Bson, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
-use napi::bindgen_prelude::{BufferSlice, JsObjectValue, Object, PromiseRaw, ToNapiValue};
+use napi::bindgen_prelude::{BufferSlice, JsObjectValue, Object, PromiseRaw, ToNapiValue, TypeName, ValueType};
+use napi::sys;
 use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Status};
 
 use polymongo_engine::error::{Error, FieldError};
+use polymongo_engine::events::CommandEvent;
 
 enum Class {
     Error,
@@ -185,6 +187,48 @@ pub(crate) fn build_error<'e>(env: &'e Env, err: &Error) -> napi::Result<Object<
         error.set_named_property("bsonDetails", BufferSlice::copy_from(env, bytes)?)?;
     }
     Ok(error)
+}
+
+/// A command event (`monitorCommands`) as JS gets it, built on the JS thread so that a failure is
+/// the JS error an operation would fail with.
+pub struct CommandEventValue(pub CommandEvent);
+
+impl TypeName for CommandEventValue {
+    fn type_name() -> &'static str {
+        "CommandEventObject"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for CommandEventValue {
+    unsafe fn to_napi_value(raw_env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+        let env = Env::from_raw(raw_env);
+        let e = value.0;
+        let mut event = Object::new(&env)?;
+        event.set_named_property("name", e.phase.as_str())?;
+        event.set_named_property("commandName", e.command_name)?;
+        event.set_named_property("databaseName", e.db)?;
+        event.set_named_property("requestId", e.request_id)?;
+        event.set_named_property("connectionId", e.connection_id)?;
+        if let Some(id) = e.server_connection_id {
+            event.set_named_property("serverConnectionId", id as f64)?;
+        }
+        event.set_named_property("address", e.address)?;
+        if let Some(duration) = e.duration {
+            event.set_named_property("duration", duration.as_secs_f64() * 1000.0)?;
+        }
+        if let Some(document) = e.document {
+            let bytes = bson::serialize_to_vec(&document).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+            event.set_named_property("document", BufferSlice::copy_from(&env, bytes)?)?;
+        }
+        if let Some(failure) = &e.failure {
+            event.set_named_property("failure", build_error(&env, failure)?)?;
+        }
+        Object::to_napi_value(raw_env, event)
+    }
 }
 
 /// The JS error for an engine error, ready to throw or reject with.

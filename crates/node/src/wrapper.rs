@@ -8,13 +8,13 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
-use super::errors::{build_error, js_error, promise};
+use super::errors::{build_error, js_error, promise, CommandEventValue};
 use super::namespace::NativeNamespace;
 use super::stats::{self, DatabaseSizeObject, DbStatsObject, GeneralObject};
 use polymongo_engine::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
 use polymongo_engine::engine::Engine;
 use polymongo_engine::error::Error;
-use polymongo_engine::events::PoolEvent;
+use polymongo_engine::events::{CommandEvent, PoolEvent};
 use polymongo_engine::logging::{Log, LogConfig, Record, Sink};
 
 #[napi(object)]
@@ -42,6 +42,8 @@ pub struct WrapperOptions {
     pub log_path: Option<String>,
     pub log_max_bytes: Option<f64>,
     pub log_max_files: Option<f64>,
+    /// Each command the pools' clients send, answered or failed, goes to `onCommandEvent`'s listener.
+    pub monitor_commands: Option<bool>,
 }
 
 #[napi(object)]
@@ -85,6 +87,7 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
     if let Some(n) = options.max_database_labels {
         config.max_database_labels = whole_number("maxDatabaseLabels", n)? as usize;
     }
+    config.monitor_commands = options.monitor_commands.unwrap_or(false);
     Ok(config)
 }
 
@@ -249,6 +252,21 @@ impl NativeWrapper {
                 reason: event.reason.as_str().to_owned(),
             };
             tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        Ok(())
+    }
+
+    /// Calls `listener` with each command event of pools opened with `monitorCommands`: `{ name
+    /// ('commandStarted' | 'commandSucceeded' | 'commandFailed'), commandName, databaseName, requestId,
+    /// connectionId, serverConnectionId?, address, duration? (ms), document? (the command or the reply,
+    /// BSON), failure? (an Error as operations fail with) }`. Never keeps Node running.
+    #[napi(
+        ts_args_type = "listener: (event: { name: 'commandStarted' | 'commandSucceeded' | 'commandFailed'; commandName: string; databaseName: string; requestId: number; connectionId: number; serverConnectionId?: number; address: string; duration?: number; document?: Buffer; failure?: Error }) => void"
+    )]
+    pub fn on_command_event(&self, listener: Function<CommandEventValue, ()>) -> napi::Result<()> {
+        let tsfn = Arc::new(listener.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?);
+        self.engine.events().listen_commands(Arc::new(move |event: CommandEvent| {
+            tsfn.call(CommandEventValue(event), ThreadsafeFunctionCallMode::NonBlocking);
         }));
         Ok(())
     }
