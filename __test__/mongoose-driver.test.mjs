@@ -112,13 +112,16 @@ for (const mongoose of MONGOOSES) {
         const conn = await m.createConnection(`${suite.uri}/${db}`, { monitorCommands: true }).asPromise();
         const seen = [];
         for (const name of ['commandStarted', 'commandSucceeded', 'commandFailed']) conn.getClient().on(name, (event) => seen.push(event));
+        const onConnection = [];
+        conn.on('commandStarted', (event) => onConnection.push(event));
         const Thing = conn.model('Thing', new m.Schema({ n: Number }));
         await Thing.create({ n: 1 });
         await Thing.findOne({ n: 1 }).lean();
         await conn.db.command({ noSuchCommand: 1 }).catch(() => {});
         await conn.close();
+        assert.ok(onConnection.length > 0 && onConnection.every((e) => seen.includes(e)), 'the connection re-emits its client\'s events');
         return seen.filter((e) => ['insert', 'find', 'noSuchCommand'].includes(e.commandName)).map((e) => ({
-          event: `${e.name} ${e.commandName}`,
+          event: `${e.constructor.name} ${e.name} ${e.commandName}`,
           thisDb: e.databaseName === db,
           ids: [typeof e.requestId, typeof e.connectionId, typeof e.address, typeof e.serverConnectionId],
           timed: typeof e.duration,
@@ -132,7 +135,8 @@ for (const mongoose of MONGOOSES) {
       const ours = await watch(onEngine);
       const theirs = await watch(new mongoose.Mongoose());
       assert.deepEqual(ours, theirs);
-      assert.deepEqual(ours.map((e) => e.event), ['commandStarted insert', 'commandSucceeded insert', 'commandStarted find', 'commandSucceeded find', 'commandStarted noSuchCommand', 'commandFailed noSuchCommand']);
+      assert.deepEqual(ours.map((e) => e.event.split(' ').slice(1).join(' ')), ['commandStarted insert', 'commandSucceeded insert', 'commandStarted find', 'commandSucceeded find', 'commandStarted noSuchCommand', 'commandFailed noSuchCommand']);
+      assert.equal(ours[0].event.split(' ')[0], 'CommandStartedEvent');
     });
 
     test('a connection string with several hosts (a replica set\'s seed list) reads as the Node driver reads it', async () => {

@@ -173,7 +173,13 @@ class EngineAdmin {
  *  `command` or `reply` decoded with the application's BSON, `failure` its error class. */
 function commandEvent(event, ctx) {
   const { document, failure, ...rest } = event;
-  const out = { ...rest, serviceId: undefined, serverConnectionId: event.serverConnectionId === undefined ? null : BigInt(event.serverConnectionId) };
+  const { mongo } = ctx.codec;
+  const Class = { commandStarted: mongo.CommandStartedEvent, commandSucceeded: mongo.CommandSucceededEvent, commandFailed: mongo.CommandFailedEvent }[event.name];
+  // An instance of the app's class without its constructor, which takes the Node driver's connection.
+  const out = Object.assign(Object.create(Class?.prototype ?? Object.prototype), rest, {
+    serviceId: undefined,
+    serverConnectionId: event.serverConnectionId === undefined ? null : BigInt(event.serverConnectionId),
+  });
   if (event.name === 'commandStarted') out.command = ctx.codec.decode(document, ctx.bson);
   else if (event.name === 'commandSucceeded') out.reply = ctx.codec.decode(document, ctx.bson);
   else out.failure = ctx.errors.fromNative(failure);

@@ -189,6 +189,10 @@ function mongooseDriver(mongoose) {
         throw ctx.errors.fromNative(err);
       }
       this.client = client;
+      // As Mongoose's own driver does, the connection re-emits its client's command events.
+      if (wrapperOptions.monitorCommands) {
+        for (const name of ['commandStarted', 'commandFailed', 'commandSucceeded']) client.on(name, (event) => this.emit(name, event));
+      }
       try {
         await client.connect();
       } catch (err) {
