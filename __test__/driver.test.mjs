@@ -95,6 +95,18 @@ describe('collections', () => {
     assert.equal(out.count, 0);
   });
 
+  test('a write concern the server cannot satisfy fails each write as the Node driver\'s does, with the server\'s message', async () => {
+    await same(async (db) => {
+      const c = db.collection('things');
+      const writeConcern = { w: 'noSuchTag' };
+      const failures = [];
+      for (const call of [() => c.bulkWrite([{ insertOne: { document: { a: 1 } } }], { writeConcern }), () => c.insertMany([{ a: 2 }], { writeConcern }), () => c.insertOne({ a: 3 }, { writeConcern })]) {
+        failures.push(await call().then(() => 'resolved', (err) => [err.name, err.code, err.message]));
+      }
+      return failures;
+    });
+  });
+
   test('updates, replaces and deletes: results and refusals', async () => {
     await same(async (db) => {
       const c = db.collection('things');

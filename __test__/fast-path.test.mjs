@@ -229,6 +229,34 @@ for (const mongoose of MONGOOSES) {
       }
     });
 
+    test('type-level casts changed after the models were wrapped apply (String.cast(false), Boolean\'s values)', async () => {
+      const changes = [
+        (m) => m.Schema.Types.String.cast(false),
+        (m) => m.Schema.Types.Number.cast((v) => { if (typeof v !== 'number') throw new Error('numbers only'); return v; }),
+        (m) => m.Schema.Types.Boolean.convertToTrue.delete('yes'),
+      ];
+      const { ours, theirs } = await two.run(define, async ({ Person }, side) => {
+        await Person.insertMany(PEOPLE);
+        const { Types } = side.base.Schema;
+        const saved = { string: Types.String._cast, number: Types.Number._cast };
+        const settle = (q) => q.then((r) => outcome(r), (e) => outcome({ name: e.name, path: e.path }));
+        const out = [];
+        try {
+          for (const change of changes) {
+            change(side.base);
+            out.push(await settle(Person.find({ name: 5 }).lean()), await settle(Person.countDocuments({ n: '1' })), await settle(Person.find({ flag: 'yes' }).lean()));
+          }
+        } finally {
+          Types.String.cast(saved.string);
+          Types.Number.cast(saved.number);
+          Types.Boolean.convertToTrue.add('yes');
+        }
+        return out;
+      });
+      assert.deepEqual(ours, theirs);
+      assert.match(theirs[0], /CastError/);
+    });
+
     test('single-document updates take the Node driver\'s sort', async () => {
       const { ours, theirs } = await two.run(define, async ({ Person }) => {
         await Person.insertMany(PEOPLE);

@@ -3,6 +3,7 @@
 // and 9, and must see the same.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mongooseDriver } from '../index.js';
 import { MONGOOSES, normalize } from './differential.mjs';
 import { openSuite, uniqueDb } from './helpers.mjs';
@@ -118,6 +119,8 @@ for (const mongoose of MONGOOSES) {
         await Thing.create({ n: 1 });
         await Thing.findOne({ n: 1 }).lean();
         await conn.db.command({ noSuchCommand: 1 }).catch(() => {});
+        // The engine's events reach JS from its thread, possibly after the operation settles.
+        await sleep(20);
         await conn.close();
         assert.ok(onConnection.length > 0 && onConnection.every((e) => seen.includes(e)), 'the connection re-emits its client\'s events');
         return seen.filter((e) => ['insert', 'find', 'noSuchCommand'].includes(e.commandName)).map((e) => ({
@@ -137,6 +140,63 @@ for (const mongoose of MONGOOSES) {
       assert.deepEqual(ours, theirs);
       assert.deepEqual(ours.map((e) => e.event.split(' ').slice(1).join(' ')), ['commandStarted insert', 'commandSucceeded insert', 'commandStarted find', 'commandSucceeded find', 'commandStarted noSuchCommand', 'commandFailed noSuchCommand']);
       assert.equal(ours[0].event.split(' ')[0], 'CommandStartedEvent');
+    });
+
+    test('connection strings: a second one on an open connection is refused, a percent-encoded database name decoded, w=0 unacknowledged', async () => {
+      const db = uniqueDb(PREFIX);
+      const run = async (m) => {
+        const out = {};
+        const conn = await m.createConnection(`${suite.uri}/${db}_a`).asPromise();
+        out.second = await conn.openUri(`${suite.uri}/${db}_b`).then(() => 'opened', (err) => [err.name, /active connection with different connection strings/.test(err.message)]);
+        out.name = conn.name === `${db}_a`;
+        await conn.close();
+        const encoded = await m.createConnection(`${suite.uri}/${db}%5Fenc`).asPromise();
+        out.decoded = encoded.name === `${db}_enc`;
+        await encoded.model('Thing', new m.Schema({ n: Number })).create({ n: 1 });
+        out.stored = await suite.client.db(`${db}_enc`).collection('things').countDocuments();
+        await encoded.close();
+        const unacknowledged = await m.createConnection(`${suite.uri}/${db}_w0?w=0`).asPromise();
+        const things = unacknowledged.db.collection('things');
+        out.w0 = [await things.insertOne({ n: 1 }), await things.updateMany({}, { $set: { n: 2 } }), await things.deleteOne({})].map((r) => r.acknowledged);
+        await unacknowledged.close();
+        out.unparsable = await m.createConnection(`${suite.uri}/${db}?serverSelectionTimeoutMS=soon`).asPromise().then(() => 'opened', (err) => err.name);
+        await suite.client.db(`${db}_enc`).dropDatabase();
+        return out;
+      };
+      const onEngine = new mongoose.Mongoose();
+      onEngine.setDriver(mongooseDriver(onEngine));
+      const ours = await run(onEngine);
+      const theirs = await run(new mongoose.Mongoose());
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(ours, { second: ['MongooseError', true], name: true, decoded: true, stored: 1, w0: [false, false, false], unparsable: 'MongoParseError' });
+    });
+
+    test('serverApi: every command declares the Stable API version; an unknown version is a MongoParseError', async () => {
+      const run = async (m) => {
+        const out = [];
+        for (const serverApi of [{ version: '1', strict: true, deprecationErrors: true }, '1', { version: '2' }]) {
+          const conn = m.createConnection(`${suite.uri}/${uniqueDb(PREFIX)}`, { serverApi, monitorCommands: true });
+          try {
+            await conn.asPromise();
+          } catch (err) {
+            out.push(err.name);
+            continue;
+          }
+          const sent = [];
+          conn.getClient().on('commandStarted', (e) => e.commandName === 'insert' && sent.push(e.command));
+          await conn.model('Thing', new m.Schema({ n: Number })).create({ n: 1 });
+          // The engine's events reach JS from its thread, possibly after the operation settles.
+          await sleep(20);
+          out.push(sent.map((c) => [c.apiVersion, c.apiStrict, c.apiDeprecationErrors]));
+          await conn.close();
+        }
+        return out;
+      };
+      const onEngine = new mongoose.Mongoose();
+      onEngine.setDriver(mongooseDriver(onEngine));
+      const ours = await run(onEngine);
+      assert.deepEqual(ours, await run(new mongoose.Mongoose()));
+      assert.deepEqual(ours, [[['1', true, true]], [['1', undefined, undefined]], 'MongoParseError']);
     });
 
     test('a connection string with several hosts (a replica set\'s seed list) reads as the Node driver reads it', async () => {

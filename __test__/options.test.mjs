@@ -97,6 +97,8 @@ test('a connection string the driver cannot use is refused when the wrapper is m
   rejects({ mongoURI: 'mongodb://127.0.0.1:1/?socketTimeoutMS=30000' }, TypeError, 'mongoURI');
   rejects({ mongoURI: NOWHERE, dbSpecific: [{ dbName: 'a', mongoURI: 'mongodb://u:hunter2@127.0.0.1:1/?w=x&wtimeoutMS=abc' }] }, TypeError, 'dbSpecific.mongoURI');
   assert.throws(() => PolyMongo.createWrapper({ mongoURI: 'mongodb://u:hunter2@127.0.0.1:1/?wtimeoutMS=abc' }), (err) => !err.message.includes('hunter2'));
+  // The database in the path is percent-decoded, as the Node driver reads it.
+  assert.equal(PolyMongo.createWrapper({ mongoURI: 'mongodb://127.0.0.1:1/shop%5Fa' }).defaultDB, 'shop_a');
   // Compression is negotiated with the server: every compressor the Node driver takes is accepted.
   assert.doesNotThrow(() => PolyMongo.createWrapper({ mongoURI: 'mongodb://127.0.0.1:1/?compressors=zstd,zlib,snappy' }));
 });

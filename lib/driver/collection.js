@@ -5,7 +5,7 @@
 // driver, read them as they always have.
 
 const { FindCursor, AggregationCursor, EngineCursor, RefusedChangeStream } = require('./cursor');
-const { findOptions, aggregateOptions, countOptions, writeOptions, acknowledged, bsonOptions, toSort, refuse, explainVerbosity } = require('./options');
+const { findOptions, aggregateOptions, countOptions, writeOptions, bsonOptions, toSort, refuse, explainVerbosity } = require('./options');
 
 /** Whether an update document starts with an operator (`$set`, ...), as the Node driver requires. */
 function hasAtomicOperators(update) {
@@ -116,7 +116,7 @@ class EngineCollection {
   async insertOne(doc, options) {
     withId(doc, this._ctx);
     const raw = this._ctx.errors.singleOutcome(await this._write([{ insertOne: { document: doc } }], options));
-    return { acknowledged: acknowledged(options) && raw.ok === 1, insertedId: doc._id };
+    return { acknowledged: raw.acknowledged && raw.ok === 1, insertedId: doc._id };
   }
 
   async insertMany(docs, options) {
@@ -124,18 +124,23 @@ class EngineCollection {
     if (docs.some((d) => d == null)) {
       throw this._ctx.errors.invalid('Collection.insertMany() cannot be called with an array that has null/undefined values');
     }
-    const result = await this.bulkWrite(docs.map((document) => ({ insertOne: { document } })), options);
-    return { acknowledged: acknowledged(options), insertedCount: result.insertedCount, insertedIds: result.insertedIds };
+    const { raw, result } = await this._bulk(docs.map((document) => ({ insertOne: { document } })), options);
+    return { acknowledged: raw.acknowledged, insertedCount: result.insertedCount, insertedIds: result.insertedIds };
   }
 
   /** The Node driver's bulk operations (insertOne, updateOne, updateMany, replaceOne, deleteOne,
    *  deleteMany); resolves to its BulkWriteResult or rejects with a MongoBulkWriteError. */
   async bulkWrite(operations, options) {
+    return (await this._bulk(operations, options)).result;
+  }
+
+  /** A bulk write: the engine's result (`raw`) and the Node driver's BulkWriteResult of it. */
+  async _bulk(operations, options) {
     if (!Array.isArray(operations)) throw this._ctx.errors.invalid('Argument "operations" must be an array of documents');
     if (operations.length === 0) throw this._ctx.errors.invalid('Invalid BulkOperation, Batch cannot be empty');
     const ops = operations.map((op) => this._writeModel(op));
     const raw = await this._write(ops, options);
-    return this._ctx.errors.bulkOutcome(raw, options?.ordered !== false, ops);
+    return { raw, result: this._ctx.errors.bulkOutcome(raw, options?.ordered !== false, ops) };
   }
 
   /** One bulkWrite entry as the engine's write model, checked as the Node driver checks it. */
@@ -163,8 +168,8 @@ class EngineCollection {
 
   async _single(kind, statement, options) {
     const raw = this._ctx.errors.singleOutcome(await this._write([{ [kind]: statement }], options));
-    const ack = acknowledged(options);
-    // An unacknowledged write's counts are unknown, as the Node driver leaves them.
+    // `w: 0` from the call or the connection string; its counts are unknown, as the Node driver leaves them.
+    const ack = raw.acknowledged;
     const count = (n) => (ack ? n : undefined);
     if (kind === 'deleteOne' || kind === 'deleteMany') return { acknowledged: ack, deletedCount: count(raw.nRemoved) };
     const upserted = raw.upserted[0];

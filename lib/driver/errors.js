@@ -78,6 +78,11 @@ class WriteConcernError {
     return this.serverError.errmsg;
   }
 
+  /** What MongoBulkWriteError takes as its message from an error that is not the Node driver's class. */
+  get message() {
+    return this.serverError.errmsg;
+  }
+
   get errInfo() {
     return this.serverError.errInfo;
   }

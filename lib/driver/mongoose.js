@@ -116,6 +116,7 @@ function engineOptions(uri, options, errors) {
   for (const [name, value] of Object.entries(rest)) {
     if (value === undefined) continue;
     if (name === 'monitorCommands') out.monitorCommands = value === true;
+    else if (name === 'serverApi') out.serverApi = typeof value === 'object' ? { ...value, version: String(value.version) } : { version: String(value) };
     else if (Object.hasOwn(POOL_OPTIONS, name)) out[POOL_OPTIONS[name]] = value;
     else if (BSON_OPTIONS.includes(name)) out.bson[name] = value;
     else if (URI_OPTIONS.has(name)) parts.params.set(name, Array.isArray(value) ? value.join(',') : String(value));
@@ -163,6 +164,12 @@ function mongooseDriver(mongoose) {
         throw new mongoose.Error('Connection has been closed and destroyed (polymongo-rs: closed with force), so it cannot open again; '
           + 'make a new one with mongoose.createConnection() or mongoose.connect()');
       }
+      // Another connection string on an open connection would leave its engine open and move its
+      // models to another deployment or database: refused, as Mongoose's own driver refuses it.
+      if ((this.readyState === 1 || this.readyState === 2) && this._connectionString !== uri) {
+        throw new mongoose.Error('polymongo-rs: cannot call openUri() on an active connection with different connection strings; '
+          + 'close it first, or open another connection with mongoose.createConnection()');
+      }
       const driverOptions = { ...processConnectionOptions(uri, options) };
       const config = driverOptions.config ?? {};
       delete driverOptions.config;
@@ -186,6 +193,8 @@ function mongooseDriver(mongoose) {
         client = new EngineClient(new NativeWrapper(wrapperOptions), ctx, { owned: true, bson, monitorCommands: wrapperOptions.monitorCommands });
       } catch (err) {
         this.readyState = 0;
+        // A connection string the driver cannot use fails as the Node driver's does, when it is parsed.
+        if (err?.option === 'mongoURI' || err?.option === 'serverApi.version') throw new ctx.errors.mongo.MongoParseError(err.message);
         throw ctx.errors.fromNative(err);
       }
       this.client = client;

@@ -187,11 +187,6 @@ function writeOptions(options = {}, errors) {
   return out;
 }
 
-/** Whether a write with these options is acknowledged (`w: 0` is not). */
-function acknowledged(options = {}) {
-  return toWriteConcern(options)?.w !== 0;
-}
-
 /** BSON options a call, or a whole client, can set. */
 const BSON_OPTIONS = [...DESERIALIZE, 'ignoreUndefined', 'serializeFunctions', 'enableUtf8Validation'];
 
@@ -210,6 +205,6 @@ function bsonOptions(options, ctx) {
 }
 
 module.exports = {
-  findOptions, aggregateOptions, countOptions, writeOptions, acknowledged, bsonOptions, BSON_OPTIONS, toSort, toReadPreference,
+  findOptions, aggregateOptions, countOptions, writeOptions, bsonOptions, BSON_OPTIONS, toSort, toReadPreference,
   refuse, explainVerbosity,
 };

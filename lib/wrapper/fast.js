@@ -10,9 +10,10 @@
 // when the query runs. Its filter must be plain data the engine casts as Mongoose does: anything else
 // (a function, a Mongoose document, an operator or a path type the engine does not implement) runs
 // Mongoose's own path, and so does a filter the engine cannot cast, so that the CastError is
-// Mongoose's own, message and reason included.
+// Mongoose's own, message and reason included. Type-level casts the application changed
+// (`Schema.Types.String.cast(false)`, Boolean's `convertToTrue`) send every query to Mongoose.
 
-const { ModelSchema } = require('./schema');
+const { ModelSchema, ownTypeCasts } = require('./schema');
 
 /** The ops served here, with the query options each takes; any other option means Mongoose's path. */
 const READ_OPTIONS = new Set(['sort', 'limit', 'skip', 'batchSize', 'maxTimeMS', 'comment', 'hint', 'collation', 'allowDiskUse']);
@@ -146,7 +147,7 @@ class FastPath {
     // A filter that is not an object (`find(null)`) is Mongoose's to take or refuse.
     const conditions = query._conditions;
     if (conditions === null || typeof conditions !== 'object' || Array.isArray(conditions)) return false;
-    return !optionsAddToQueries(query.model) && plainFilter(conditions);
+    return !optionsAddToQueries(query.model) && ownTypeCasts(query.model.base) && plainFilter(conditions);
   }
 
   /** Runs `query` on the engine: a `find` / `findOne` resolves to plain documents when lean, else to

@@ -38,6 +38,24 @@ const OWN_CASTS = {
 
 const MONGOOSE_SETTERS = new Set(['resetId', 'immutableSetter']);
 
+/** The values Mongoose's Boolean cast takes for true and false by default, which the engine implements. */
+const BOOLEAN_VALUES = { convertToTrue: [true, 'true', 1, '1', 'yes'], convertToFalse: [false, 'false', 0, '0', 'no'] };
+
+/** Whether `mongoose`'s type-level casts are still its own, as the engine implements them: each type's
+ *  `cast()` (`Schema.Types.String.cast(false)` or a function replaces it, at any time) and the values
+ *  Boolean takes (`Schema.Types.Boolean.convertToTrue`). Mongoose reads them per query. */
+function ownTypeCasts(mongoose) {
+  const types = mongoose.Schema.Types;
+  for (const [name, own] of Object.entries(OWN_CASTS)) {
+    if (types[name] !== undefined && types[name]._cast?.name !== own) return false;
+  }
+  for (const [set, values] of Object.entries(BOOLEAN_VALUES)) {
+    const current = types.Boolean[set];
+    if (current.size !== values.length || !values.every((v) => current.has(v))) return false;
+  }
+  return true;
+}
+
 /** The spec type of `schemaType`: `opaque` (a path only Mongoose casts) for a type the engine does not
  *  implement (UUID, Int32, Double, a plugin's type), a cast function of the application's, or a setter
  *  other than the built-in `trim` / `lowercase` / `uppercase`, which Mongoose also runs on filters. */
@@ -348,4 +366,4 @@ function fillAt(target, [head, ...rest], fill, owner) {
   fillAt(target[head], rest, fill, owner);
 }
 
-module.exports = { ModelSchema };
+module.exports = { ModelSchema, ownTypeCasts };

@@ -65,6 +65,8 @@ pub struct Context {
     pub log: Log,
     /// Whether clients report each command (`monitorCommands`) to `events`.
     pub monitor_commands: bool,
+    /// The Stable API version clients declare (`serverApi`).
+    pub server_api: Option<mongodb::options::ServerApi>,
 }
 
 struct State {
@@ -451,6 +453,7 @@ impl Cluster {
                 }
             }
         }));
+        options.server_api = self.context.server_api.clone();
         if self.context.monitor_commands {
             let events = self.context.events.clone();
             options.command_event_handler = Some(EventHandler::callback(move |event| events.emit_command(event)));

@@ -40,6 +40,8 @@ pub struct WrapperConfig {
     pub max_database_labels: usize,
     /// Whether the pools' clients report each command they send (the Node driver's `monitorCommands`).
     pub monitor_commands: bool,
+    /// The Stable API version the pools' clients declare (`serverApi`), as the driver takes it.
+    pub server_api: Option<mongodb::options::ServerApi>,
 }
 
 /// A database with its own pool, possibly on another cluster (routed by the pool engine).
@@ -83,6 +85,7 @@ impl WrapperConfig {
             max_total_connections: None,
             max_database_labels: DEFAULT_MAX_DATABASE_LABELS,
             monitor_commands: false,
+            server_api: None,
         }
     }
 
@@ -166,10 +169,8 @@ pub fn uri_problem(e: &mongodb::error::Error, uri: &str) -> String {
 
 /// The database named in a URI's path (`mongodb://host/db?opts`), if any.
 fn uri_database(uri: &str) -> Option<String> {
-    let after_scheme = &uri[uri.find("://")? + 3..];
-    let path = &after_scheme[after_scheme.find('/')? + 1..];
-    let db = path.split('?').next().unwrap_or_default();
-    (!db.is_empty()).then(|| db.to_owned())
+    // The driver's parser decodes it (`/shop%5Fa` is `shop_a`), as the Node driver's does.
+    ConnectionString::parse(uri).ok()?.default_database.filter(|db| !db.is_empty())
 }
 
 /// A JS number as a count: finite, whole, non-negative and within `u32`.
@@ -238,6 +239,7 @@ mod tests {
         c.default_db = Some("main".into());
         assert_eq!(c.default_db_name(), "main");
         assert_eq!(WrapperConfig::new("mongodb://h/?w=1").default_db_name(), "test");
+        assert_eq!(WrapperConfig::new("mongodb://h/shop%5Fa").default_db_name(), "shop_a");
     }
 
     #[test]

@@ -62,8 +62,13 @@ impl Engine {
             wait_timeout: config.wait_queue_timeout,
         });
         let events = Arc::new(Events::default());
-        let context =
-            Context { budget, events: events.clone(), log: log.clone(), monitor_commands: config.monitor_commands };
+        let context = Context {
+            budget,
+            events: events.clone(),
+            log: log.clone(),
+            monitor_commands: config.monitor_commands,
+            server_api: config.server_api.clone(),
+        };
         let router = Arc::new(Router::new(&config, context));
         let databases = Arc::new(Databases::new(config.max_database_labels));
         Ok(Engine { default_db: config.default_db_name(), config, router, events, databases, log })

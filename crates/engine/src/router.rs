@@ -134,6 +134,7 @@ mod tests {
             events: Default::default(),
             log: Default::default(),
             monitor_commands: false,
+            server_api: None,
         }
     }
 

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use mongodb::options::{ServerApi, ServerApiVersion};
 use napi::bindgen_prelude::{Function, Object, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
@@ -44,6 +45,16 @@ pub struct WrapperOptions {
     pub log_max_files: Option<f64>,
     /// Each command the pools' clients send, answered or failed, goes to `onCommandEvent`'s listener.
     pub monitor_commands: Option<bool>,
+    /// The Stable API version to declare, as the Node driver's `serverApi` option.
+    pub server_api: Option<ServerApiOptions>,
+}
+
+/// The Node driver's `serverApi` option: `{ version: '1', strict?, deprecationErrors? }`.
+#[napi(object)]
+pub struct ServerApiOptions {
+    pub version: String,
+    pub strict: Option<bool>,
+    pub deprecation_errors: Option<bool>,
 }
 
 #[napi(object)]
@@ -88,6 +99,15 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
         config.max_database_labels = whole_number("maxDatabaseLabels", n)? as usize;
     }
     config.monitor_commands = options.monitor_commands.unwrap_or(false);
+    if let Some(api) = options.server_api {
+        let version = api
+            .version
+            .parse::<ServerApiVersion>()
+            .map_err(|_| Error::type_error("serverApi.version", format!("must be '1', got {:?}", api.version)))?;
+        config.server_api = Some(
+            ServerApi::builder().version(version).strict(api.strict).deprecation_errors(api.deprecation_errors).build(),
+        );
+    }
     Ok(config)
 }
 

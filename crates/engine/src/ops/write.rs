@@ -89,6 +89,8 @@ pub struct DeleteModel {
 /// the index of its operation, and the server's write errors and write-concern errors.
 #[derive(Debug, Default, PartialEq)]
 pub struct BulkResult {
+    /// False under a write concern of `w: 0`, whose replies carry no counts.
+    pub unacknowledged: bool,
     pub n_inserted: i64,
     pub n_matched: i64,
     pub n_modified: i64,
@@ -102,14 +104,15 @@ pub struct BulkResult {
 }
 
 impl BulkResult {
-    /// `{ ok, nInserted, nUpserted, nMatched, nModified, nRemoved, insertedIds: [{ index, _id }],
-    /// upserted: [{ index, _id }], writeErrors, writeConcernErrors }`
+    /// `{ ok, acknowledged, nInserted, nUpserted, nMatched, nModified, nRemoved, insertedIds: [{ index,
+    /// _id }], upserted: [{ index, _id }], writeErrors, writeConcernErrors }`
     pub fn to_document(&self) -> Document {
         let ids = |list: &[(usize, Bson)]| -> Vec<Bson> {
             list.iter().map(|(index, id)| Bson::Document(doc! { "index": *index as i64, "_id": id.clone() })).collect()
         };
         doc! {
             "ok": 1,
+            "acknowledged": !self.unacknowledged,
             "nInserted": self.n_inserted,
             "nUpserted": self.upserted.len() as i64,
             "nMatched": self.n_matched,
@@ -265,6 +268,11 @@ pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<(RawDoc
         (None, None) => None,
     }
     .filter(|wc| !wc.is_empty());
+    // `w: 0`, given with the call or by the connection string.
+    result.unacknowledged = write_concern.as_ref().and_then(|wc| wc.get("w").ok().flatten()).is_some_and(|w| {
+        matches!(w, bson::RawBsonRef::Int32(0) | bson::RawBsonRef::Int64(0))
+            || matches!(w, bson::RawBsonRef::Double(n) if n == 0.0)
+    });
     for batch in batches {
         let kind = batch[0].kind;
         let mut items = RawArrayBuf::new();
