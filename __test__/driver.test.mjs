@@ -168,16 +168,22 @@ describe('collections', () => {
   });
 
   test('reads: find cursors and their builders, findOne, counts, distinct, aggregate', async () => {
-    await same(async (db) => {
+    const out = await same(async (db) => {
       const c = db.collection('things');
       await c.insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: i, n: i % 7, s: `s${i}` })));
       const cursor = c.find({ n: { $gt: 2 } }).sort({ n: -1, _id: 1 }).skip(2).limit(5).project({ s: 0 });
       const next = c.find({}).sort({ _id: 1 }).batchSize(4);
       const first = [await next.next(), await next.next()];
       await next.close();
+      // Closed with results left on the server: the Node driver's killed cursor; read to its end: null.
+      const afterClose = await next.next().then((d) => d, (err) => err.name);
+      const done = c.find({ _id: { $lt: 2 } });
+      await done.toArray();
       return {
         cursor: await cursor.toArray(),
         first,
+        afterClose,
+        afterEnd: await done.next(),
         mapped: await c.find({ n: 0 }).map((d) => d._id).toArray(),
         forOf: await (async () => { const ids = []; for await (const d of c.find({ n: 1 })) ids.push(d._id); return ids; })(),
         findOne: await c.findOne({ n: 3 }, { sort: { _id: -1 } }),
@@ -191,6 +197,7 @@ describe('collections', () => {
         aggregateExplained: typeof (await c.aggregate([{ $match: { n: 1 } }]).explain()) === 'object',
       };
     });
+    assert.deepEqual([out.afterClose, out.afterEnd], ['MongoCursorExhaustedError', null]);
   });
 
   test('indexes: createIndex, createIndexes, indexes, indexExists, indexInformation, dropIndex, dropIndexes', async () => {

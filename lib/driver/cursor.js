@@ -104,8 +104,10 @@ class EngineCursor extends EventEmitter {
     return true;
   }
 
-  /** The next document, or null at the end. */
+  /** The next document, or null at the end. A cursor closed while the server still held its results
+   *  fails as the Node driver's killed cursor does. */
   async next() {
+    if (this._started() && this.killed) throw new this._ctx.errors.mongo.MongoCursorExhaustedError();
     if (!(await this.hasNext())) {
       if (this._exhausted && !this._closed) await this.close();
       return null;
