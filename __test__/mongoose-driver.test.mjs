@@ -171,6 +171,18 @@ for (const mongoose of MONGOOSES) {
       assert.deepEqual(ours, { second: ['MongooseError', true], name: true, decoded: true, stored: 1, w0: [false, false, false], unparsable: 'MongoParseError' });
     });
 
+    test('credentials the server refuses fail with its MongoServerError (code 18), as on the Node driver', async () => {
+      const refused = async (m) => {
+        const conn = m.createConnection(suite.uri.replace('mongodb://', 'mongodb://nobody:wrong@'), { serverSelectionTimeoutMS: 3000 });
+        return conn.asPromise().then(() => 'connected', (err) => [err.name, err instanceof m.mongo.MongoServerError, err.code, err.codeName, err.message]);
+      };
+      const onEngine = new mongoose.Mongoose();
+      onEngine.setDriver(mongooseDriver(onEngine));
+      const ours = await refused(onEngine);
+      assert.deepEqual(ours, await refused(new mongoose.Mongoose()));
+      assert.deepEqual(ours.slice(0, 4), ['MongoServerError', true, 18, 'AuthenticationFailed']);
+    });
+
     test('serverApi: every command declares the Stable API version; an unknown version is a MongoParseError', async () => {
       const run = async (m) => {
         const out = [];

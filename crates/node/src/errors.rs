@@ -109,6 +109,24 @@ fn schema_error(name: &'static str, errors: &[FieldError]) -> Description {
 fn driver_error(e: &mongodb::error::Error) -> (String, Description) {
     let mut labels: Vec<String> = e.labels().iter().cloned().collect();
     labels.sort();
+    // An authentication the server refused is the server's error (code 18 and its message), as the
+    // Node driver reports it; the Rust driver keeps that error as the source of its own.
+    if matches!(e.kind.as_ref(), ErrorKind::Authentication { .. }) {
+        // thiserror gives the boxed error as the source.
+        let refusal = std::error::Error::source(e).and_then(|source| {
+            source
+                .downcast_ref::<Box<mongodb::error::Error>>()
+                .map(|boxed| &**boxed)
+                .or_else(|| source.downcast_ref::<mongodb::error::Error>())
+        });
+        if let Some(refusal) = refusal.filter(|r| matches!(r.kind.as_ref(), ErrorKind::Command(_))) {
+            let (message, mut d) = driver_error(refusal);
+            d.labels.extend(labels);
+            d.labels.sort();
+            d.labels.dedup();
+            return (message, d);
+        }
+    }
     let (message, mut d) = match e.kind.as_ref() {
         // The server's reply whole, as the Node driver keeps it (keyPattern and keyValue of a duplicate
         // key, errInfo, ok, operationTime, ...); the fields named here are set from `c`.
