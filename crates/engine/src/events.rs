@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bson::Document;
-use mongodb::event::command::CommandEvent as DriverCommandEvent;
+use mongodb::event::command::{CommandEvent as DriverCommandEvent, ConnectionInfo};
 
 use crate::error::Error;
 
@@ -161,46 +161,43 @@ impl Events {
     /// Forwards one of the driver's command events to the listener, if any.
     pub fn emit_command(&self, event: DriverCommandEvent) {
         let mut dbs = self.command_dbs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // What every phase reports alike; each arm adds its own.
+        let common = |phase, command_name, request_id, connection: &ConnectionInfo, db| CommandEvent {
+            phase,
+            command_name,
+            db,
+            request_id,
+            connection_id: connection.id,
+            server_connection_id: connection.server_id,
+            address: connection.address.to_string(),
+            duration: None,
+            document: None,
+            failure: None,
+        };
         let event = match event {
             DriverCommandEvent::Started(e) => {
                 dbs.insert(e.request_id, e.db.clone());
                 CommandEvent {
-                    phase: CommandPhase::Started,
-                    command_name: e.command_name,
-                    db: e.db,
-                    request_id: e.request_id,
-                    connection_id: e.connection.id,
-                    server_connection_id: e.connection.server_id,
-                    address: e.connection.address.to_string(),
-                    duration: None,
                     document: Some(e.command),
-                    failure: None,
+                    ..common(CommandPhase::Started, e.command_name, e.request_id, &e.connection, e.db)
                 }
             }
-            DriverCommandEvent::Succeeded(e) => CommandEvent {
-                phase: CommandPhase::Succeeded,
-                command_name: e.command_name,
-                db: dbs.remove(&e.request_id).unwrap_or_default(),
-                request_id: e.request_id,
-                connection_id: e.connection.id,
-                server_connection_id: e.connection.server_id,
-                address: e.connection.address.to_string(),
-                duration: Some(e.duration),
-                document: Some(e.reply),
-                failure: None,
-            },
-            DriverCommandEvent::Failed(e) => CommandEvent {
-                phase: CommandPhase::Failed,
-                command_name: e.command_name,
-                db: dbs.remove(&e.request_id).unwrap_or_default(),
-                request_id: e.request_id,
-                connection_id: e.connection.id,
-                server_connection_id: e.connection.server_id,
-                address: e.connection.address.to_string(),
-                duration: Some(e.duration),
-                document: None,
-                failure: Some(Error::Driver(e.failure)),
-            },
+            DriverCommandEvent::Succeeded(e) => {
+                let db = dbs.remove(&e.request_id).unwrap_or_default();
+                CommandEvent {
+                    duration: Some(e.duration),
+                    document: Some(e.reply),
+                    ..common(CommandPhase::Succeeded, e.command_name, e.request_id, &e.connection, db)
+                }
+            }
+            DriverCommandEvent::Failed(e) => {
+                let db = dbs.remove(&e.request_id).unwrap_or_default();
+                CommandEvent {
+                    duration: Some(e.duration),
+                    failure: Some(Error::Driver(e.failure)),
+                    ..common(CommandPhase::Failed, e.command_name, e.request_id, &e.connection, db)
+                }
+            }
             // Events a newer driver adds are not forwarded.
             #[allow(unreachable_patterns)]
             _ => return,
