@@ -52,13 +52,18 @@ async function app(m, uri, dbName) {
   return out;
 }
 
+/** `scenario(m)` run on a Mongoose instance with the driver set, then on a plain one (the Node driver). */
+async function bothWays(mongoose, scenario) {
+  const onEngine = new mongoose.Mongoose();
+  onEngine.setDriver(mongooseDriver(onEngine));
+  const ours = await scenario(onEngine);
+  return { ours, theirs: await scenario(new mongoose.Mongoose()) };
+}
+
 for (const mongoose of MONGOOSES) {
   describe(`Mongoose ${mongoose.version}`, () => {
     test('an app runs the same on the engine as on the Node driver', async () => {
-      const onEngine = new mongoose.Mongoose();
-      onEngine.setDriver(mongooseDriver(onEngine));
-      const ours = await app(onEngine, suite.uri, uniqueDb(PREFIX));
-      const theirs = await app(new mongoose.Mongoose(), suite.uri, uniqueDb(PREFIX));
+      const { ours, theirs } = await bothWays(mongoose, (m) => app(m, suite.uri, uniqueDb(PREFIX)));
       assert.equal(normalize({ ...ours, name: '' }), normalize({ ...theirs, name: '' }));
       assert.equal(ours.duplicate.code, 11000);
       assert.equal(ours.after, 0);
@@ -99,10 +104,7 @@ for (const mongoose of MONGOOSES) {
         await conn.close();
         return { failures, count };
       };
-      const onEngine = new mongoose.Mongoose();
-      onEngine.setDriver(mongooseDriver(onEngine));
-      const ours = await closeAndReopen(onEngine);
-      const theirs = await closeAndReopen(new mongoose.Mongoose());
+      const { ours, theirs } = await bothWays(mongoose, closeAndReopen);
       assert.deepEqual(ours, theirs);
       assert.deepEqual(ours.failures[0], ['MongoNotConnectedError', true]);
     });
@@ -133,10 +135,7 @@ for (const mongoose of MONGOOSES) {
           failure: e.failure && [e.failure instanceof m.mongo.MongoServerError, e.failure.code],
         }));
       };
-      const onEngine = new mongoose.Mongoose();
-      onEngine.setDriver(mongooseDriver(onEngine));
-      const ours = await watch(onEngine);
-      const theirs = await watch(new mongoose.Mongoose());
+      const { ours, theirs } = await bothWays(mongoose, watch);
       assert.deepEqual(ours, theirs);
       assert.deepEqual(ours.map((e) => e.event.split(' ').slice(1).join(' ')), ['commandStarted insert', 'commandSucceeded insert', 'commandStarted find', 'commandSucceeded find', 'commandStarted noSuchCommand', 'commandFailed noSuchCommand']);
       assert.equal(ours[0].event.split(' ')[0], 'CommandStartedEvent');
@@ -163,10 +162,7 @@ for (const mongoose of MONGOOSES) {
         await suite.client.db(`${db}_enc`).dropDatabase();
         return out;
       };
-      const onEngine = new mongoose.Mongoose();
-      onEngine.setDriver(mongooseDriver(onEngine));
-      const ours = await run(onEngine);
-      const theirs = await run(new mongoose.Mongoose());
+      const { ours, theirs } = await bothWays(mongoose, run);
       assert.deepEqual(ours, theirs);
       assert.deepEqual(ours, { second: ['MongooseError', true], name: true, decoded: true, stored: 1, w0: [false, false, false], unparsable: 'MongoParseError' });
     });
@@ -176,10 +172,8 @@ for (const mongoose of MONGOOSES) {
         const conn = m.createConnection(suite.uri.replace('mongodb://', 'mongodb://nobody:wrong@'), { serverSelectionTimeoutMS: 3000 });
         return conn.asPromise().then(() => 'connected', (err) => [err.name, err instanceof m.mongo.MongoServerError, err.code, err.codeName, err.message]);
       };
-      const onEngine = new mongoose.Mongoose();
-      onEngine.setDriver(mongooseDriver(onEngine));
-      const ours = await refused(onEngine);
-      assert.deepEqual(ours, await refused(new mongoose.Mongoose()));
+      const { ours, theirs } = await bothWays(mongoose, refused);
+      assert.deepEqual(ours, theirs);
       assert.deepEqual(ours.slice(0, 4), ['MongoServerError', true, 18, 'AuthenticationFailed']);
     });
 
@@ -204,10 +198,8 @@ for (const mongoose of MONGOOSES) {
         }
         return out;
       };
-      const onEngine = new mongoose.Mongoose();
-      onEngine.setDriver(mongooseDriver(onEngine));
-      const ours = await run(onEngine);
-      assert.deepEqual(ours, await run(new mongoose.Mongoose()));
+      const { ours, theirs } = await bothWays(mongoose, run);
+      assert.deepEqual(ours, theirs);
       assert.deepEqual(ours, [[['1', true, true]], [['1', undefined, undefined]], 'MongoParseError']);
     });
 
@@ -220,10 +212,8 @@ for (const mongoose of MONGOOSES) {
         await conn.close();
         return seen;
       };
-      const onEngine = new mongoose.Mongoose();
-      onEngine.setDriver(mongooseDriver(onEngine));
-      const ours = await open(onEngine);
-      assert.deepEqual(ours, await open(new mongoose.Mongoose()));
+      const { ours, theirs } = await bothWays(mongoose, open);
+      assert.deepEqual(ours, theirs);
       assert.deepEqual(ours, { host: undefined, port: undefined, name: undefined, error: 'MongooseServerSelectionError' });
     });
 
@@ -315,10 +305,7 @@ for (const mongoose of MONGOOSES) {
         await conn.close();
         return out;
       };
-      const onEngine = new mongoose.Mongoose();
-      onEngine.setDriver(mongooseDriver(onEngine));
-      const ours = await run(onEngine);
-      const theirs = await run(new mongoose.Mongoose());
+      const { ours, theirs } = await bothWays(mongoose, run);
       assert.deepEqual(ours, theirs);
       assert.match(theirs[1], /MongoClientBulkWriteError/);
       assert.match(theirs[3], /insertResults/);
