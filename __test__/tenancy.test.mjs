@@ -136,6 +136,8 @@ for (const m of MONGOOSES) {
       // database.
       const doc = await Users.findOne({ name: 'a' });
       assert.deepEqual([doc.constructor, doc.isNew, doc.isModified(), doc.db.name], [Users, false, false, db]);
+      // What Mongoose keeps on a model's prototype is the database's, read through the document.
+      assert.ok([doc.collection, doc.$collection].every((c) => c === Users.collection && c.conn.name === db));
       doc.name = 'aa';
       await doc.save();
       assert.deepEqual((await Users.find().sort('name')).map((d) => d.name), ['aa', 'b', 'c']);

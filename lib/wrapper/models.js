@@ -180,34 +180,16 @@ class Tenancy {
       root.call(this, doc, fields, skipId);
     };
     Object.setPrototypeOf(Tenant, layer.Layer);
+    // The prototype holds only `constructor`: its database and collection come from the class,
+    // through accessors on the layer's prototype (`perClass`), as a prototype's own properties cost
+    // V8 a dictionary of about 450 bytes per database.
     Object.setPrototypeOf(Tenant.prototype, layer.Layer.prototype);
-    Tenant.db = conn;
-    Tenant.prototype.db = conn;
-    Tenant.prototype[layer.dbSymbol] = conn;
-    conn.models[root.modelName] = Tenant;
     const collection = this.collectionIn(layer, conn);
-    Tenant.prototype.collection = collection;
-    Tenant.prototype.$collection = collection;
-    Tenant.prototype[layer.collectionSymbol] = collection;
+    Tenant.db = conn;
     Tenant.collection = collection;
     Tenant.$__collection = collection;
+    conn.models[root.modelName] = Tenant;
     if (layer.setsUp) collection.collection._beforeWrite = () => this.setUp(layer, Tenant);
-    // This database's classes of the root's discriminators as the root has them now, so that one
-    // registered after this class was built is this database's too (never the root's own class, which
-    // writes to the application's database). Discriminators are only ever added.
-    let known = null;
-    Object.defineProperty(Tenant, 'discriminators', {
-      enumerable: true,
-      get: () => {
-        const ofRoot = root.discriminators;
-        if (ofRoot == null) return undefined;
-        const names = Object.keys(ofRoot);
-        if (known?.size !== names.length) {
-          known = { size: names.length, classes: Object.fromEntries(names.map((name) => [name, this.model(ofRoot[name], conn)])) };
-        }
-        return known.classes;
-      },
-    });
     return Tenant;
   }
 
@@ -285,6 +267,7 @@ class Tenancy {
     };
     refsInDatabase(tenancy, schema);
     staticHooksOnThis(Layer, root);
+    perClass(tenancy, Layer, root);
     // `init()` readies this database (indexes, validator) instead of the application's connection.
     Layer.init = function initOnEngine() {
       return tenancy.setUp(tenancy.layer(root), this) ?? Promise.resolve();
@@ -296,8 +279,6 @@ class Tenancy {
       fast,
       collectionName: root.collection.collectionName,
       collectionOptions: { schemaUserProvidedOptions: schema._userProvidedOptions ?? {}, capped: schema.options.capped },
-      dbSymbol: mongooseSymbol(root.prototype, 'mongoose#Model#db'),
-      collectionSymbol: mongooseSymbol(root.prototype, 'mongoose#Model#collection'),
       autoIndex,
       explicitAutoIndex: options.autoIndex === true,
       jsonSchema: options.jsonSchema === true,
@@ -353,6 +334,52 @@ class Tenancy {
     }
     if (layer.autoIndex) await Tenant.ensureIndexes(layer.explicitAutoIndex ? {} : { _automatic: true });
   }
+}
+
+/** What Mongoose keeps per model on its prototype (`db`, `collection`, `$collection` and their
+ *  symbols; Model.compile) made accessors on `Layer.prototype` that read a database's class, and its
+ *  `discriminators` an accessor on `Layer` giving this database's classes of the root's discriminators
+ *  as the root has them now: one registered after a class was built is that database's too (never
+ *  the root's own class, which writes to the application's database). Discriminators are only ever
+ *  added. Mongoose assigning one of them (`useConnection`) makes it an own property, as before. */
+function perClass(tenancy, Layer, root) {
+  const own = (target, key, value) => Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable: true });
+  const fromClass = (key, classKey) => ({
+    get() {
+      return this.constructor[classKey];
+    },
+    set(value) {
+      own(this, key, value);
+    },
+    configurable: true,
+  });
+  const prototype = root.prototype;
+  Object.defineProperties(Layer.prototype, {
+    db: fromClass('db', 'db'),
+    collection: fromClass('collection', 'collection'),
+    $collection: fromClass('$collection', 'collection'),
+    [mongooseSymbol(prototype, 'mongoose#Model#db')]: fromClass(mongooseSymbol(prototype, 'mongoose#Model#db'), 'db'),
+    [mongooseSymbol(prototype, 'mongoose#Model#collection')]: fromClass(mongooseSymbol(prototype, 'mongoose#Model#collection'), 'collection'),
+  });
+  const known = new WeakMap();
+  Object.defineProperty(Layer, 'discriminators', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const ofRoot = root.discriminators;
+      if (ofRoot == null || this === Layer) return ofRoot;
+      const names = Object.keys(ofRoot);
+      let classes = known.get(this);
+      if (classes === undefined || Object.keys(classes).length !== names.length) {
+        classes = Object.fromEntries(names.map((name) => [name, tenancy.model(ofRoot[name], this.db)]));
+        known.set(this, classes);
+      }
+      return classes;
+    },
+    set(value) {
+      own(this, 'discriminators', value);
+    },
+  });
 }
 
 /** The discriminator class of `Model` (a database's class) that `doc` names by its discriminator key. */
