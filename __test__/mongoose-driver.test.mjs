@@ -109,6 +109,30 @@ for (const mongoose of MONGOOSES) {
       assert.deepEqual(ours.failures[0], ['MongoNotConnectedError', true]);
     });
 
+    test('the client emits its servers\' heartbeats as the Node driver\'s events, and the connection notes the last one', async () => {
+      const watch = async (m) => {
+        // 500 ms: the shortest heartbeat interval the Rust driver takes.
+        const conn = await m.createConnection(`${suite.uri}/${uniqueDb(PREFIX)}?heartbeatFrequencyMS=500`).asPromise();
+        const child = conn.useDb(uniqueDb(PREFIX));
+        const before = Date.now();
+        const succeeded = await new Promise((resolve) => conn.getClient().once('serverHeartbeatSucceeded', resolve));
+        await sleep(5);
+        const noted = [conn._lastHeartbeatAt >= before, child._lastHeartbeatAt === conn._lastHeartbeatAt];
+        await conn.close();
+        return {
+          event: `${succeeded.constructor.name} ${succeeded.name ?? 'serverHeartbeatSucceeded'}`,
+          connectionId: succeeded.connectionId,
+          awaited: typeof succeeded.awaited,
+          duration: typeof succeeded.duration,
+          replyOk: succeeded.reply?.ok,
+          noted,
+        };
+      };
+      const { ours, theirs } = await bothWays(mongoose, watch);
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(ours.noted, [true, true]);
+    });
+
     test('monitorCommands: the client emits the Node driver\'s command events, failures as its error classes', async () => {
       const watch = async (m) => {
         const db = uniqueDb(PREFIX);

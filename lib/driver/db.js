@@ -186,15 +186,32 @@ function commandEvent(event, ctx) {
   return out;
 }
 
+/** A heartbeat event from the engine in the shape of the Node driver's ServerHeartbeatStartedEvent,
+ *  ServerHeartbeatSucceededEvent and ServerHeartbeatFailedEvent (SDAM monitoring specification):
+ *  `connectionId` the server's `host:port`, `reply` decoded with the application's BSON, `failure`
+ *  its error class. */
+function heartbeatEvent(event, ctx) {
+  const { address, reply, failure, ...rest } = event;
+  const { mongo } = ctx.codec;
+  const Class = { serverHeartbeatStarted: mongo.ServerHeartbeatStartedEvent, serverHeartbeatSucceeded: mongo.ServerHeartbeatSucceededEvent, serverHeartbeatFailed: mongo.ServerHeartbeatFailedEvent }[event.name];
+  // An instance of the app's class without its constructor, as command events are.
+  const out = Object.assign(Object.create(Class?.prototype ?? Object.prototype), rest, { connectionId: address });
+  if (reply !== undefined) out.reply = ctx.codec.decode(reply, ctx.bson);
+  if (failure !== undefined) out.failure = ctx.errors.fromNative(failure);
+  return out;
+}
+
 /** The client in MongoClient's shape: `db(name)` for any database, on the engine's pools. */
 class EngineClient extends EventEmitter {
   /** `native`: the NativeWrapper; `ctx`: `{ codec, errors }` of the application's mongodb;
    *  `defaultDb`: the database of `db()`; `owned`: whether `close()` closes the engine; `bson`: the
    *  client's BSON options (`promoteLongs`, `ignoreUndefined`, ...), under each call's own;
-   *  `monitorCommands`: the engine was made with it, and this client emits its command events. */
+   *  `monitorCommands`: the engine was made with it, and this client emits its command events. A
+   *  client that owns its engine emits its servers' heartbeat events, as a MongoClient does. */
   constructor(native, ctx, { defaultDb, owned = false, bson, monitorCommands = false } = {}) {
     super();
     if (monitorCommands) native.onCommandEvent((event) => this.emit(event.name, commandEvent(event, this._ctx)));
+    if (owned) native.onHeartbeatEvent((event) => this.emit(event.name, heartbeatEvent(event, this._ctx)));
     this._native = native;
     this._ctx = { ...ctx, errors: owned ? ctx.errors.ofOwnedClient() : ctx.errors };
     if (bson) this._ctx.bson = bsonOptions(bson);

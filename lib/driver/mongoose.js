@@ -140,6 +140,29 @@ function mongooseLib(mongoose, name) {
   return null;
 }
 
+/** The clock of heartbeats, taken when this module loads: code that fakes `globalThis.Date` (tests'
+ *  fake timers) does not move them, as in Mongoose's own driver (gh-16183). */
+const heartbeatClock = Date.now;
+
+/** What Mongoose's own driver does on each successful heartbeat of its client (its `_setClient`):
+ *  the connection and those made from it with useDb() note when the deployment last answered, and,
+ *  on a Mongoose that has `_flushQueue` (9), run the operations they buffered if they are connected
+ *  (gh-16183). */
+function heartbeatSucceeded(conn) {
+  const at = heartbeatClock();
+  const connections = [conn, ...conn.otherDbs];
+  for (const each of connections) each._lastHeartbeatAt = at;
+  if (typeof conn._flushQueue !== 'function') return;
+  for (const each of connections) {
+    if (each._queue.length > 0 && each.readyState === 1) each._flushQueue();
+  }
+  // A heartbeat the engine sent before it closed can arrive after the connection closed.
+  if (conn.db == null) return;
+  for (const collection of Object.values(conn.collections)) {
+    if (collection.buffer) collection.onOpen();
+  }
+}
+
 /** A Mongoose driver on the engine, for a whole application: `mongoose.setDriver(mongooseDriver(mongoose))`
  *  makes `mongoose.connect(uri)`, `createConnection(uri)` and `useDb(name)` of that Mongoose instance run
  *  on polymongo-rs's engine (one engine, so one set of pools, per connection opened with a URI; `useDb`
@@ -202,6 +225,7 @@ function mongooseDriver(mongoose) {
       if (wrapperOptions.monitorCommands) {
         for (const name of ['commandStarted', 'commandFailed', 'commandSucceeded']) client.on(name, (event) => this.emit(name, event));
       }
+      client.on('serverHeartbeatSucceeded', () => heartbeatSucceeded(this));
       try {
         await client.connect();
       } catch (err) {

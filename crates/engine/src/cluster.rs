@@ -444,7 +444,9 @@ impl Cluster {
         options.app_name.get_or_insert_with(|| APP_NAME.to_owned());
         options.cmap_event_handler = Some(self.pool.handler());
         let cluster = Arc::downgrade(self);
+        let events = self.context.events.clone();
         options.sdam_event_handler = Some(EventHandler::callback(move |event| {
+            events.emit_heartbeat(&event);
             if let SdamEvent::TopologyDescriptionChanged(change) = event {
                 let (was, is) =
                     (change.previous_description.has_writable_server(), change.new_description.has_writable_server());

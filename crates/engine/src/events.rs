@@ -1,7 +1,8 @@
 //! What the pools tell the application: a database coming into use on a pool, leaving it, and a
-//! deployment lost and found again (from the driver's SDAM events); and, with `monitorCommands`, each
-//! command the driver sends (the Command Logging and Monitoring specification's events). The binding
-//! forwards them to the JS side's EventEmitters.
+//! deployment lost and found again (from the driver's SDAM events); each server heartbeat (the SDAM
+//! monitoring specification's heartbeat events); and, with `monitorCommands`, each command the driver
+//! sends (the Command Logging and Monitoring specification's events). The binding forwards them to
+//! the JS side's EventEmitters.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use bson::Document;
 use mongodb::event::command::{CommandEvent as DriverCommandEvent, ConnectionInfo};
+use mongodb::event::sdam::SdamEvent;
 
 use crate::error::Error;
 
@@ -132,11 +134,48 @@ pub struct CommandEvent {
 
 pub type CommandListener = Arc<dyn Fn(CommandEvent) + Send + Sync>;
 
+/// Which of a heartbeat's events: sent, answered, or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatPhase {
+    Started,
+    Succeeded,
+    Failed,
+}
+
+impl HeartbeatPhase {
+    /// The Node driver's event names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeartbeatPhase::Started => "serverHeartbeatStarted",
+            HeartbeatPhase::Succeeded => "serverHeartbeatSucceeded",
+            HeartbeatPhase::Failed => "serverHeartbeatFailed",
+        }
+    }
+}
+
+/// One heartbeat a pool's monitor sent to a server (SDAM monitoring specification).
+#[derive(Debug)]
+pub struct HeartbeatEvent {
+    pub phase: HeartbeatPhase,
+    /// `host:port` of the server.
+    pub address: String,
+    /// Whether it was a streaming (awaited) `hello`.
+    pub awaited: bool,
+    /// From start to reply or failure; none on a start.
+    pub duration: Option<Duration>,
+    /// The server's `hello` reply, on success.
+    pub reply: Option<Document>,
+    pub failure: Option<Error>,
+}
+
+pub type HeartbeatListener = Arc<dyn Fn(HeartbeatEvent) + Send + Sync>;
+
 /// Where the engine's pools send their events; nowhere until a listener is set.
 #[derive(Default)]
 pub struct Events {
     listener: RwLock<Option<Listener>>,
     command_listener: RwLock<Option<CommandListener>>,
+    heartbeat_listener: RwLock<Option<HeartbeatListener>>,
     /// The database of each command started and not yet answered, by request id.
     command_dbs: Mutex<HashMap<i32, String>>,
 }
@@ -151,6 +190,41 @@ impl Events {
         if let Some(listener) = listener {
             listener(event);
         }
+    }
+
+    /// Sets where heartbeat events go.
+    pub fn listen_heartbeats(&self, listener: HeartbeatListener) {
+        *self.heartbeat_listener.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(listener);
+    }
+
+    /// Forwards a heartbeat among the driver's SDAM events to the listener, if any; other SDAM events
+    /// are not heartbeats and go nowhere from here.
+    pub fn emit_heartbeat(&self, event: &SdamEvent) {
+        let listener = self.heartbeat_listener.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let Some(listener) = listener else { return };
+        let common = |phase, address: &mongodb::options::ServerAddress, awaited| HeartbeatEvent {
+            phase,
+            address: address.to_string(),
+            awaited,
+            duration: None,
+            reply: None,
+            failure: None,
+        };
+        let event = match event {
+            SdamEvent::ServerHeartbeatStarted(e) => common(HeartbeatPhase::Started, &e.server_address, e.awaited),
+            SdamEvent::ServerHeartbeatSucceeded(e) => HeartbeatEvent {
+                duration: Some(e.duration),
+                reply: Some(e.reply.clone()),
+                ..common(HeartbeatPhase::Succeeded, &e.server_address, e.awaited)
+            },
+            SdamEvent::ServerHeartbeatFailed(e) => HeartbeatEvent {
+                duration: Some(e.duration),
+                failure: Some(Error::Driver(e.failure.clone())),
+                ..common(HeartbeatPhase::Failed, &e.server_address, e.awaited)
+            },
+            _ => return,
+        };
+        listener(event);
     }
 
     /// Sets where command events go (pools opened with `monitorCommands` send them).

@@ -11,7 +11,7 @@ use napi::sys;
 use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Status};
 
 use polymongo_engine::error::{Error, FieldError};
-use polymongo_engine::events::CommandEvent;
+use polymongo_engine::events::{CommandEvent, HeartbeatEvent};
 
 enum Class {
     Error,
@@ -241,6 +241,41 @@ impl ToNapiValue for CommandEventValue {
         if let Some(document) = e.document {
             let bytes = bson::serialize_to_vec(&document).map_err(|e| napi::Error::from_reason(e.to_string()))?;
             event.set_named_property("document", BufferSlice::copy_from(&env, bytes)?)?;
+        }
+        if let Some(failure) = &e.failure {
+            event.set_named_property("failure", build_error(&env, failure)?)?;
+        }
+        Object::to_napi_value(raw_env, event)
+    }
+}
+
+/// A server heartbeat event as JS gets it, built on the JS thread as `CommandEventValue` is.
+pub struct HeartbeatEventValue(pub HeartbeatEvent);
+
+impl TypeName for HeartbeatEventValue {
+    fn type_name() -> &'static str {
+        "HeartbeatEventObject"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for HeartbeatEventValue {
+    unsafe fn to_napi_value(raw_env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+        let env = Env::from_raw(raw_env);
+        let e = value.0;
+        let mut event = Object::new(&env)?;
+        event.set_named_property("name", e.phase.as_str())?;
+        event.set_named_property("address", e.address)?;
+        event.set_named_property("awaited", e.awaited)?;
+        if let Some(duration) = e.duration {
+            event.set_named_property("duration", duration.as_secs_f64() * 1000.0)?;
+        }
+        if let Some(reply) = e.reply {
+            let bytes = bson::serialize_to_vec(&reply).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+            event.set_named_property("reply", BufferSlice::copy_from(&env, bytes)?)?;
         }
         if let Some(failure) = &e.failure {
             event.set_named_property("failure", build_error(&env, failure)?)?;

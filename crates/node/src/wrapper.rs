@@ -9,13 +9,13 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
-use super::errors::{build_error, js_error, promise, CommandEventValue};
+use super::errors::{build_error, js_error, promise, CommandEventValue, HeartbeatEventValue};
 use super::namespace::NativeNamespace;
 use super::stats::{self, DatabaseSizeObject, DbStatsObject, GeneralObject};
 use polymongo_engine::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
 use polymongo_engine::engine::Engine;
 use polymongo_engine::error::Error;
-use polymongo_engine::events::{CommandEvent, PoolEvent};
+use polymongo_engine::events::{CommandEvent, HeartbeatEvent, PoolEvent};
 use polymongo_engine::logging::{Log, LogConfig, Record, Sink};
 
 #[napi(object)]
@@ -287,6 +287,21 @@ impl NativeWrapper {
         let tsfn = Arc::new(listener.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?);
         self.engine.events().listen_commands(Arc::new(move |event: CommandEvent| {
             tsfn.call(CommandEventValue(event), ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        Ok(())
+    }
+
+    /// Calls `listener` with each heartbeat the pools' monitors send to their servers (SDAM
+    /// monitoring): `{ name ('serverHeartbeatStarted' | 'serverHeartbeatSucceeded' |
+    /// 'serverHeartbeatFailed'), address ('host:port'), awaited, duration? (ms), reply? (the `hello`
+    /// reply, BSON), failure? (an Error as operations fail with) }`. Never keeps Node running.
+    #[napi(
+        ts_args_type = "listener: (event: { name: 'serverHeartbeatStarted' | 'serverHeartbeatSucceeded' | 'serverHeartbeatFailed'; address: string; awaited: boolean; duration?: number; reply?: Buffer; failure?: Error }) => void"
+    )]
+    pub fn on_heartbeat_event(&self, listener: Function<HeartbeatEventValue, ()>) -> napi::Result<()> {
+        let tsfn = Arc::new(listener.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?);
+        self.engine.events().listen_heartbeats(Arc::new(move |event: HeartbeatEvent| {
+            tsfn.call(HeartbeatEventValue(event), ThreadsafeFunctionCallMode::NonBlocking);
         }));
         Ok(())
     }
