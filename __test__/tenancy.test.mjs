@@ -255,3 +255,52 @@ test('adv: the application\'s mongoose, and connections to any database on the e
     await wrapper.disconnect();
   }
 });
+
+for (const base of MONGOOSES) {
+  test(`Mongoose ${base.version}: a path named db and listeners of one database as on Mongoose's useDb; a discriminator's first writes build the base model's indexes`, async () => {
+    const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_paths`, handleSignals: false });
+    const plainConn = await new base.Mongoose().createConnection(suite.uri).asPromise();
+    try {
+      const schemas = (m) => ({
+        account: new m.Schema({ email: { type: String, unique: true }, db: String }, { discriminatorKey: 'kind' }),
+        admin: new m.Schema({ level: Number }),
+      });
+      const m = new base.Mongoose();
+      const root = m.model('Account', schemas(m).account);
+      root.discriminator('Admin', schemas(m).admin);
+      // The application's model has a listener, as with `Model.on('index', ...)`.
+      root.on('save', () => {});
+      const Account = wrapper.wrapModel(root);
+      const run = async (Model, Other) => {
+        const heard = [];
+        Model.on('save', (doc) => heard.push(doc.email));
+        const doc = await Model.create({ email: 'a@x', db: 'orders' });
+        doc.db = 'invoices';
+        await doc.save();
+        await Other.create({ email: 'b@x' });
+        return { path: [typeof doc.db, doc.db, (await raw(Model.db.name, 'accounts').findOne({ email: 'a@x' })).db], heard };
+      };
+      const [a, b, c, d] = [uniqueDb(PREFIX), uniqueDb(PREFIX), uniqueDb(PREFIX), uniqueDb(PREFIX)];
+      const plainModel = (db) => {
+        const Model = plainConn.useDb(db).model('Account', schemas(base).account);
+        if (Model.discriminators == null) Model.discriminator('Admin', schemas(base).admin);
+        return Model;
+      };
+      const ours = await run(Account.db(a), Account.db(b));
+      const theirs = await run(plainModel(c), plainModel(d));
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(ours, { path: ['string', 'invoices', 'invoices'], heard: ['a@x', 'a@x'] });
+      assert.equal(root.listenerCount('save'), 1);
+      // A database whose first writes are a discriminator's documents has its base model's unique
+      // index, as a database of Mongoose's has it from when the base model was compiled.
+      const Admins = Account.db(uniqueDb(PREFIX)).discriminators.Admin;
+      await Admins.create({ email: 'admin@x', level: 1 });
+      await assert.rejects(Admins.create({ email: 'admin@x', level: 2 }), { code: 11000 });
+      const email = (await raw(Admins.db.name, 'accounts').indexes()).find((index) => index.name === 'email_1');
+      assert.deepEqual([email.unique, email.partialFilterExpression], [true, undefined]);
+    } finally {
+      await plainConn.close();
+      await wrapper.disconnect();
+    }
+  });
+}

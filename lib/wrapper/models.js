@@ -188,8 +188,25 @@ class Tenancy {
     Tenant.db = conn;
     Tenant.collection = collection;
     Tenant.$__collection = collection;
+    // Its own listeners (a model is an EventEmitter): else `on()` and `emit()` would use the
+    // application model's, and a listener of one database would hear every database's saves.
+    Tenant._events = undefined;
+    Tenant._eventsCount = 0;
     conn.models[root.modelName] = Tenant;
-    if (layer.setsUp) collection.collection._beforeWrite = () => this.setUp(layer, Tenant);
+    const baseRoot = layer.root.baseModelName === undefined ? undefined : this.named.get(layer.root.baseModelName) ?? this.mongoose.models[layer.root.baseModelName];
+    const base = baseRoot === undefined ? undefined : this.layer(this.rootOf(baseRoot));
+    if (base?.setsUp) {
+      // Mongoose leaves the base model's indexes out of a discriminator's: a database whose first
+      // writes are a discriminator's documents sets its base model up too.
+      // The base model's first, as Mongoose builds them when it compiles the base model.
+      collection.collection._beforeWrite = () => {
+        const first = this.setUp(base, this.model(base.root, conn));
+        const then = () => (layer.setsUp ? this.setUp(layer, Tenant) : null);
+        return first === null ? then() : first.then(then);
+      };
+    } else if (layer.setsUp) {
+      collection.collection._beforeWrite = () => this.setUp(layer, Tenant);
+    }
     return Tenant;
   }
 
@@ -354,13 +371,15 @@ function perClass(tenancy, Layer, root) {
     configurable: true,
   });
   const prototype = root.prototype;
-  Object.defineProperties(Layer.prototype, {
-    db: fromClass('db', 'db'),
-    collection: fromClass('collection', 'collection'),
-    $collection: fromClass('$collection', 'collection'),
-    [mongooseSymbol(prototype, 'mongoose#Model#db')]: fromClass(mongooseSymbol(prototype, 'mongoose#Model#db'), 'db'),
-    [mongooseSymbol(prototype, 'mongoose#Model#collection')]: fromClass(mongooseSymbol(prototype, 'mongoose#Model#collection'), 'collection'),
-  });
+  const dbSymbol = mongooseSymbol(prototype, 'mongoose#Model#db');
+  const collectionSymbol = mongooseSymbol(prototype, 'mongoose#Model#collection');
+  const accessors = { [dbSymbol]: fromClass(dbSymbol, 'db'), [collectionSymbol]: fromClass(collectionSymbol, 'collection') };
+  // A schema path (or virtual) named `db` or `collection` is the document's, as in Mongoose, whose
+  // compiled schema defines its accessor over the model's own.
+  for (const [key, classKey] of [['db', 'db'], ['collection', 'collection'], ['$collection', 'collection']]) {
+    if (root.schema.pathType(key) === 'adhocOrUndefined') accessors[key] = fromClass(key, classKey);
+  }
+  Object.defineProperties(Layer.prototype, accessors);
   const known = new WeakMap();
   Object.defineProperty(Layer, 'discriminators', {
     enumerable: true,
