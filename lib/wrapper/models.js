@@ -197,8 +197,8 @@ class Tenancy {
     const base = baseRoot === undefined ? undefined : this.layer(this.rootOf(baseRoot));
     if (base?.setsUp) {
       // Mongoose leaves the base model's indexes out of a discriminator's: a database whose first
-      // writes are a discriminator's documents sets its base model up too.
-      // The base model's first, as Mongoose builds them when it compiles the base model.
+      // writes are a discriminator's documents sets its base model up too, and first, as Mongoose
+      // builds the base model's indexes when it compiles it.
       collection.collection._beforeWrite = () => {
         const first = this.setUp(base, this.model(base.root, conn));
         const then = () => (layer.setsUp ? this.setUp(layer, Tenant) : null);
@@ -358,7 +358,7 @@ class Tenancy {
  *  `discriminators` an accessor on `Layer` giving this database's classes of the root's discriminators
  *  as the root has them now: one registered after a class was built is that database's too (never
  *  the root's own class, which writes to the application's database). Discriminators are only ever
- *  added. Mongoose assigning one of them (`useConnection`) makes it an own property, as before. */
+ *  added. Assigning one of them (Mongoose's `useConnection` does) makes it an own property. */
 function perClass(tenancy, Layer, root) {
   const own = (target, key, value) => Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable: true });
   const fromClass = (key, classKey) => ({
