@@ -235,16 +235,7 @@ impl ToNapiValue for CommandEventValue {
             event.set_named_property("serverConnectionId", id as f64)?;
         }
         event.set_named_property("address", e.address)?;
-        if let Some(duration) = e.duration {
-            event.set_named_property("duration", duration.as_secs_f64() * 1000.0)?;
-        }
-        if let Some(document) = e.document {
-            let bytes = bson::serialize_to_vec(&document).map_err(|e| napi::Error::from_reason(e.to_string()))?;
-            event.set_named_property("document", BufferSlice::copy_from(&env, bytes)?)?;
-        }
-        if let Some(failure) = &e.failure {
-            event.set_named_property("failure", build_error(&env, failure)?)?;
-        }
+        set_outcome(&env, &mut event, e.duration, ("document", e.document), e.failure.as_ref())?;
         Object::to_napi_value(raw_env, event)
     }
 }
@@ -270,18 +261,32 @@ impl ToNapiValue for HeartbeatEventValue {
         event.set_named_property("name", e.phase.as_str())?;
         event.set_named_property("address", e.address)?;
         event.set_named_property("awaited", e.awaited)?;
-        if let Some(duration) = e.duration {
-            event.set_named_property("duration", duration.as_secs_f64() * 1000.0)?;
-        }
-        if let Some(reply) = e.reply {
-            let bytes = bson::serialize_to_vec(&reply).map_err(|e| napi::Error::from_reason(e.to_string()))?;
-            event.set_named_property("reply", BufferSlice::copy_from(&env, bytes)?)?;
-        }
-        if let Some(failure) = &e.failure {
-            event.set_named_property("failure", build_error(&env, failure)?)?;
-        }
+        set_outcome(&env, &mut event, e.duration, ("reply", e.reply), e.failure.as_ref())?;
         Object::to_napi_value(raw_env, event)
     }
+}
+
+/// What command and heartbeat events report of their outcome, each when it has one: `duration` in
+/// ms, a BSON document (the command, a reply) under its key, and `failure` as the JS error an
+/// operation fails with.
+fn set_outcome(
+    env: &Env,
+    event: &mut Object,
+    duration: Option<std::time::Duration>,
+    (key, document): (&str, Option<bson::Document>),
+    failure: Option<&Error>,
+) -> napi::Result<()> {
+    if let Some(duration) = duration {
+        event.set_named_property("duration", duration.as_secs_f64() * 1000.0)?;
+    }
+    if let Some(document) = document {
+        let bytes = bson::serialize_to_vec(&document).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        event.set_named_property(key, BufferSlice::copy_from(env, bytes)?)?;
+    }
+    if let Some(failure) = failure {
+        event.set_named_property("failure", build_error(env, failure)?)?;
+    }
+    Ok(())
 }
 
 /// The JS error for an engine error, ready to throw or reject with.
