@@ -304,3 +304,72 @@ for (const base of MONGOOSES) {
     }
   });
 }
+
+for (const base of MONGOOSES) {
+  test(`Mongoose ${base.version}: discriminator documents are instances of their database's base class, ES-class models and replaced discriminators, as on Mongoose's useDb`, async () => {
+    const wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: `${PREFIX}_classes`, handleSignals: false });
+    const plainConn = await new base.Mongoose().createConnection(suite.uri).asPromise();
+    try {
+      const petSchema = (m) => new m.Schema({ name: String }, { discriminatorKey: 'kind' });
+      const v1 = (m) => new m.Schema({ old: String });
+      const v2 = (m) => new m.Schema({ fresh: String });
+      const m = new base.Mongoose();
+      const root = m.model('Pet', petSchema(m));
+      root.discriminator('Dog', v1(m));
+      class Widget extends m.Model {
+        hello() {
+          return `hi ${this.name}`;
+        }
+      }
+      const Widgets = wrapper.wrapModel(m.model(Widget, new m.Schema({ name: String })));
+      const Pet = wrapper.wrapModel(root);
+      const plain = (db) => {
+        const Model = plainConn.useDb(db).model('Pet', petSchema(base));
+        if (Model.discriminators == null) Model.discriminator('Dog', v1(base));
+        return Model;
+      };
+      class PlainWidget extends base.Model {
+        hello() {
+          return `hi ${this.name}`;
+        }
+      }
+      const plainWidgets = (db) => plainConn.useDb(db).model(PlainWidget, new base.Schema({ name: String }));
+      const run = async (Pets, Other, Model) => {
+        const Dog = Pets.discriminators.Dog;
+        const dog = new Dog({ name: 'rex', old: 'o' });
+        const facts = [dog instanceof Pets, dog instanceof Other, Dog.prototype instanceof Pets, new Pets({}) instanceof Dog];
+        // insertMany takes the document itself when it is an instance of the model (Mongoose's
+        // insertMany), so the document is no longer new and its next save is an update.
+        const [inserted] = await Pets.insertMany([dog]);
+        facts.push(inserted === dog, dog.isNew);
+        dog.old = 'p';
+        await dog.save();
+        facts.push(await Pets.countDocuments({ name: 'rex' }), (await Pets.findOne({ name: 'rex' }).lean()).old);
+        // An ES-class model runs its constructor and methods in a database.
+        const widget = await Model.create({ name: 'w' });
+        facts.push(widget.hello(), widget.db.name === Pets.db.name, widget instanceof Model);
+        return facts;
+      };
+      const [a, b, c, d] = [uniqueDb(PREFIX), uniqueDb(PREFIX), uniqueDb(PREFIX), uniqueDb(PREFIX)];
+      const ours = await run(Pet.db(a), Pet.db(b), Widgets.db(a));
+      const theirs = await run(plain(c), plain(d), plainWidgets(c));
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(ours, [true, false, true, false, true, false, 1, 'p', 'hi w', true, true]);
+      // A discriminator replaced with overwriteModels is the new one in a database that used the old.
+      const Dogs = Pet.db(a).discriminators.Dog;
+      assert.ok(Dogs.schema.path('old'));
+      root.discriminator('Dog', v2(m), { overwriteModels: true });
+      const plainA = plain(c);
+      plainA.discriminator('Dog', v2(base), { overwriteModels: true });
+      const stored = async (Pets) => {
+        const doc = await Pets.create({ name: 'x', kind: 'Dog', fresh: 'F', old: 'O' });
+        return [Pets.discriminators.Dog.schema.path('fresh') != null, await Pets.findById(doc._id).select('-_id -__v').lean()];
+      };
+      assert.deepEqual(await stored(Pet.db(a)), await stored(plainA));
+      assert.deepEqual(await stored(Pet.db(a)), [true, { name: 'x', kind: 'Dog', fresh: 'F' }]);
+    } finally {
+      await plainConn.close();
+      await wrapper.disconnect();
+    }
+  });
+}

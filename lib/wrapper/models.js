@@ -25,6 +25,14 @@ const COLLECTION_OPTIONS = ['capped', 'timeseries', 'clusteredIndex', 'collation
 
 /** The database's class whose `populate` is running, for the schema's ref functions (`refInDatabase`). */
 const populating = new AsyncLocalStorage();
+/** On a layer, inherited by its databases' classes: the application's model they were built from. */
+const ROOT = Symbol('polymongo-rs: root model');
+const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
+
+/** Whether `fn` is an ES class, which only `new` (or `Reflect.construct`) may call. */
+function isClass(fn) {
+  return /^class\b/.test(Function.prototype.toString.call(fn));
+}
 
 function isMongooseModel(value) {
   return typeof value === 'function' && typeof value.modelName === 'string' && value.schema != null
@@ -92,6 +100,8 @@ class Tenancy {
     this.cache = new TenantCache(capacity, this.defaultDb);
     /** Per root model (the application's, or one of its discriminators): its layer. */
     this.layers = new Map();
+    /** The `Layer` constructors of `layers`: a database's class of this tenancy extends one. */
+    this.layerClasses = new WeakSet();
     /** Wrapped models by name, which a tenant's `model(name)` (populate, `this.model()`) finds first. */
     this.named = new Map();
     const tenancy = this;
@@ -148,9 +158,12 @@ class Tenancy {
     return this.cache.get(name ?? this.defaultDb);
   }
 
-  /** `root`'s class in the database of `conn`, a database's connection. */
+  /** `root`'s class in the database of `conn`, a database's connection. A class built from a model
+   *  the application has since replaced under the same name (`overwriteModels`, `deleteModel`) is
+   *  built again from the new one, as Mongoose's own `model(name)` gives the new one. */
   model(root, conn) {
-    return conn.models[root.modelName] ?? this.build(this.layer(root), conn);
+    const built = conn.models[root.modelName];
+    return built !== undefined && built[ROOT] === root ? built : this.build(this.layer(root), conn);
   }
 
   /** The application's model of that name: a wrapped one, else one registered on its Mongoose. */
@@ -163,7 +176,7 @@ class Tenancy {
   /** The application's model behind a tenant class or a wrapped model's handle. */
   rootOf(model) {
     for (const layer of this.layers.values()) {
-      if (model === layer.root || model.prototype instanceof layer.Layer) return layer.root;
+      if (model === layer.root || Object.prototype.isPrototypeOf.call(layer.Layer.prototype, model.prototype ?? null)) return layer.root;
     }
     return model;
   }
@@ -171,12 +184,13 @@ class Tenancy {
   /** A database's class of `layer.root`: a subclass bound to `conn` and its collection, as Mongoose
    *  subclasses a model for another connection, with the database's classes of its discriminators. */
   build(layer, conn) {
-    const { root } = layer;
+    const { root, construct } = layer;
     const Tenant = function model(doc, fields, skipId) {
-      if (!(this instanceof Tenant)) return new Tenant(doc, fields, skipId);
+      if (new.target === undefined && !(this instanceof Tenant)) return new Tenant(doc, fields, skipId);
       // A document of a discriminator is one of this database's discriminator classes.
       const Discriminator = discriminatorOf(Tenant, doc);
       if (Discriminator !== undefined) return new Discriminator(doc, fields, skipId);
+      if (construct) return Reflect.construct(root, [doc, fields, skipId], new.target ?? Tenant);
       root.call(this, doc, fields, skipId);
     };
     Object.setPrototypeOf(Tenant, layer.Layer);
@@ -245,6 +259,20 @@ class Tenancy {
     };
     Object.setPrototypeOf(Layer, root);
     Object.setPrototypeOf(Layer.prototype, root.prototype);
+    Object.defineProperty(Layer, ROOT, { value: root });
+    this.layerClasses.add(Layer);
+    // A document of a discriminator is an instance of its database's class of the base model, as a
+    // Mongoose discriminator extends its base (insertMany, populate and `instanceof` checks rely on
+    // it); a database's discriminator class extends the discriminator's layer instead.
+    Object.defineProperty(Layer, Symbol.hasInstance, {
+      value: function isDocumentOf(value) {
+        if (ordinaryHasInstance.call(this, value)) return true;
+        if (value == null || !ordinaryHasInstance.call(root, value)) return false;
+        const Class = value.constructor;
+        if (typeof Class !== 'function' || !tenancy.layerClasses.has(Object.getPrototypeOf(Class))) return false;
+        return this === Layer || Class.db === this.db;
+      },
+    });
     // Operations started through a model count until they settle: a graceful close waits for them.
     Layer.Query = function Query(...args) {
       root.Query.apply(this, args);
@@ -294,6 +322,8 @@ class Tenancy {
       root,
       Layer,
       fast,
+      // An ES-class model (`mongoose.model(class extends Model {}, schema)`) can only be constructed.
+      construct: isClass(root),
       collectionName: root.collection.collectionName,
       collectionOptions: { schemaUserProvidedOptions: schema._userProvidedOptions ?? {}, capped: schema.options.capped },
       autoIndex,
@@ -357,8 +387,9 @@ class Tenancy {
  *  symbols; Model.compile) made accessors on `Layer.prototype` that read a database's class, and its
  *  `discriminators` an accessor on `Layer` giving this database's classes of the root's discriminators
  *  as the root has them now: one registered after a class was built is that database's too (never
- *  the root's own class, which writes to the application's database). Discriminators are only ever
- *  added. Assigning one of them (Mongoose's `useConnection` does) makes it an own property. */
+ *  the root's own class, which writes to the application's database), and one replaced with
+ *  `overwriteModels` is the new one. Assigning one of them (Mongoose's `useConnection` does) makes
+ *  it an own property. */
 function perClass(tenancy, Layer, root) {
   const own = (target, key, value) => Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable: true });
   const fromClass = (key, classKey) => ({
@@ -389,7 +420,8 @@ function perClass(tenancy, Layer, root) {
       if (ofRoot == null || this === Layer) return ofRoot;
       const names = Object.keys(ofRoot);
       let classes = known.get(this);
-      if (classes === undefined || Object.keys(classes).length !== names.length) {
+      // A discriminator replaced with `overwriteModels` has a new root under the same name.
+      if (classes === undefined || Object.keys(classes).length !== names.length || names.some((name) => classes[name]?.[ROOT] !== ofRoot[name])) {
         classes = Object.fromEntries(names.map((name) => [name, tenancy.model(ofRoot[name], this.db)]));
         known.set(this, classes);
       }
