@@ -116,7 +116,23 @@ function kinds(m) {
       declare: (r) => ({ a: { type: Number, ...(r.chance(0.3) ? { required: true } : {}) }, b: { type: String, default: r.chance(0.5) ? 'dflt' : undefined } }),
       values: [{ a: '5', b: 'x' }, { a: 'x' }, 'str', {}, { a: 1, c: 2 }, { b: 7 }],
       query: [],
-      nestedPaths: ['a', 'b'],
+    },
+    // A nested object inside a nested object, with static and `Date.now` defaults at both depths:
+    // where Mongoose puts each key depends on what the input gives.
+    deep: {
+      declare: () => ({ a: { k: { type: String, default: 'k' }, t: { type: Date, default: Date.now } }, x: Number, y: { type: String, default: 'y' } }),
+      values: [{ x: '1' }, { a: {} }, { a: null }, { a: 5, x: 2 }, {}, null, 'str', { y: 'q', a: { k: 'z' } }, { a: { t: '2020-01-02' } }],
+      query: [],
+    },
+    stamp: {
+      declare: () => ({ type: Date, default: Date.now }),
+      values: [new Date('2021-03-04T05:06:07Z'), null, 'garbage', '2020-01-02'],
+      query: [],
+    },
+    dated: {
+      declare: () => new Schema({ p: String, q: { type: Number, default: 1 }, r: { type: Date, default: Date.now } }),
+      values: [{ p: 'x' }, {}, { q: '2', p: 'a' }, null, { r: '2020-01-02', p: 'b' }],
+      query: [],
     },
     subdoc: {
       declare: (r) => new Schema({ x: { type: Number, required: r.chance(0.5) }, s: String }, { _id: r.chance(0.5) }),
@@ -206,7 +222,10 @@ export function makeUpdate(schema, r) {
   const op = isArray ? r.pick(['$set', '$push', '$addToSet', '$unset']) : kind === 'number' ? r.pick(['$set', '$inc', '$unset']) : r.pick(['$set', '$set', '$unset']);
   if (op === '$unset') return { $unset: { [name]: 1 } };
   if (op === '$push' || op === '$addToSet') {
-    const element = Array.isArray(value) ? value[0] ?? 'a' : value;
+    let element = Array.isArray(value) ? value[0] ?? 'a' : value;
+    // Mongoose 8's update validators throw an uncaught ValidatorError (outside the update's promise)
+    // for a date pushed onto an array of subdocuments with a required path.
+    if (kind === 'docs' && element instanceof Date) element = {};
     return { [op]: { [name]: element } };
   }
   return { [op]: { [name]: value } };

@@ -60,6 +60,7 @@ pub fn cast(spec: &Spec, doc: Document, mode: DocumentMode, now: DateTime) -> Re
     }
     let mut ctx = Context::new(now, true);
     let mut out = cast_subdocument(spec, doc, "", &mut ctx, mode == DocumentMode::Insert);
+    // Mongoose's save sets the timestamps, then the version key, on the document it built.
     if let Some(ts) = &spec.timestamps {
         let created = ts.created_at.as_deref();
         if mode == DocumentMode::Insert {
@@ -77,65 +78,198 @@ pub fn cast(spec: &Spec, doc: Document, mode: DocumentMode, now: DateTime) -> Re
         }
     }
     if let (DocumentMode::Insert, Some(key)) = (mode, &spec.version_key) {
-        if !out.contains_key(key) {
-            out.insert(key.as_str(), 0);
-        }
+        // A new document's version is 0, whatever the input gave (Model#$__version).
+        out.insert(key.as_str(), 0);
     }
     ctx.finish(&spec.model, out)
 }
 
-/// A document under `spec`, with an `_id` first when the schema gives one and `with_id` asks for it.
+/// A document under `spec`, with its auto `_id` when the schema gives one and `with_id` asks for it.
 pub fn cast_subdocument(spec: &Spec, doc: Document, prefix: &str, ctx: &mut Context, with_id: bool) -> Document {
-    let mut out = Document::new();
-    if with_id && spec.auto_id && !doc.contains_key("_id") {
-        out.insert("_id", ObjectId::new());
-    }
-    cast_fields(&spec.fields, spec.strict, doc, prefix, ctx, &mut out);
-    out
+    let level = Level::Document { auto_id: with_id && spec.auto_id };
+    cast_fields(&spec.fields, spec.strict, doc, prefix, ctx, level)
 }
 
-/// The paths of one level (a schema's, or a nested object's) from `doc` into `out`.
-fn cast_fields(fields: &[Field], strict: Strict, doc: Document, prefix: &str, ctx: &mut Context, out: &mut Document) {
-    let mut seen = Vec::with_capacity(doc.len());
+/// How the object a level of paths fills came to be, which decides the order of its keys. Mongoose
+/// builds a new document in steps (Document constructor): empty nested objects for every nested
+/// path (`$__buildDoc`), static defaults, the input's paths in schema order (`$set` with
+/// `getKeysInSchemaOrder`), a reorder of the top-level keys by `schema.tree`, then function defaults
+/// such as `Date.now`. A nested object the input sets is built afresh: its paths in schema order,
+/// then every default under it, creating the objects on their way (`$applyDefaultsToNested`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// A document or subdocument: schema order (its auto `_id` included where the schema has it),
+    /// then unknown paths kept by `strict: false`, then `Date.now` defaults.
+    Document { auto_id: bool },
+    /// A nested object the input leaves out: its nested objects, then static defaults, then
+    /// `Date.now` defaults.
+    Skeleton,
+    /// A nested object the input sets: its given paths in schema order, unknown ones, then every
+    /// default.
+    Given,
+}
+
+/// The paths of one level (a schema's, or a nested object's) from `doc`, cast and checked. An update
+/// (`!ctx.whole`) keeps the input's order and fills in nothing.
+fn cast_fields(
+    fields: &[Field],
+    strict: Strict,
+    doc: Document,
+    prefix: &str,
+    ctx: &mut Context,
+    level: Level,
+) -> Document {
+    // The input's paths, cast, in its order.
+    let mut given: Vec<(Option<usize>, String, Bson)> = Vec::with_capacity(doc.len());
+    let mut seen = vec![false; fields.len()];
     for (key, value) in doc {
         match fields.iter().position(|f| f.name == key) {
             Some(i) => {
-                seen.push(i);
+                seen[i] = true;
                 let field = &fields[i];
                 let path = format!("{prefix}{key}");
+                if level == Level::Given
+                    && ctx.whole
+                    && field.kind == Kind::Object
+                    && !matches!(value, Bson::Document(_))
+                {
+                    // Inside a nested object the input sets, Mongoose sets each path on its own: null
+                    // is kept (and replaced by the defaults under it, below), a primitive is a
+                    // CastError 'Object' (Document#$set); falsy values and arrays take other turns
+                    // there, left to Mongoose.
+                    match value {
+                        Bson::Null => given.push((Some(i), key, Bson::Null)),
+                        v if is_falsy(&v) || matches!(v, Bson::Array(_)) => {
+                            ctx.thrown.get_or_insert(Error::NotCastable(
+                                "a falsy value or an array on a nested path inside a nested object",
+                            ));
+                        }
+                        v => ctx.cast_error(&path, "Object".into(), &v),
+                    }
+                    continue;
+                }
                 if let Some(v) = cast_value(field, value, &path, ctx) {
                     check(field, Some(&v), &path, ctx);
-                    out.insert(key, v);
+                    given.push((Some(i), key, v));
                 }
             }
             None => match strict {
                 Strict::Drop => {}
-                Strict::Keep => {
-                    out.insert(key, value);
-                }
+                Strict::Keep => given.push((None, key, value)),
                 Strict::Throw => ctx.refuse_unknown(format!("{prefix}{key}")),
             },
         }
     }
+    let mut out = Document::new();
     if !ctx.whole {
-        return;
+        out.extend(given.into_iter().map(|(_, key, value)| (key, value)));
+        return out;
     }
+    let path_of = |field: &Field| format!("{prefix}{}", field.name);
+    // The paths the input left out: static defaults (and the auto `_id`) come before the input's
+    // paths are set, `Date.now` ones after.
+    let mut before: Vec<Option<Bson>> = vec![None; fields.len()];
+    let mut after: Vec<Option<Bson>> = vec![None; fields.len()];
     for (i, field) in fields.iter().enumerate() {
-        if seen.contains(&i) {
+        if seen[i] {
             continue;
         }
-        let path = format!("{prefix}{}", field.name);
-        let value = match (&field.default, field.kind) {
-            (Some(DefaultValue::Now(_)), _) => Some(Bson::DateTime(ctx.now)),
-            (Some(DefaultValue::Value(v)), _) => cast_value(field, v.clone(), &path, ctx),
-            (None, Kind::Object) => cast_value(field, Bson::Document(Document::new()), &path, ctx),
-            (None, _) => None,
+        let path = path_of(field);
+        let (value, is_before) = match (&field.default, field.kind) {
+            _ if level == (Level::Document { auto_id: true }) && field.name == "_id" => {
+                (Some(Bson::ObjectId(ObjectId::new())), true)
+            }
+            (Some(DefaultValue::Now(_)), _) => (Some(Bson::DateTime(ctx.now)), false),
+            // An array of subdocuments wraps its default in a function of its own, which runs after
+            // the input's paths are set (SchemaDocumentArray); other static defaults run before.
+            (Some(DefaultValue::Value(v)), _) => (cast_value(field, v.clone(), &path, ctx), !is_document_array(field)),
+            (None, Kind::Object) => {
+                let inner = if level == Level::Given { Level::Given } else { Level::Skeleton };
+                let nested = cast_fields(&field.fields, field.strict, Document::new(), &format!("{path}."), ctx, inner);
+                // Mongoose's `minimize` drops the empty objects it made.
+                ((!nested.is_empty()).then_some(Bson::Document(nested)), true)
+            }
+            (None, _) => (None, true),
         };
-        check(field, value.as_ref(), &path, ctx);
-        if let Some(v) = value {
-            out.insert(field.name.clone(), v);
+        if field.kind != Kind::Object {
+            check(field, value.as_ref(), &path, ctx);
+        }
+        if is_before {
+            before[i] = value
+        } else {
+            after[i] = value
         }
     }
+    // In a nested object the input sets, a nested object it sets to null is made again by the
+    // defaults under it (`cur[piece] || {}` in $applyDefaultsToNested), then validated.
+    if level == Level::Given {
+        for (slot, _, value) in given.iter_mut() {
+            let Some(field) = slot.map(|i| &fields[i]).filter(|f| f.kind == Kind::Object && *value == Bson::Null)
+            else {
+                continue;
+            };
+            let path = path_of(field);
+            let mut unchecked = Context::new(ctx.now, true);
+            let nested = cast_fields(
+                &field.fields,
+                field.strict,
+                Document::new(),
+                &format!("{path}."),
+                &mut unchecked,
+                Level::Given,
+            );
+            check_nested_required(field, Some(&nested), &path, ctx);
+            if !nested.is_empty() {
+                *value = Bson::Document(nested);
+            }
+        }
+    }
+    let put = |out: &mut Document, key: &str, value: Option<Bson>| {
+        if let Some(v) = value {
+            out.insert(key, v);
+        }
+    };
+    match level {
+        Level::Document { .. } => {
+            let mut by_field: Vec<Option<Bson>> = vec![None; fields.len()];
+            let mut unknown = Vec::new();
+            for (slot, key, value) in given {
+                match slot {
+                    Some(i) => by_field[i] = Some(value),
+                    None => unknown.push((key, value)),
+                }
+            }
+            for (i, field) in fields.iter().enumerate() {
+                put(&mut out, &field.name, by_field[i].take().or_else(|| before[i].take()));
+            }
+            out.extend(unknown);
+            for (i, field) in fields.iter().enumerate() {
+                put(&mut out, &field.name, after[i].take());
+            }
+        }
+        Level::Skeleton => {
+            for (i, field) in fields.iter().enumerate() {
+                if field.kind == Kind::Object {
+                    put(&mut out, &field.name, before[i].take());
+                }
+            }
+            for (i, field) in fields.iter().enumerate() {
+                put(&mut out, &field.name, before[i].take());
+            }
+            for (i, field) in fields.iter().enumerate() {
+                put(&mut out, &field.name, after[i].take());
+            }
+        }
+        Level::Given => {
+            let (mut known, unknown): (Vec<_>, Vec<_>) = given.into_iter().partition(|(slot, _, _)| slot.is_some());
+            known.sort_by_key(|(slot, _, _)| *slot);
+            out.extend(known.into_iter().chain(unknown).map(|(_, key, value)| (key, value)));
+            for (i, field) in fields.iter().enumerate() {
+                put(&mut out, &field.name, before[i].take().or_else(|| after[i].take()));
+            }
+        }
+    }
+    out
 }
 
 /// Casts one value to its path's type. `None` leaves the path out: a cast error (recorded), an empty
@@ -173,15 +307,26 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
                     return None;
                 }
                 other => {
-                    if field.strict == Strict::Keep && !is_falsy(&other) && !matches!(other, Bson::Array(_)) {
+                    if field.strict == Strict::Keep && !matches!(other, Bson::Array(_)) {
+                        // Mongoose sets it: a truthy primitive fails as a CastError, and what else
+                        // it does with falsy ones and objects such as dates is left to it.
+                        let primitive = matches!(
+                            other,
+                            Bson::String(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Boolean(_)
+                        );
+                        if !primitive || is_falsy(&other) {
+                            ctx.thrown.get_or_insert(Error::NotCastable(
+                                "a falsy value or an object on a nested path under strict: false",
+                            ));
+                            return None;
+                        }
                         ctx.cast_error(path, "Object".into(), &other);
                     }
                     check_nested_required(field, None, path, ctx);
                     return None;
                 }
             };
-            let mut out = Document::new();
-            cast_fields(&field.fields, field.strict, doc, &format!("{path}."), ctx, &mut out);
+            let out = cast_fields(&field.fields, field.strict, doc, &format!("{path}."), ctx, Level::Given);
             (!out.is_empty()).then_some(Bson::Document(out))
         }
         Kind::Subdocument => match (as_object(value), &field.schema) {
@@ -303,6 +448,10 @@ fn cast_array(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Opti
         }
     }
     Some(Bson::Array(out))
+}
+
+fn is_document_array(field: &Field) -> bool {
+    field.kind == Kind::Array && field.item.as_ref().is_some_and(|item| item.kind == Kind::Subdocument)
 }
 
 /// JS falsiness, which Mongoose's setters often test.
@@ -499,6 +648,41 @@ mod tests {
         assert_eq!(out.get_datetime("createdAt").unwrap(), &now);
         assert_eq!(out.get_datetime("updatedAt").unwrap(), &now);
         assert_eq!(out.get_i32("__v").unwrap(), 0);
+    }
+
+    #[test]
+    fn keys_come_in_the_order_of_a_mongoose_document() {
+        let s = spec(
+            r#"{"autoId":true,"strict":"keep","versionKey":"__v","fields":[
+            {"name":"a","type":"string"},
+            {"name":"at","type":"date","default":{"now":true}},
+            {"name":"n","type":"object","fields":[
+                {"name":"x","type":"string"},
+                {"name":"d","type":"object","fields":[{"name":"k","type":"string","default":{"value":"k"}}]},
+                {"name":"y","type":"string","default":{"value":"y"}}]},
+            {"name":"tags","type":"array","default":{"value":[]},"item":{"name":"","type":"string"}},
+            {"name":"subs","type":"array","default":{"value":[]},"item":{"name":"","type":"subdocument","schema":{"autoId":true,"fields":[
+                {"name":"p","type":"string"},{"name":"q","type":"number","default":{"value":1}},{"name":"_id","type":"objectId"}]}}},
+            {"name":"b","type":"string","default":{"value":"b"}},
+            {"name":"_id","type":"objectId"}]}"#,
+        );
+        let keys = |d: &Document| d.keys().cloned().collect::<Vec<_>>();
+        let now = DateTime::from_millis(7);
+        // Static defaults and the input's paths in schema order, then unknown paths, then `Date.now`
+        // defaults and arrays of subdocuments, then the version key; a subdocument's `_id` where its
+        // schema has it.
+        let out =
+            cast(&s, doc! { "extra": 1, "b": "B", "subs": [{ "q": 2, "p": "p" }] }, DocumentMode::Insert, now).unwrap();
+        assert_eq!(keys(&out), ["n", "tags", "subs", "b", "_id", "extra", "at", "__v"]);
+        assert_eq!(out.get_document("n").unwrap(), &doc! { "d": { "k": "k" }, "y": "y" });
+        assert_eq!(keys(&out.get_array("subs").unwrap()[0].as_document().unwrap().clone()), ["p", "q", "_id"]);
+        let out = cast(&s, doc! { "a": "A" }, DocumentMode::Insert, now).unwrap();
+        assert_eq!(keys(&out), ["a", "n", "tags", "b", "_id", "at", "subs", "__v"]);
+        // A nested object the input sets: its paths in schema order, then the defaults under it.
+        let out = cast(&s, doc! { "n": { "y": "Y", "x": "X" } }, DocumentMode::Insert, now).unwrap();
+        assert_eq!(out.get_document("n").unwrap(), &doc! { "x": "X", "y": "Y", "d": { "k": "k" } });
+        let out = cast(&s, doc! { "n": { "d": null } }, DocumentMode::Insert, now).unwrap();
+        assert_eq!(out.get_document("n").unwrap(), &doc! { "d": { "k": "k" }, "y": "y" });
     }
 
     #[test]
