@@ -291,6 +291,116 @@ for (const mongoose of MONGOOSES) {
       assert.deepEqual(theirs, [['ann'], ['ann', 'bob'], ['ann', 'bob'], all, ['bob', 'cy'], all, all, ['cy', 'bob', 'ann'], true]);
     });
 
+    /** A schema whose new documents Mongoose only casts, defaults, validates and stamps. */
+    const accounts = (m) => {
+      const pet = new m.Schema({ kind: { type: String, required: true }, age: { type: Number, default: 1 }, seen: { type: Date, default: Date.now } });
+      return {
+        Account: new m.Schema({
+          email: { type: String, required: true, trim: true, lowercase: true, unique: [true, 'that email is taken'] },
+          role: { type: String, enum: ['user', 'admin'], default: 'user' },
+          profile: { name: String, prefs: { theme: { type: String, default: 'light' } }, lang: { type: String, default: 'en' } },
+          tags: [String],
+          pets: [pet],
+          best: pet,
+          joined: { type: Date, default: Date.now },
+          score: { type: Number, min: 0 },
+        }, { timestamps: true }),
+      };
+    };
+
+    /** A document's public state: its keys in order (nested, subdocuments), what it reports of its
+     *  paths, and its state machine without its empty states. */
+    const documentState = (doc) => {
+      const states = (d) => Object.fromEntries(Object.entries(d.$__.activePaths.states).filter(([, paths]) => Object.keys(paths).length > 0).map(([state, paths]) => [state, Object.keys(paths).sort()]));
+      return normalize({
+        object: doc.toObject(),
+        json: Object.keys(doc.toJSON()),
+        profile: Object.keys(doc._doc.profile ?? {}),
+        pet: doc.pets[0] ? Object.keys(doc.pets[0]._doc) : null,
+        isNew: doc.isNew,
+        modified: doc.modifiedPaths(),
+        isDefault: ['role', 'joined', 'profile.lang'].map((path) => doc.$isDefault(path)),
+        isInit: ['email', 'role'].map((path) => doc.isInit(path)),
+        states: [states(doc), ...doc.$getAllSubdocs().map(states)],
+      });
+    };
+
+    test('create runs on the engine alone and gives Mongoose\'s document: content, key order, state, events, and its next save', async () => {
+      let mongooseSaves = 0;
+      const { ours, theirs } = await two.run(accounts, async ({ Account }, side) => {
+        const $__save = side.base.Model.prototype.$__save;
+        side.base.Model.prototype.$__save = function counted(...args) {
+          if (side.way === 'ours') mongooseSaves++;
+          return $__save.apply(this, args);
+        };
+        const heard = [];
+        Account.on('save', (doc, n) => heard.push(['model', doc.email, n]));
+        try {
+          const out = [];
+          for (const input of [
+            { email: '  Ann@X.com ', extra: 1, pets: [{ kind: 'cat' }], best: { age: '3', kind: 'dog' }, profile: { lang: 'fr', name: 'Ann' } },
+            { score: '5', email: 'bob@x.com', tags: 'solo', role: 'admin' },
+            { email: 'cy@x.com', profile: { prefs: null } },
+          ]) {
+            const doc = await Account.create(input);
+            out.push(documentState(doc), normalize(await Account.collection.findOne({ _id: doc._id })));
+          }
+          const [first] = await Account.find().sort({ email: 1 });
+          const dee = await Account.create({ email: 'dee@x.com', pets: [{ kind: 'emu' }] });
+          // None of the creates ran Mongoose's save.
+          out.push(side.way === 'ours' ? mongooseSaves : 0);
+          dee.role = 'admin';
+          dee.pets.push({ kind: 'yak' });
+          await dee.save();
+          out.push(normalize(await Account.collection.findOne({ _id: dee._id })), first.email, normalize(heard));
+          return out;
+        } finally {
+          side.base.Model.prototype.$__save = $__save;
+        }
+      });
+      assert.ok(!(ours instanceof Error), ours?.stack);
+      assert.deepEqual(ours, theirs);
+      assert.match(theirs[1], /"email":"ann@x.com","role":"user","profile":\{"name":"Ann","lang":"fr","prefs":\{"theme":"light"\}\}/);
+    });
+
+    test('create leaves to Mongoose what the engine does not do alone, and fails as Mongoose fails', async () => {
+      const define = (m) => {
+        const schemas = accounts(m);
+        const Hooked = new m.Schema({ password: String, at: { type: Date, default: () => new Date(0) } });
+        Hooked.pre('save', function hash() {
+          this.password = `hashed:${this.password}`;
+        });
+        return { ...schemas, Hooked };
+      };
+      const { ours, theirs } = await two.run(define, async ({ Account, Hooked }) => {
+        const settle = (p) => p.then((r) => normalize(r), (e) => normalize({ name: e.name, message: e.message, code: e.code, keyValue: e.keyValue, errors: Object.keys(e.errors ?? {}) }));
+        await Account.create({ email: 'taken@x.com' });
+        const heard = [];
+        Account.on('error', (e) => heard.push(e.message));
+        return [
+          heard,
+          await settle(Hooked.create({ password: 'p' })),
+          await settle(Account.create([{ email: 'a1@x.com' }, { email: 'a2@x.com' }])),
+          await settle(Account.create({ email: 'opt@x.com' }, { validateBeforeSave: true })),
+          await settle(Account.create({ email: 'undef@x.com', role: undefined })),
+          await settle(Account.create({ email: 'dot@x.com', 'profile.name': 'Dotted' })),
+          await settle(Account.create({ role: 'root', score: -1 })),
+          await settle(Account.create({ email: 'TAKEN@x.com' })),
+          await settle(Account.create({ email: 'e@x.com', pets: [{ age: 'old' }] })),
+          await settle(Account.create({ email: 'map@x.com', best: new Map([['kind', 'cat']]) })),
+          normalize(await Account.find({ email: { $in: ['undef@x.com', 'dot@x.com'] } }).sort({ email: 1 }).lean()),
+        ];
+      });
+      assert.ok(!(ours instanceof Error), ours?.stack);
+      assert.deepEqual(ours, theirs);
+      // The model heard each failed create, the duplicate (refused by the server) among them.
+      assert.equal(theirs[0].length, 5);
+      assert.ok(theirs[0].includes('that email is taken'));
+      assert.match(theirs[1], /hashed:p/);
+      assert.match(theirs[6], /ValidationError/);
+      assert.match(theirs[7], /that email is taken/);
+    });
+
     test('what the engine cannot ask the server for is a clear error', async () => {
       const { ours } = await two.run(define, async ({ Person }) => {
         await Person.insertMany(PEOPLE);

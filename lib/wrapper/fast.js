@@ -106,6 +106,91 @@ function plainProjection(fields) {
   return true;
 }
 
+/** Mongoose's own document middleware, which its built-in plugins add to every schema (by function
+ *  name, Mongoose 8 and 9): what each does for a new document with no session, no shard key and no
+ *  subdocument middleware is what the engine's cast does (validation, timestamps) or nothing. */
+const BUILT_IN_HOOKS = new Set([
+  'validateBeforeSave', 'saveSubdocsPreSave', 'saveSubdocsPostSave', 'saveSubdocsPreDeleteOne', 'saveSubdocsPostDeleteOne',
+  'timestampsPreSave', 'shardingPluginPreSave', 'shardingPluginPostSave', 'shardingPluginPostInit', 'trackTransactionPreSave',
+]);
+/** The document middleware a new document meets in `create`: saving, validating, and `init`, which
+ *  building the returned document with `hydrate` runs. */
+const CREATE_HOOKS = ['save', 'validate', 'init'];
+
+function ownHookCount(kareem) {
+  let n = 0;
+  for (const name of CREATE_HOOKS) {
+    for (const list of [kareem._pres.get(name), kareem._posts.get(name)]) {
+      for (const hook of list ?? []) if (!BUILT_IN_HOOKS.has(hook.fn?.name)) n++;
+    }
+  }
+  return n;
+}
+
+/** Whether a new document of `schema` is only cast, validated and stamped by Mongoose before its
+ *  insert, as the engine does it: no middleware of the application's on it or its subdocuments, no
+ *  option that changes the document Mongoose sends (`minimize: false`, a shard key, timestamps with
+ *  their own clock or on subdocuments, discriminators of subdocuments) and an ObjectId `_id`
+ *  Mongoose makes. */
+function createsAsTheEngine(schema) {
+  const options = schema.options;
+  if (options.minimize === false || options.shardKey != null || options.writeConcern != null) return false;
+  if (options.timestamps?.currentTime != null || schema.paths._id?.options?.auto !== true) return false;
+  return subdocumentsAsTheEngine(schema, true, new Set());
+}
+
+function subdocumentsAsTheEngine(schema, top, seen) {
+  if (seen.has(schema)) return true;
+  seen.add(schema);
+  if (ownHookCount(schema.s.hooks) > 0 || (!top && schema.options.timestamps)) return false;
+  let discriminators = false;
+  schema.eachPath((_path, type) => {
+    if (type.discriminators != null || type.Constructor?.discriminators != null || type.caster?.discriminators != null) discriminators = true;
+  });
+  if (discriminators) return false;
+  return (schema.childSchemas ?? []).every((child) => subdocumentsAsTheEngine(child.schema, false, seen));
+}
+
+/** Whether `value`, a document to create, is plain data the engine casts as Mongoose does: as a plain
+ *  filter (`plainFilter`), with no key that Mongoose would read as a path (`a.b`) or that starts
+ *  with `$`, at most `depth` deep. */
+function plainDocument(value, depth = 16) {
+  if (value === null || typeof value !== 'object') return plainFilter(value, 0);
+  if (depth === 0) return false;
+  if (Array.isArray(value)) return value.every((v) => plainDocument(v, depth - 1));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return isPlainValue(value);
+  if (Object.hasOwn(value, '_bsontype')) return false;
+  for (const key in value) {
+    if (key.includes('.') || key.startsWith('$') || !plainDocument(value[key], depth - 1)) return false;
+  }
+  return true;
+}
+
+/** The keys of `target`, a document's `_doc` or one of its nested objects as `hydrate` built them, put
+ *  in the order of `source`, the document as cast (Mongoose's order for a new document): `hydrate`
+ *  makes nested objects first. Subdocuments are put in order inside their own `_doc`. */
+function inOrderOf(target, source) {
+  const ordered = {};
+  for (const key of Object.keys(source)) {
+    if (!Object.hasOwn(target, key)) continue;
+    const value = target[key];
+    const from = source[key];
+    if (value != null && typeof value === 'object' && from != null && typeof from === 'object' && !Array.isArray(from)) {
+      if (value.$__ != null && value._doc != null) value._doc = inOrderOf(value._doc, from);
+      else if (Object.getPrototypeOf(value) === Object.prototype) ordered[key] = inOrderOf(value, from);
+    } else if (Array.isArray(from) && Array.isArray(value)) {
+      from.forEach((element, i) => {
+        const sub = value[i];
+        if (sub?.$__ != null && sub._doc != null && element != null && typeof element === 'object') sub._doc = inOrderOf(sub._doc, element);
+      });
+    }
+    if (!Object.hasOwn(ordered, key)) ordered[key] = value;
+  }
+  for (const key of Object.keys(target)) if (!Object.hasOwn(ordered, key)) ordered[key] = target[key];
+  return ordered;
+}
+
 /** The fast path of one model (the application's, wrapped): its schema on the engine, or none when
  *  the model's schema always needs Mongoose. */
 class FastPath {
@@ -123,7 +208,60 @@ class FastPath {
     } catch {
       // A schema the bridge cannot describe always takes Mongoose's path.
       this.schema = null;
+      return;
     }
+    /** Whether `create` can run here, checked again per call for what may change since. */
+    this.creates = this.schema.fnDefaults.length === 0 && this.schema.jsChecks.length === 0 && createsAsTheEngine(root.schema);
+    /** The application's hooks on the model's schema now: one added later sends `create` to Mongoose. */
+    this.hookCount = ownHookCount(root.schema.s.hooks);
+  }
+
+  /** Whether the engine can run `Model.create(...args)` in full: one plain object, no options, on a
+   *  model whose new documents Mongoose would only cast, validate and stamp (`createsAsTheEngine`),
+   *  with Mongoose's own `create`. */
+  takesCreate(Model, args) {
+    if (!this.creates || args.length !== 1 || this.root.discriminators != null) return false;
+    const input = args[0];
+    if (input === null || typeof input !== 'object' || Object.getPrototypeOf(input) !== Object.prototype) return false;
+    if (this.root.create !== this.root.base.Model.create || ownHookCount(this.root.schema.s.hooks) !== this.hookCount) return false;
+    return !optionsAddToQueries(Model) && ownTypeCasts(Model.base) && plainDocument(input);
+  }
+
+  /** Creates one document as Mongoose's `create` would: cast, defaulted, validated and stamped by the
+   *  engine, inserted, and given back as the model's document (`hydrate`, in Mongoose's key order,
+   *  with the state of a document just saved), after the document's and the model's 'save' events.
+   *  A document the engine refuses or cannot cast goes to `mongoosePath()`, which fails (or
+   *  succeeds) as Mongoose does; a failed insert is Mongoose's error (`_transformDuplicateKeyError`),
+   *  given to the model's 'error' listeners too. */
+  async create(Model, input, mongoosePath) {
+    let doc;
+    try {
+      ({ doc } = await this.schema.castDocument(input));
+    } catch {
+      return mongoosePath();
+    }
+    let result;
+    try {
+      result = await Model.collection.insertOne(doc);
+    } catch (err) {
+      const error = Model.schema._transformDuplicateKeyError?.(err) ?? err;
+      // Document#$__handleReject: the model's 'error' listeners hear a failed save.
+      if (Model.listeners('error').length > 0) Model.emit('error', error);
+      throw error;
+    }
+    const created = Model.hydrate(doc);
+    created._doc = inOrderOf(created._doc, doc);
+    // A document just saved has no path in the 'init' state (it was built, not read), and its required
+    // paths in the 'require' state, as Mongoose's constructor puts them.
+    for (const document of [created, ...created.$getAllSubdocs()]) {
+      const paths = document.$__.activePaths;
+      paths.clear('init');
+      for (const path of document.$__schema.requiredPaths(true)) paths.require(path);
+    }
+    // Mongoose gives an insert's result as the number affected.
+    created.$emit('save', created, result);
+    Model.emit('save', created, result);
+    return created;
   }
 
   /** Whether the engine can serve `query` in full. */

@@ -287,6 +287,12 @@ class Tenancy {
       if (args.length === 0 && fast.takes(this)) return wrapper._operation(() => fast.run(this, () => exec.apply(this, args)));
       return wrapper._operation(() => exec.apply(this, args));
     };
+    // A `create` the engine runs in full skips Mongoose's document and save machinery (lib/wrapper/fast.js).
+    const create = root.create;
+    Layer.create = function createOnEngine(...args) {
+      if (fast.schema !== null && fast.takesCreate(this, args)) return wrapper._operation(() => fast.create(this, args[0], () => create.apply(this, args)));
+      return create.apply(this, args);
+    };
     const save = root.prototype.save;
     // `create()` saves through `$save`, Mongoose's alias of `save`.
     Layer.prototype.save = function saveOnEngine(...args) {

@@ -253,7 +253,9 @@ class ModelSchema {
     } catch (err) {
       throw this.error(this.driverErrors.fromNative(err));
     }
-    const doc = this.codec.decode(bytes);
+    // 64-bit integers (BigInt paths) stay bigints, as Mongoose's document holds them, so that the
+    // document inserted from `doc` stores them as such.
+    const doc = this.codec.decode(bytes, { useBigInt64: true });
     if (this.jsChecks.length > 0) await this.runJsChecks(doc, doc);
     return { bytes, doc };
   }
