@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PolyMongo } from '../index.mjs';
 import { normalize } from './differential.mjs';
+import { startServer } from '../scripts/test-server.mjs';
 import { mongoose, openSuite, uniqueDb } from './helpers.mjs';
 
 const PREFIX = uniqueDb('driver');
@@ -282,5 +283,32 @@ describe('what the engine cannot honour is refused, never ignored', () => {
     await assert.rejects(Lost.findOne().lean(), (err) => err instanceof mongo.MongoServerSelectionError && err.name === 'MongoServerSelectionError');
     await assert.rejects(Lost.create({ a: 1 }), (err) => err instanceof mongo.MongoServerSelectionError && typeof err.hasErrorLabel === 'function');
     await lost.disconnect();
+  });
+
+  test('a bulk write that fails as a whole (its server gone) is a MongoBulkWriteError around the cause, as the Node driver\'s', { timeout: 60_000 }, async () => {
+    const server = await startServer();
+    const node = new mongo.MongoClient(server.uri, { serverSelectionTimeoutMS: 300 });
+    const gone = PolyMongo.createWrapper({ mongoURI: `${server.uri}/?serverSelectionTimeoutMS=300`, defaultDB: `${PREFIX}_gone`, handleSignals: false });
+    try {
+      await node.connect();
+      const Gone = gone.wrapModel(mongoose.model('Gone', new mongoose.Schema({ a: Number })));
+      await Gone.create({ a: 0 });
+      await server.stop();
+      const seen = [];
+      for (const collection of [Gone.collection.collection, node.db(`${PREFIX}_gone`).collection('gones')]) {
+        for (const write of [(c) => c.bulkWrite([{ insertOne: { document: { a: 1 } } }, { deleteOne: { filter: { a: 0 } } }]), (c) => c.insertMany([{ a: 1 }], { ordered: false })]) {
+          const err = await write(collection).then(() => null, (e) => e);
+          seen.push([err instanceof mongo.MongoBulkWriteError, err.writeErrors.length, err.result.insertedCount, Object.keys(err.result.insertedIds), err.code === undefined || typeof err.code === 'number']);
+        }
+      }
+      assert.deepEqual(seen.slice(0, 2), seen.slice(2));
+      assert.deepEqual(seen[0], [true, 0, 0, ['0'], true]);
+      // Mongoose's insertMany passes it on.
+      await assert.rejects(Gone.insertMany([{ a: 2 }]), (err) => err instanceof mongo.MongoBulkWriteError);
+    } finally {
+      await node.close();
+      await gone.disconnect();
+      await server.stop();
+    }
   });
 });

@@ -139,8 +139,14 @@ class EngineCollection {
     if (!Array.isArray(operations)) throw this._ctx.errors.invalid('Argument "operations" must be an array of documents');
     if (operations.length === 0) throw this._ctx.errors.invalid('Invalid BulkOperation, Batch cannot be empty');
     const ops = operations.map((op) => this._writeModel(op));
-    const raw = await this._write(ops, options);
-    return { raw, result: this._ctx.errors.bulkOutcome(raw, options?.ordered !== false, ops) };
+    const ordered = options?.ordered !== false;
+    let raw;
+    try {
+      raw = await this._write(ops, options);
+    } catch (err) {
+      throw this._ctx.errors.bulkFailure(err, ordered, ops);
+    }
+    return { raw, result: this._ctx.errors.bulkOutcome(raw, ordered, ops) };
   }
 
   /** One bulkWrite entry as the engine's write model, checked as the Node driver checks it. */

@@ -192,6 +192,16 @@ class Errors {
     return result;
   }
 
+  /** A bulk write that failed as a whole (the server refused the command, or could not be reached):
+   *  the MongoBulkWriteError the Node driver wraps it in, with `err`'s message, code and labels, no
+   *  write errors, and a result of nothing written but the ids given to the documents to insert
+   *  (bulk/common.js, executeCommands). */
+  bulkFailure(err, ordered, ops) {
+    const insertedIds = ops.flatMap((op, index) => (op.insertOne === undefined ? [] : [{ index, _id: op.insertOne.document._id }]));
+    const none = { ok: 1, writeErrors: [], writeConcernErrors: [], insertedIds, nInserted: 0, nUpserted: 0, nMatched: 0, nModified: 0, nRemoved: 0, upserted: [] };
+    return new this.mongo.MongoBulkWriteError(err, this.bulkResult(none, ordered, ops));
+  }
+
   /** A single write's outcome, as the Node driver's insertOne/updateOne/... report it: a
    *  MongoServerError for its write error, a MongoWriteConcernError for an unsatisfied write concern. */
   singleOutcome(raw) {
