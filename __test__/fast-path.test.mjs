@@ -401,6 +401,109 @@ for (const mongoose of MONGOOSES) {
       assert.match(theirs[7], /that email is taken/);
     });
 
+    test('create gives Mongoose\'s stored document, returned document and error in the cases a first trial found different', async () => {
+      const { Schema } = mongoose;
+      const cases = {
+        'a Buffer subtype': { schema: (m) => new m.Schema({ a: { type: Buffer, subtype: 4 } }), input: () => ({ a: Buffer.alloc(16, 1) }) },
+        'timestamps on nested paths': { schema: (m) => new m.Schema({ a: String }, { timestamps: { createdAt: 'meta.c', updatedAt: 'meta.u' } }), input: () => ({ a: 'x' }) },
+        'timestamps on a Number path': { schema: (m) => new m.Schema({ a: String, createdAt: Number }, { timestamps: true }), input: () => ({ a: 'x' }) },
+        'empty objects': { schema: (m) => new m.Schema({ m: m.Schema.Types.Mixed, s: new m.Schema({ x: String }, { _id: false }) }), input: () => ({ m: {}, s: {} }) },
+        'an empty unknown object': { schema: (m) => new m.Schema({ a: String }, { strict: false }), input: () => ({ a: 'x', n: {} }) },
+        'special keys': { schema: (m) => new m.Schema({ a: String, n: m.Schema.Types.Mixed }, { strict: false }), input: () => JSON.parse('{"a":"x","__proto__":{"admin":true},"n":{"__proto__":{"admin":true},"y":2}}') },
+        'an ObjectId with auto': { schema: (m) => new m.Schema({ ref: { type: m.Schema.Types.ObjectId, auto: true }, name: String }), input: () => ({ name: 'x' }) },
+        'Date.now on other types': { schema: (m) => new m.Schema({ n: { type: Number, default: Date.now }, s: { type: String, default: Date.now } }), input: () => ({}) },
+        'a default given by path().default()': {
+          schema: (m) => {
+            const schema = new m.Schema({ a: String, b: String, s: [new m.Schema({ x: String }, { _id: false })] });
+            schema.path('a').default('dd');
+            schema.path('s').schema.path('x').default('sx');
+            return schema;
+          },
+          input: () => ({ b: 'x', s: [{}] }),
+        },
+        'virtual setters': {
+          schema: (m) => {
+            const schema = new m.Schema({ first: String, last: String });
+            schema.virtual('full').set(function setFull(v) {
+              [this.first, this.last] = v.split(' ');
+            });
+            return schema;
+          },
+          input: () => ({ full: 'Ada Lovelace' }),
+        },
+        'a null _id': { schema: (m) => new m.Schema({ a: String }), input: () => ({ _id: null, a: 'x' }) },
+        'a default of subdocuments': { schema: (m) => new m.Schema({ s: { type: [new m.Schema({ a: String })], default: [{ a: 'd' }] } }), input: () => ({}) },
+        'a map with a default': { schema: (m) => new m.Schema({ m: { type: Map, of: Number, default: { a: 1 } } }), input: () => ({}) },
+        'bounds of another type': { schema: (m) => new m.Schema({ d: { type: Date, max: '2021-01-01' }, n: { type: Number, max: '5' } }), input: () => ({ d: '2021-06-01', n: 7 }) },
+        'patterns as JavaScript reads them': {
+          schema: (m) => new m.Schema({ a: { type: String, match: /^.$/ }, b: { type: String, match: /b/y }, c: { type: String, match: /^a.b$/ }, d: { type: String, match: /^ſ$/i } }),
+          input: () => ({ a: '😀', b: 'ab', c: 'a\u2028b', d: 's' }),
+        },
+        'a lone surrogate': { schema: (m) => new m.Schema({ a: String }), input: () => ({ a: 'a\ud800b' }) },
+        'a sparse array': { schema: (m) => new m.Schema({ a: [Number] }), input: () => ({ a: [1, , 3] }) }, // eslint-disable-line no-sparse-arrays
+        'a static named hydrate': {
+          schema: (m) => {
+            const schema = new m.Schema({ a: String });
+            schema.static('hydrate', function hydrate(...args) {
+              const doc = m.Model.hydrate.apply(this, args);
+              doc.$locals.viaHydrate = true;
+              return doc;
+            });
+            return schema;
+          },
+          input: () => ({ a: 'x' }),
+        },
+        'a validator added after the model was wrapped': {
+          schema: (m) => new m.Schema({ a: String }),
+          input: () => ({ a: 'x' }),
+          before: (Model) => Model.schema.path('a').validate((v) => v.length > 3, 'a too short'),
+        },
+        'castNonArrays turned off': {
+          schema: (m) => new m.Schema({ tags: [String] }),
+          input: () => ({ tags: 'x' }),
+          before: (_Model, base) => {
+            base.Schema.Types.Array.options.castNonArrays = false;
+          },
+        },
+      };
+      const now = Date.now();
+      const near = (n) => Math.abs(Number(n) - now) < 10 * 60_000;
+      /** A value as canonical Extended JSON in its key order, with ids and times of now masked. */
+      const ordered = (BSON, value) => JSON.stringify(BSON.EJSON.serialize(value, { relaxed: false }), (key, v) => {
+        if (v?.$oid !== undefined) return '<id>';
+        if (v?.$date?.$numberLong !== undefined && near(v.$date.$numberLong)) return '<now>';
+        if (v?.$numberLong !== undefined && near(v.$numberLong)) return '<now>';
+        if (typeof v === 'string' && /^\d{13}$/.test(v) && near(v)) return '<now>';
+        return v;
+      });
+      const define = (m) => Object.fromEntries(Object.entries(cases).map(([name, c], i) => [`Case${i}`, c.schema(m)]));
+      const { ours, theirs } = await two.run(define, async (models, side) => {
+        const { BSON } = side.base.mongo;
+        const out = {};
+        const names = Object.keys(cases);
+        for (const [i, name] of names.entries()) {
+          const Model = models[`Case${i}`];
+          const { input, before } = cases[name];
+          const castNonArrays = Schema.Types.Array.options.castNonArrays;
+          try {
+            before?.(Model, side.base);
+            const doc = await Model.create(input());
+            const stored = await Model.collection.find({}).toArray();
+            const again = await Model.create(input()).then(() => 'created again', (e) => e.name);
+            out[name] = [ordered(BSON, stored), ordered(BSON, doc.toObject()), JSON.stringify(doc.$locals), doc.modifiedPaths(), doc.a?.map?.((v) => (v === undefined ? 'undefined' : v)) ?? JSON.stringify(doc.a), again];
+          } catch (err) {
+            out[name] = [err.name, err.message];
+          } finally {
+            side.base.Schema.Types.Array.options.castNonArrays = castNonArrays;
+          }
+        }
+        return out;
+      });
+      assert.ok(!(ours instanceof Error), ours?.stack);
+      for (const name of Object.keys(cases)) assert.deepEqual(ours[name], theirs[name], name);
+      assert.match(theirs['bounds of another type'][1], /more than maximum allowed value \(5\)/);
+    });
+
     test('what the engine cannot ask the server for is a clear error', async () => {
       const { ours } = await two.run(define, async ({ Person }) => {
         await Person.insertMany(PEOPLE);

@@ -2,6 +2,7 @@
 //   tenant(db)         what an app does per request to reach a tenant's data (`.db(name)` or the
 //                      peer's equivalent); returns a handle
 //   findOne(h, _id), insertOne(h, n), find100(h), slowCount(h)   one operation on that handle
+//   save(h, _id, n)    (document contenders) read a document, change a field, `save()` it
 //   close()
 // Every contender runs with a pool of POOL connections; `lean` contenders read plain objects as
 // polymongo-rs does, the others Mongoose documents. The ceiling, a Rust program, is in ceiling.mjs.
@@ -32,6 +33,11 @@ function modelOps(lean) {
     findOne: (Model, _id) => read(Model.findOne({ _id })),
     insertOne: (Model, n) => Model.create(document(n)),
     find100: (Model) => read(Model.find({}).limit(100)),
+    save: async (Model, _id, n) => {
+      const doc = await Model.findOne({ _id });
+      doc.score = n % 1000;
+      return doc.save();
+    },
     slowCount: (Model) => Model.countDocuments(SLOW_FILTER),
   };
 }

@@ -1,8 +1,8 @@
-// Client CPU per operation: findOne by _id, insertOne, find of 100 documents, one at a time and 64 in
-// flight, each op on the next of 8 tenants (so `.db(name)` is part of it, as in a multi-tenant
-// server). The test server shares the machine's cores, so the fair figure is the client's own CPU
-// time (user + system, every thread: process.cpuUsage, getrusage for the ceiling) per op; ops/s is
-// given too.
+// Client CPU per operation: findOne by _id, insertOne, find of 100 documents, and (documents only) a
+// findOne + change + `save()`, one at a time and 64 in flight, each op on the next of 8 tenants (so
+// `.db(name)` is part of it, as in a multi-tenant server). The test server shares the machine's
+// cores, so the fair figure is the client's own CPU time (user + system, every thread:
+// process.cpuUsage, getrusage for the ceiling) per op; ops/s is given too.
 import { CONTENDERS } from '../contenders.mjs';
 import { askCeiling, CEILING, lineup, nameOf } from '../ceiling.mjs';
 import { Rows } from '../report.mjs';
@@ -11,11 +11,13 @@ import { connect, dropDatabases, seed } from '../data.mjs';
 const TENANTS = 8;
 const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 100);
 const MS = Number(process.env.BENCH_MEASURE_MS ?? 300);
-const OPS = ['findOne', 'insertOne', 'find100'];
+const OPS = ['findOne', 'insertOne', 'find100', 'save'];
 const CONCURRENCY = [1, 64];
 const KEYS = ['polymongo-rs', 'polymongo-rs-docs', 'polymongo', 'polymongo-lean', 'usedb', 'usedb-lean', 'pool-per-tenant', 'driver'];
 /** `.lean()` changes reads only: the lean rows skip insertOne, which the row above measures. */
 const LEAN_TWINS = new Set(['polymongo-rs', 'polymongo-lean', 'usedb-lean']);
+/** `save()` is a document's: only the contenders that read documents run it. */
+const SAVES = new Set(['polymongo-rs-docs', 'polymongo', 'usedb']);
 const column = (op, concurrency) => `${op}@${concurrency}`;
 
 export async function run({ uri, rounds, ceiling }) {
@@ -33,6 +35,7 @@ export async function run({ uri, rounds, ceiling }) {
         try {
           for (const op of OPS) {
             if (op === 'insertOne' && LEAN_TWINS.has(key)) continue;
+            if (op === 'save' && !SAVES.has(key)) continue;
             for (const concurrency of CONCURRENCY) {
               const { ops, cpuUs, wallMs } = contender
                 ? await measure(contender, tenants, ids, op, concurrency)
@@ -65,6 +68,7 @@ async function measure(contender, tenants, ids, op, concurrency) {
     const handle = contender.tenant(tenants[t]);
     if (op === 'findOne') return contender.findOne(handle, ids[t][Math.floor(n / tenants.length) % ids[t].length]);
     if (op === 'insertOne') return contender.insertOne(handle, n);
+    if (op === 'save') return contender.save(handle, ids[t][Math.floor(n / tenants.length) % ids[t].length], n);
     return contender.find100(handle);
   };
   const runFor = async (ms) => {

@@ -21,7 +21,8 @@ function withId(doc, ctx) {
   if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw ctx.errors.invalid('Document must be a valid JavaScript object');
   }
-  if (doc._id === undefined) doc._id = new ctx.codec.BSON.ObjectId();
+  // As the Node driver (maybeAddIdToDocuments): a null `_id` is given one too.
+  if (doc._id == null) doc._id = new ctx.codec.BSON.ObjectId();
   return doc;
 }
 

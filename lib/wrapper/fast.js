@@ -136,35 +136,94 @@ function createsAsTheEngine(schema) {
   const options = schema.options;
   if (options.minimize === false || options.shardKey != null || options.writeConcern != null) return false;
   if (options.timestamps?.currentTime != null || schema.paths._id?.options?.auto !== true) return false;
+  // Timestamps on date paths of the document itself, which the engine sets.
+  for (const name of timestampPaths(options.timestamps)) {
+    if (name.includes('.') || (schema.paths[name] != null && schema.paths[name].instance !== 'Date')) return false;
+  }
   return subdocumentsAsTheEngine(schema, true, new Set());
 }
 
+/** The paths `timestamps` names (`true`: createdAt and updatedAt). */
+function timestampPaths(timestamps) {
+  if (!timestamps) return [];
+  const name = (key) => (timestamps === true || timestamps[key] === undefined || timestamps[key] === true ? key : timestamps[key] || null);
+  return [name('createdAt'), name('updatedAt')].filter((n) => typeof n === 'string');
+}
+
+/** Whether Mongoose builds `schema`'s part of a new document as the engine does: no middleware of the
+ *  application's, no discriminators, no timestamps on subdocuments, no virtual with a setter (the
+ *  input may set it), and no path the engine's spec does not describe: a Buffer's `subtype`, an
+ *  ObjectId with `auto` beside `_id`, a default given with `.default()` rather than as an option, a
+ *  default subdocument or map. */
 function subdocumentsAsTheEngine(schema, top, seen) {
   if (seen.has(schema)) return true;
   seen.add(schema);
   if (ownHookCount(schema.s.hooks) > 0 || (!top && schema.options.timestamps)) return false;
-  let discriminators = false;
-  schema.eachPath((_path, type) => {
-    if (type.discriminators != null || type.Constructor?.discriminators != null || type.caster?.discriminators != null) discriminators = true;
+  if (Object.values(schema.virtuals ?? {}).some((virtual) => (virtual.setters?.length ?? 0) > 0)) return false;
+  let plain = true;
+  schema.eachPath((path, type) => {
+    const options = type.options ?? {};
+    if (type.discriminators != null || type.Constructor?.discriminators != null || type.caster?.discriminators != null) plain = false;
+    if (type.instance === 'Buffer' && options.subtype != null) plain = false;
+    if (type.instance === 'ObjectId' && options.auto && path !== '_id') plain = false;
+    const document = type.$isSingleNested || type.$isMongooseDocumentArray;
+    if ((document || type.instance === 'Map') && Object.hasOwn(options, 'default')) plain = false;
+    // (An auto `_id`'s default is Mongoose's ObjectId maker, which the spec knows.)
+    const ownDefault = Object.hasOwn(options, 'default') ? options.default : undefined;
+    if (!type.$isMongooseArray && !document && !options.auto && type.defaultValue !== ownDefault) plain = false;
   });
-  if (discriminators) return false;
+  if (!plain) return false;
   return (schema.childSchemas ?? []).every((child) => subdocumentsAsTheEngine(child.schema, false, seen));
 }
 
-/** Whether `value`, a document to create, is plain data the engine casts as Mongoose does: as a plain
- *  filter (`plainFilter`), with no key that Mongoose would read as a path (`a.b`) or that starts
- *  with `$`, at most `depth` deep. */
+/** What of `schema` and its subdocuments' schemas the fast path read when it was built, to notice a
+ *  change made since (a path, validator, default, setter or option added or changed), which it has
+ *  not taken in: each schema's options and, per path, its type, options, validators, setters and
+ *  default. */
+function fingerprint(schema, out = [], seen = new Set()) {
+  if (seen.has(schema)) return out;
+  seen.add(schema);
+  out.push(schema, Object.keys(schema.paths).length, Object.keys(schema.virtuals ?? {}).length, ...Object.values(schema.options));
+  for (const type of Object.values(schema.paths)) {
+    out.push(type, type.options, type.validators?.length, type.setters?.length, type.defaultValue, type._castFunction);
+  }
+  for (const child of schema.childSchemas ?? []) fingerprint(child.schema, out, seen);
+  return out;
+}
+
+function sameFingerprint(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Keys Mongoose drops or treats specially when it sets a document's paths. */
+const SPECIAL_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Whether `value`, a document to create, is plain data that the engine casts as Mongoose does and
+ *  that Mongoose's document keeps as BSON stores it: as a plain filter (`plainFilter`), with no key
+ *  that Mongoose reads as a path (`a.b`), starts with `$` or is special (`__proto__`), no empty object
+ *  (Mongoose's document keeps it, its insert does not), no null `_id` (Mongoose makes one), no array
+ *  with holes, no string that is not well-formed UTF-16, at most `depth` deep. */
 function plainDocument(value, depth = 16) {
+  if (typeof value === 'string') return value.isWellFormed();
   if (value === null || typeof value !== 'object') return plainFilter(value, 0);
   if (depth === 0) return false;
-  if (Array.isArray(value)) return value.every((v) => plainDocument(v, depth - 1));
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !plainDocument(value[i], depth - 1)) return false;
+    return true;
+  }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return isPlainValue(value);
   if (Object.hasOwn(value, '_bsontype')) return false;
+  let empty = true;
   for (const key in value) {
-    if (key.includes('.') || key.startsWith('$') || !plainDocument(value[key], depth - 1)) return false;
+    empty = false;
+    const v = value[key];
+    if (key.includes('.') || key.startsWith('$') || SPECIAL_KEYS.has(key) || !key.isWellFormed()) return false;
+    if ((key === '_id' && v == null) || !plainDocument(v, depth - 1)) return false;
   }
-  return true;
+  return !empty;
 }
 
 /** The keys of `target`, a document's `_doc` or one of its nested objects as `hydrate` built them, put
@@ -211,9 +270,18 @@ class FastPath {
       return;
     }
     /** Whether `create` can run here, checked again per call for what may change since. */
-    this.creates = this.schema.fnDefaults.length === 0 && this.schema.jsChecks.length === 0 && createsAsTheEngine(root.schema);
+    this.creates = this.schema.fnDefaults.length === 0 && this.schema.customChecks === 0 && createsAsTheEngine(root.schema);
     /** The application's hooks on the model's schema now: one added later sends `create` to Mongoose. */
     this.hookCount = ownHookCount(root.schema.s.hooks);
+    /** The schema as the spec was built from it (`fingerprint`). */
+    this.built = fingerprint(root.schema);
+  }
+
+  /** Whether the model's schema is still the one the spec was built from; once it is not, every call
+   *  takes Mongoose's path, which reads the schema as it is now. */
+  current() {
+    if (this.schema !== null && !sameFingerprint(fingerprint(this.root.schema), this.built)) this.schema = null;
+    return this.schema !== null;
   }
 
   /** Whether the engine can run `Model.create(...args)` in full: one plain object, no options, on a
@@ -223,8 +291,11 @@ class FastPath {
     if (!this.creates || args.length !== 1 || this.root.discriminators != null) return false;
     const input = args[0];
     if (input === null || typeof input !== 'object' || Object.getPrototypeOf(input) !== Object.prototype) return false;
-    if (this.root.create !== this.root.base.Model.create || ownHookCount(this.root.schema.s.hooks) !== this.hookCount) return false;
-    return !optionsAddToQueries(Model) && ownTypeCasts(Model.base) && plainDocument(input);
+    const { base } = this.root;
+    if (this.root.create !== base.Model.create || ownHookCount(this.root.schema.s.hooks) !== this.hookCount) return false;
+    // `castNonArrays: false` refuses a single value for an array, which the engine wraps.
+    if (base.Schema.Types.Array.options?.castNonArrays === false) return false;
+    return !optionsAddToQueries(Model) && ownTypeCasts(base) && plainDocument(input) && this.current();
   }
 
   /** Creates one document as Mongoose's `create` would: cast, defaulted, validated and stamped by the
@@ -249,7 +320,8 @@ class FastPath {
       if (Model.listeners('error').length > 0) Model.emit('error', error);
       throw error;
     }
-    const created = Model.hydrate(doc);
+    // Mongoose's own hydrate: a static of the application's of that name is not Mongoose's create.
+    const created = this.root.base.Model.hydrate.call(Model, doc);
     created._doc = inOrderOf(created._doc, doc);
     // A document just saved has no path in the 'init' state (it was built, not read), and its required
     // paths in the 'require' state, as Mongoose's constructor puts them.
@@ -285,7 +357,7 @@ class FastPath {
     // A filter that is not an object (`find(null)`) is Mongoose's to take or refuse.
     const conditions = query._conditions;
     if (conditions === null || typeof conditions !== 'object' || Array.isArray(conditions)) return false;
-    return !optionsAddToQueries(query.model) && ownTypeCasts(query.model.base) && plainFilter(conditions);
+    return !optionsAddToQueries(query.model) && ownTypeCasts(query.model.base) && plainFilter(conditions) && this.current();
   }
 
   /** Runs `query` on the engine: a `find` / `findOne` resolves to plain documents when lean, else to
@@ -300,14 +372,16 @@ class FastPath {
     if (query._fields != null) options.projection = query._fields;
     const { native } = this.schema;
     const lean = query._mongooseOptions.lean;
+    // Mongoose's own hydrate, as its query builds each document (not a static of that name).
+    const hydrate = (doc) => this.root.base.Model.hydrate.call(Model, doc);
     try {
       if (query.op === 'find') {
         const docs = await collection.castFind(native, query._conditions, options).toArray();
-        return lean ? docs : docs.map((doc) => Model.hydrate(doc));
+        return lean ? docs : docs.map(hydrate);
       }
       if (query.op === 'findOne') {
         const doc = await collection.castFindOne(native, query._conditions, options);
-        return lean || doc === null ? doc : Model.hydrate(doc);
+        return lean || doc === null ? doc : hydrate(doc);
       }
       return await collection.castCountDocuments(native, query._conditions, options);
     } catch (err) {

@@ -84,6 +84,14 @@ const BUILT_IN = {
   regexp: 'regexp',
 };
 
+/** Whether `bound` is of the type the engine compares `schemaType`'s values with: a number for a
+ *  Number path, a date for a Date path. */
+function nativeBound(schemaType, bound) {
+  if (schemaType.instance === 'Number') return typeof bound === 'number';
+  if (schemaType.instance === 'Date') return bound instanceof Date;
+  return false;
+}
+
 /** The element type of an array path (Mongoose 8 and 9 name it differently). */
 const elementOf = (schemaType) => schemaType.embeddedSchemaType ?? schemaType.$embeddedSchemaType ?? schemaType.caster;
 
@@ -161,7 +169,8 @@ class SpecBuilder {
     }
     const value = o.default;
     if (value === undefined) return;
-    if (value === Date.now) field.default = { now: true };
+    // `Date.now` is the time of the write on a date path; elsewhere Mongoose casts the number it returns.
+    if (value === Date.now && field.type === 'date') field.default = { now: true };
     else if (typeof value === 'function') this.fnDefaults.push({ path, schemaType });
     else field.default = { value };
   }
@@ -183,6 +192,9 @@ class SpecBuilder {
       } else if (v.type === 'regexp') {
         checks.push({ id, kind: 'match', pattern: v.regexp.source, flags: v.regexp.flags });
         this.patterns.push({ path, validator: v, id, schemaType });
+      } else if ((v.type === 'min' || v.type === 'max') && !nativeBound(schemaType, v[bound])) {
+        // A bound of another type (`max: '5'`, a date as a string) is compared by JS's coercions.
+        this.jsChecks.push({ path, validator: v, id, schemaType });
       } else {
         checks.push({ id, kind: v.type, value: v[bound] });
       }
@@ -231,7 +243,16 @@ class ModelSchema {
     this.native = nativeSchema(builder.schema(model.schema, [], model.modelName), this.codec.BSON);
     this.validators = builder.validators;
     const leftToJs = new Set(this.native.jsValidators);
+    /** Validators only JS runs: custom ones, conditional `required`, other bounds, and the patterns
+     *  the Rust regex engine does not take. */
     this.jsChecks = builder.jsChecks.concat(builder.patterns.filter((p) => leftToJs.has(p.id)));
+    /** Validators of the application's own code (custom, conditional `required`), which Mongoose
+     *  runs with the document as `this`. */
+    this.customChecks = builder.jsChecks.length;
+    /** What a whole document is checked with in JS after the engine's cast: `jsChecks`, and every
+     *  pattern again, as JS's RegExp (the engine's regex engine may accept what JS's refuses: `.`
+     *  and astral characters or line separators, case folding, sticky patterns). */
+    this.documentChecks = builder.jsChecks.concat(builder.patterns);
     this.fnDefaults = builder.fnDefaults;
   }
 
@@ -256,7 +277,7 @@ class ModelSchema {
     // 64-bit integers (BigInt paths) stay bigints, as Mongoose's document holds them, so that the
     // document inserted from `doc` stores them as such.
     const doc = this.codec.decode(bytes, { useBigInt64: true });
-    if (this.jsChecks.length > 0) await this.runJsChecks(doc, doc);
+    if (this.documentChecks.length > 0) await this.runJsChecks(doc, doc, this.documentChecks);
     return { bytes, doc };
   }
 
@@ -275,9 +296,9 @@ class ModelSchema {
     if (errors.length > 0) throw this.validationError(errors);
   }
 
-  async runJsChecks(doc, scope) {
+  async runJsChecks(doc, scope, checks) {
     const errors = [];
-    for (const check of this.jsChecks) {
+    for (const check of checks) {
       for (const [path, value] of valuesAt(doc, check.path)) {
         const error = await this.runCheck(check, path, value, scope, false);
         if (error) errors.push(error);

@@ -155,6 +155,8 @@ fn cast_fields(
             }
             None => match strict {
                 Strict::Drop => {}
+                // Mongoose's `minimize` drops the empty objects of a new document's unknown paths too.
+                Strict::Keep if ctx.whole => given.extend(minimize(value).map(|v| (None, key, v))),
                 Strict::Keep => given.push((None, key, value)),
                 Strict::Throw => ctx.refuse_unknown(format!("{prefix}{key}")),
             },
