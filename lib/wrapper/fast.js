@@ -328,7 +328,7 @@ class FastPath {
     for (const document of [created, ...created.$getAllSubdocs()]) {
       const paths = document.$__.activePaths;
       paths.clear('init');
-      for (const path of document.$__schema.requiredPaths(true)) paths.require(path);
+      for (const path of document.$__schema.requiredPaths()) paths.require(path);
     }
     // Mongoose gives an insert's result as the number affected.
     created.$emit('save', created, result);
