@@ -458,6 +458,18 @@ for (const mongoose of MONGOOSES) {
           input: () => ({ a: 'x' }),
           before: (Model) => Model.schema.path('a').validate((v) => v.length > 3, 'a too short'),
         },
+        'an array of arrays given flat values': { schema: (m) => new m.Schema({ grid: [[Number]] }), input: () => ({ grid: [1, 2] }) },
+        'a method queued on the schema': {
+          schema: (m) => {
+            const schema = new m.Schema({ name: String, tag: String });
+            schema.method('tagged', function tagged() {
+              this.tag = 'acme';
+            });
+            schema.queue('tagged', []);
+            return schema;
+          },
+          input: () => ({ name: 'x' }),
+        },
         'castNonArrays turned off': {
           schema: (m) => new m.Schema({ tags: [String] }),
           input: () => ({ tags: 'x' }),
@@ -487,10 +499,12 @@ for (const mongoose of MONGOOSES) {
           const castNonArrays = Schema.Types.Array.options.castNonArrays;
           try {
             before?.(Model, side.base);
+            const events = [];
+            for (const event of ['init', 'validate', 'save']) Model.on(event, () => events.push(event));
             const doc = await Model.create(input());
             const stored = await Model.collection.find({}).toArray();
             const again = await Model.create(input()).then(() => 'created again', (e) => e.name);
-            out[name] = [ordered(BSON, stored), ordered(BSON, doc.toObject()), JSON.stringify(doc.$locals), doc.modifiedPaths(), doc.a?.map?.((v) => (v === undefined ? 'undefined' : v)) ?? JSON.stringify(doc.a), again];
+            out[name] = [ordered(BSON, stored), ordered(BSON, doc.toObject()), JSON.stringify(doc.$locals), doc.modifiedPaths(), doc.a?.map?.((v) => (v === undefined ? 'undefined' : v)) ?? JSON.stringify(doc.a), again, events, doc.$__.validationError];
           } catch (err) {
             out[name] = [err.name, err.message];
           } finally {
@@ -502,6 +516,35 @@ for (const mongoose of MONGOOSES) {
       assert.ok(!(ours instanceof Error), ours?.stack);
       for (const name of Object.keys(cases)) assert.deepEqual(ours[name], theirs[name], name);
       assert.match(theirs['bounds of another type'][1], /more than maximum allowed value \(5\)/);
+    });
+
+    test('init() rejects with the index build the server refused, as Mongoose\'s', async () => {
+      const [plainDb, ourDb] = [uniqueDb(PREFIX), uniqueDb(PREFIX)];
+      for (const db of [plainDb, ourDb]) await suite.client.db(db).collection('members').insertMany([{ email: 'a' }, { email: 'a' }]);
+      const base = new mongoose.Mongoose();
+      const schema = () => new base.Schema({ email: { type: String, unique: true } });
+      const conn = await base.createConnection(suite.uri).asPromise();
+      two.wrapper.on('error', () => {});
+      try {
+        const settle = (p) => p.then(() => 'ok', (e) => `${e.name} ${e.code}`);
+        const run = async (Member) => [await settle(Member.init()), await settle(Member.create({ email: 'b' })), await settle(Member.init())];
+        const theirs = await run(conn.useDb(plainDb).model('Member', schema()));
+        const ours = await run(two.wrapper.wrapModel(base.model('Member', schema())).db(ourDb));
+        assert.deepEqual(ours, theirs);
+        assert.deepEqual(theirs, ['MongoServerError 11000', 'ok', 'MongoServerError 11000']);
+      } finally {
+        await conn.close();
+      }
+    });
+
+    test('collectionOptions make the collection before the first write, as Mongoose\'s', async () => {
+      const define = (m) => ({ Checked: new m.Schema({ email: String }, { collectionOptions: { validator: { $jsonSchema: { bsonType: 'object', required: ['email'] } } } }) });
+      const { ours, theirs } = await two.run(define, async ({ Checked }) => {
+        const settle = (p) => p.then(() => 'ok', (e) => `${e.name} ${e.code}`);
+        return [await settle(Checked.create({ name: 'no email' })), await settle(Checked.create({ email: 'e' }))];
+      });
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(theirs, ['MongoServerError 121', 'ok']);
     });
 
     test('what the engine cannot ask the server for is a clear error', async () => {

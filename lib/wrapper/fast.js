@@ -152,7 +152,7 @@ function timestampPaths(timestamps) {
 
 /** Whether Mongoose builds `schema`'s part of a new document as the engine does: no middleware of the
  *  application's, no discriminators, no timestamps on subdocuments, no virtual with a setter (the
- *  input may set it), and no path the engine's spec does not describe: a Buffer's `subtype`, an
+ *  input may set it), no method queued with `schema.queue()`, and no path the engine's spec does not describe: a Buffer's `subtype`, an
  *  ObjectId with `auto` beside `_id`, a default given with `.default()` rather than as an option, a
  *  default subdocument or map. */
 function subdocumentsAsTheEngine(schema, top, seen) {
@@ -160,6 +160,8 @@ function subdocumentsAsTheEngine(schema, top, seen) {
   seen.add(schema);
   if (ownHookCount(schema.s.hooks) > 0 || (!top && schema.options.timestamps)) return false;
   if (Object.values(schema.virtuals ?? {}).some((virtual) => (virtual.setters?.length ?? 0) > 0)) return false;
+  // A method queued with `schema.queue()` runs on each document Mongoose builds (applyQueue).
+  if ((schema.callQueue ?? []).some(([name]) => name !== 'pre' && name !== 'post' && name !== 'on')) return false;
   let plain = true;
   schema.eachPath((path, type) => {
     const options = type.options ?? {};
@@ -293,6 +295,8 @@ class FastPath {
     if (input === null || typeof input !== 'object' || Object.getPrototypeOf(input) !== Object.prototype) return false;
     const { base } = this.root;
     if (this.root.create !== base.Model.create || ownHookCount(this.root.schema.s.hooks) !== this.hookCount) return false;
+    // `hydrate` emits 'init' on the model, which Mongoose's create does not.
+    if (Model.listeners('init').length > 0) return false;
     // `castNonArrays: false` refuses a single value for an array, which the engine wraps.
     if (base.Schema.Types.Array.options?.castNonArrays === false) return false;
     return !optionsAddToQueries(Model) && ownTypeCasts(base) && plainDocument(input) && this.current();
@@ -307,10 +311,28 @@ class FastPath {
   async create(Model, input, mongoosePath) {
     let doc;
     try {
-      ({ doc } = await this.schema.castDocument(input));
+      // The root `_id` is made first, by the application's ObjectId, as Mongoose makes it, so that
+      // ids the application makes next sort after it.
+      ({ doc } = await this.schema.castDocument(Object.hasOwn(input, '_id') ? input : { _id: new this.ctx.codec.BSON.ObjectId(), ...input }));
     } catch {
       return mongoosePath();
     }
+    // Mongoose's own hydrate: a static of the application's of that name is not Mongoose's create.
+    const created = this.root.base.Model.hydrate.call(Model, doc);
+    created._doc = inOrderOf(created._doc, doc);
+    // A document just validated and saved has no path in the 'init' state (it was built, not read),
+    // its required paths in the 'require' state, as Mongoose's constructor puts them, and Mongoose
+    // 9's record of a validation that found nothing.
+    for (const document of [created, ...created.$getAllSubdocs()]) {
+      const paths = document.$__.activePaths;
+      paths.clear('init');
+      for (const path of document.$__schema.requiredPaths()) paths.require(path);
+    }
+    if (this.schema.mongooseMajor >= 9) created.$__.validationError = null;
+    // Validated: the document's and the model's 'validate' events, while the document is still new.
+    created.$isNew = true;
+    created.$emit('validate', created);
+    Model.emit('validate', created);
     let result;
     try {
       result = await Model.collection.insertOne(doc);
@@ -320,16 +342,7 @@ class FastPath {
       if (Model.listeners('error').length > 0) Model.emit('error', error);
       throw error;
     }
-    // Mongoose's own hydrate: a static of the application's of that name is not Mongoose's create.
-    const created = this.root.base.Model.hydrate.call(Model, doc);
-    created._doc = inOrderOf(created._doc, doc);
-    // A document just saved has no path in the 'init' state (it was built, not read), and its required
-    // paths in the 'require' state, as Mongoose's constructor puts them.
-    for (const document of [created, ...created.$getAllSubdocs()]) {
-      const paths = document.$__.activePaths;
-      paths.clear('init');
-      for (const path of document.$__schema.requiredPaths()) paths.require(path);
-    }
+    created.$isNew = false;
     // Mongoose gives an insert's result as the number affected.
     created.$emit('save', created, result);
     Model.emit('save', created, result);

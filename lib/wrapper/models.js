@@ -21,7 +21,7 @@ const MAX_SET_UPS = 50_000;
 /** MongoDB's NamespaceNotFound: collMod on a collection that does not exist yet. */
 const NAMESPACE_NOT_FOUND = 26;
 /** Schema options that only a `create` command can apply, so a collection is created for them. */
-const COLLECTION_OPTIONS = ['capped', 'timeseries', 'clusteredIndex', 'collation', 'expireAfterSeconds', 'changeStreamPreAndPostImages'];
+const COLLECTION_OPTIONS = ['capped', 'timeseries', 'clusteredIndex', 'collation', 'expireAfterSeconds', 'changeStreamPreAndPostImages', 'collectionOptions'];
 
 /** The database's class whose `populate` is running, for the schema's ref functions (`refInDatabase`). */
 const populating = new AsyncLocalStorage();
@@ -319,9 +319,12 @@ class Tenancy {
     refsInDatabase(tenancy, schema);
     staticHooksOnThis(Layer, root);
     perClass(tenancy, Layer, root);
-    // `init()` readies this database (indexes, validator) instead of the application's connection.
-    Layer.init = function initOnEngine() {
-      return tenancy.setUp(tenancy.layer(root), this) ?? Promise.resolve();
+    // `init()` readies this database (indexes, validator) instead of the application's connection,
+    // and rejects with what failed, as Mongoose's does.
+    Layer.init = async function initOnEngine() {
+      const layer = tenancy.layer(root);
+      const failed = (await tenancy.setUp(layer, this)) ?? layer.refusals.get(this.db.name);
+      if (failed instanceof Error) throw failed;
     };
     const autoIndex = options.autoIndex ?? (schema.options.autoIndex ?? root.db?.config?.autoIndex ?? root.base.options?.autoIndex) !== false;
     const layer = {
@@ -337,6 +340,8 @@ class Tenancy {
       jsonSchema: options.jsonSchema === true,
       createsCollection: COLLECTION_OPTIONS.some((name) => schema.options[name] != null && schema.options[name] !== false),
       setUps: new Map(),
+      /** Per database, the set-up the server refused, for `init()`; forgotten with its `setUps` entry. */
+      refusals: new Map(),
     };
     layer.setsUp = layer.autoIndex || layer.jsonSchema || layer.createsCollection;
     return layer;
@@ -358,21 +363,33 @@ class Tenancy {
    *  `ensureIndexes`), once per database. The write waits, so a unique index holds from the first
    *  document. Reads never come here, so reading a database does not create it. A failure is reported
    *  on the wrapper (an 'error' event), never thrown into the write that started it; a refusal by the
-   *  server is not tried again, a failure to reach it is. Null once done. */
+   *  server is not tried again, a failure to reach it is. Null once done; else a promise of the
+   *  failure, if any. */
   setUp(layer, Tenant) {
     const db = Tenant.db.name;
     const pending = layer.setUps.get(db);
     if (pending === true) return null;
     if (pending !== undefined) return pending;
     const run = this.runSetUp(layer, Tenant).then(
-      () => layer.setUps.set(db, true),
+      () => {
+        layer.setUps.set(db, true);
+      },
       (err) => {
-        if (typeof err.code === 'number') layer.setUps.set(db, true);
-        else layer.setUps.delete(db);
+        if (typeof err.code === 'number') {
+          layer.setUps.set(db, true);
+          layer.refusals.set(db, err);
+        } else {
+          layer.setUps.delete(db);
+        }
         this.wrapper._report(err, { db, collection: layer.collectionName, during: 'setUp' });
+        return err;
       },
     );
-    if (layer.setUps.size >= MAX_SET_UPS) layer.setUps.delete(layer.setUps.keys().next().value);
+    if (layer.setUps.size >= MAX_SET_UPS) {
+      const oldest = layer.setUps.keys().next().value;
+      layer.setUps.delete(oldest);
+      layer.refusals.delete(oldest);
+    }
     layer.setUps.set(db, run);
     return run;
   }

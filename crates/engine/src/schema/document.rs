@@ -420,6 +420,12 @@ fn cast_array(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Opti
             }
         }
         Kind::Array | Kind::Mixed | Kind::Object | Kind::Map | Kind::Opaque => {
+            // Mongoose wraps an array of arrays given flat values its own way (`[1, 2]` becomes
+            // `[[1, 2]]`), left to it.
+            if item.kind == Kind::Array && items.iter().any(|e| !matches!(e, Bson::Array(_) | Bson::Null)) {
+                ctx.thrown = Some(Error::NotCastable("a value that is not an array in an array of arrays"));
+                return None;
+            }
             for (i, element) in items.into_iter().enumerate() {
                 let element_path = format!("{path}.{i}");
                 let v = cast_value(item, element, &element_path, ctx)?;
