@@ -246,8 +246,9 @@ class ModelSchema {
     /** Validators only JS runs: custom ones, conditional `required`, other bounds, and the patterns
      *  the Rust regex engine does not take. */
     this.jsChecks = builder.jsChecks.concat(builder.patterns.filter((p) => leftToJs.has(p.id)));
-    /** Validators of the application's own code (custom, conditional `required`), which Mongoose
-     *  runs with the document as `this`. */
+    /** How many validators JS runs by Mongoose's own rules (custom ones and conditional `required`,
+     *  with the document as `this`; bounds of another type): `create`'s fast path leaves those
+     *  documents to Mongoose. */
     this.customChecks = builder.jsChecks.length;
     /** What a whole document is checked with in JS after the engine's cast: `jsChecks`, and every
      *  pattern again, as JS's RegExp (the engine's regex engine may accept what JS's refuses: `.`
