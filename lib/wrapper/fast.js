@@ -13,7 +13,7 @@
 // Mongoose's own, message and reason included. Type-level casts the application changed
 // (`Schema.Types.String.cast(false)`, Boolean's `convertToTrue`) send every query to Mongoose.
 
-const { ModelSchema, ownTypeCasts } = require('./schema');
+const { ModelSchema, ownTypeCasts, timestampPaths } = require('./schema');
 
 /** The ops served here, with the query options each takes; any other option means Mongoose's path. */
 const READ_OPTIONS = new Set(['sort', 'limit', 'skip', 'batchSize', 'maxTimeMS', 'comment', 'hint', 'collation', 'allowDiskUse']);
@@ -73,9 +73,15 @@ function isPlainValue(v) {
  *  `depth` deep. A function, symbol, bigint or undefined, a Map, a Mongoose document or another
  *  class's instance is Mongoose's to cast (or refuse). */
 function plainFilter(value, depth = 16) {
+  return plainData(value, depth, false);
+}
+
+/** The walk of `plainFilter` and, with `document`, of `plainDocument`'s further rules. */
+function plainData(value, depth, document) {
   if (value === null) return true;
   switch (typeof value) {
     case 'string':
+      return !document || value.isWellFormed();
     case 'number':
     case 'boolean':
       return true;
@@ -85,15 +91,23 @@ function plainFilter(value, depth = 16) {
       return false;
   }
   if (depth === 0) return false;
-  if (Array.isArray(value)) return value.every((v) => plainFilter(v, depth - 1));
+  if (Array.isArray(value)) {
+    if (!document) return value.every((v) => plainData(v, depth - 1, false));
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !plainData(value[i], depth - 1, true)) return false;
+    return true;
+  }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return isPlainValue(value);
   // A plain object posing as a BSON value is js-bson's to refuse, or Mongoose's.
   if (Object.hasOwn(value, '_bsontype')) return false;
+  let empty = true;
   for (const key in value) {
-    if (!plainFilter(value[key], depth - 1)) return false;
+    empty = false;
+    const v = value[key];
+    if (document && (key.includes('.') || key.startsWith('$') || SPECIAL_KEYS.has(key) || !key.isWellFormed() || (key === '_id' && v == null))) return false;
+    if (!plainData(v, depth - 1, document)) return false;
   }
-  return true;
+  return !(document && empty);
 }
 
 /** A projection Mongoose sends as it is: plain paths set to 0 or 1 (not `-path` or `+path`, which
@@ -137,17 +151,11 @@ function createsAsTheEngine(schema) {
   if (options.minimize === false || options.shardKey != null || options.writeConcern != null) return false;
   if (options.timestamps?.currentTime != null || schema.paths._id?.options?.auto !== true) return false;
   // Timestamps on date paths of the document itself, which the engine sets.
-  for (const name of timestampPaths(options.timestamps)) {
+  for (const name of options.timestamps ? Object.values(timestampPaths(options.timestamps)) : []) {
+    if (typeof name !== 'string') continue;
     if (name.includes('.') || (schema.paths[name] != null && schema.paths[name].instance !== 'Date')) return false;
   }
   return subdocumentsAsTheEngine(schema, true, new Set());
-}
-
-/** The paths `timestamps` names (`true`: createdAt and updatedAt). */
-function timestampPaths(timestamps) {
-  if (!timestamps) return [];
-  const name = (key) => (timestamps === true || timestamps[key] === undefined || timestamps[key] === true ? key : timestamps[key] || null);
-  return [name('createdAt'), name('updatedAt')].filter((n) => typeof n === 'string');
 }
 
 /** Whether Mongoose builds `schema`'s part of a new document as the engine does: no middleware of the
@@ -207,25 +215,8 @@ const SPECIAL_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
  *  that Mongoose reads as a path (`a.b`), starts with `$` or is special (`__proto__`), no empty object
  *  (Mongoose's document keeps it, its insert does not), no null `_id` (Mongoose makes one), no array
  *  with holes, no string that is not well-formed UTF-16, at most `depth` deep. */
-function plainDocument(value, depth = 16) {
-  if (typeof value === 'string') return value.isWellFormed();
-  if (value === null || typeof value !== 'object') return plainFilter(value, 0);
-  if (depth === 0) return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!(i in value) || !plainDocument(value[i], depth - 1)) return false;
-    return true;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return isPlainValue(value);
-  if (Object.hasOwn(value, '_bsontype')) return false;
-  let empty = true;
-  for (const key in value) {
-    empty = false;
-    const v = value[key];
-    if (key.includes('.') || key.startsWith('$') || SPECIAL_KEYS.has(key) || !key.isWellFormed()) return false;
-    if ((key === '_id' && v == null) || !plainDocument(v, depth - 1)) return false;
-  }
-  return !empty;
+function plainDocument(value) {
+  return plainData(value, 16, true);
 }
 
 /** The keys of `target`, a document's `_doc` or one of its nested objects as `hydrate` built them, put

@@ -323,7 +323,7 @@ class Tenancy {
     // and rejects with what failed, as Mongoose's does.
     Layer.init = async function initOnEngine() {
       const layer = tenancy.layer(root);
-      const failed = (await tenancy.setUp(layer, this)) ?? layer.refusals.get(this.db.name);
+      const failed = (await tenancy.setUp(layer, this)) ?? layer.setUps.get(this.db.name);
       if (failed instanceof Error) throw failed;
     };
     const autoIndex = options.autoIndex ?? (schema.options.autoIndex ?? root.db?.config?.autoIndex ?? root.base.options?.autoIndex) !== false;
@@ -339,9 +339,8 @@ class Tenancy {
       explicitAutoIndex: options.autoIndex === true,
       jsonSchema: options.jsonSchema === true,
       createsCollection: COLLECTION_OPTIONS.some((name) => schema.options[name] != null && schema.options[name] !== false),
+      /** Per database: true once set up, the error the server refused it with, or the set-up under way. */
       setUps: new Map(),
-      /** Per database, the set-up the server refused, for `init()`; forgotten with its `setUps` entry. */
-      refusals: new Map(),
     };
     layer.setsUp = layer.autoIndex || layer.jsonSchema || layer.createsCollection;
     return layer;
@@ -368,28 +367,20 @@ class Tenancy {
   setUp(layer, Tenant) {
     const db = Tenant.db.name;
     const pending = layer.setUps.get(db);
-    if (pending === true) return null;
+    if (pending === true || pending instanceof Error) return null;
     if (pending !== undefined) return pending;
     const run = this.runSetUp(layer, Tenant).then(
       () => {
         layer.setUps.set(db, true);
       },
       (err) => {
-        if (typeof err.code === 'number') {
-          layer.setUps.set(db, true);
-          layer.refusals.set(db, err);
-        } else {
-          layer.setUps.delete(db);
-        }
+        if (typeof err.code === 'number') layer.setUps.set(db, err);
+        else layer.setUps.delete(db);
         this.wrapper._report(err, { db, collection: layer.collectionName, during: 'setUp' });
         return err;
       },
     );
-    if (layer.setUps.size >= MAX_SET_UPS) {
-      const oldest = layer.setUps.keys().next().value;
-      layer.setUps.delete(oldest);
-      layer.refusals.delete(oldest);
-    }
+    if (layer.setUps.size >= MAX_SET_UPS) layer.setUps.delete(layer.setUps.keys().next().value);
     layer.setUps.set(db, run);
     return run;
   }

@@ -73,6 +73,13 @@ function typeOf(schemaType) {
   return type;
 }
 
+/** The paths a schema's `timestamps` option names, `{ createdAt, updatedAt }`, each null when it is
+ *  off (`true`, or `true` for one of them, names it as Mongoose does). */
+function timestampPaths(timestamps) {
+  const name = (key) => (timestamps === true || timestamps[key] === undefined || timestamps[key] === true ? key : timestamps[key] || null);
+  return { createdAt: name('createdAt'), updatedAt: name('updatedAt') };
+}
+
 /** Built-in validator types the engine runs, with the option that holds each one's bound. */
 const BUILT_IN = {
   required: null,
@@ -131,11 +138,7 @@ class SpecBuilder {
       parent.fields.push(this.field(segments.at(-1), schemaType, [...path, ...segments]));
     }
     const spec = { model: modelName ?? '', fields: root.fields, strict, autoId: schema.paths._id?.options?.auto === true };
-    const ts = options.timestamps;
-    if (ts) {
-      const name = (key, fallback) => (ts === true || ts[key] === undefined || ts[key] === true ? fallback : ts[key] || null);
-      spec.timestamps = { createdAt: name('createdAt', 'createdAt'), updatedAt: name('updatedAt', 'updatedAt') };
-    }
+    if (options.timestamps) spec.timestamps = timestampPaths(options.timestamps);
     if (options.versionKey) spec.versionKey = options.versionKey;
     return spec;
   }
@@ -390,4 +393,4 @@ function fillAt(target, [head, ...rest], fill, owner) {
   fillAt(target[head], rest, fill, owner);
 }
 
-module.exports = { ModelSchema, ownTypeCasts };
+module.exports = { ModelSchema, ownTypeCasts, timestampPaths };
