@@ -32,7 +32,8 @@ enum Request {
     /// One operation kind at a concurrency, for `ms` after a warm-up: ops, CPU and wall time.
     #[serde(rename_all = "camelCase")]
     Cpu { tenants: Vec<String>, op: Op, concurrency: usize, warm_ms: u64, ms: u64 },
-    /// `count` databases `<prefix><i>` read once each, `concurrency` at a time: time and RSS growth.
+    /// `count` databases `<prefix><i>` read once each, `concurrency` at a time: time and RSS growth
+    /// over the run and over its second half.
     #[serde(rename_all = "camelCase")]
     Tenants { prefix: String, count: usize, concurrency: usize },
 }
@@ -68,25 +69,15 @@ async fn main() -> Result<()> {
         }
         Request::Tenants { prefix, count, concurrency } => {
             client.database("admin").run_command(doc! { "ping": 1 }).await?;
+            // Two halves, as the Node contenders read them: the second half's RSS growth is what each
+            // tenant keeps once the process has grown to its working size.
             let (rss, started) = (rss_bytes()?, Instant::now());
             let next = Arc::new(AtomicUsize::new(0));
-            let workers = (0..concurrency).map(|_| {
-                let (client, prefix, next) = (client.clone(), prefix.clone(), next.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= count {
-                            return Ok::<_, mongodb::error::Error>(());
-                        }
-                        let items = client.database(&format!("{prefix}{i}")).collection::<Document>(ITEMS);
-                        items.find_one(doc! { "_id": ObjectId::new() }).await?;
-                    }
-                })
-            });
-            for worker in workers.collect::<Vec<_>>() {
-                worker.await??;
-            }
-            json!({ "ms": started.elapsed().as_secs_f64() * 1e3, "rssGrowth": rss_bytes()? - rss })
+            read_tenants(&client, &prefix, &next, count / 2, concurrency).await?;
+            let half = rss_bytes()?;
+            read_tenants(&client, &prefix, &next, count, concurrency).await?;
+            let end = rss_bytes()?;
+            json!({ "ms": started.elapsed().as_secs_f64() * 1e3, "rssGrowth": end - rss, "rssSecondHalf": end - half })
         }
     };
     println!("{result}");
@@ -200,6 +191,27 @@ fn cpu_micros() -> u64 {
 }
 
 /// Resident set size, from /proc/self/statm (pages).
+/// Reads databases `{prefix}{i}` for the `i` taken from `next` below `end`, `concurrency` at a time.
+async fn read_tenants(client: &Client, prefix: &str, next: &Arc<AtomicUsize>, end: usize, concurrency: usize) -> Result<()> {
+    let workers = (0..concurrency).map(|_| {
+        let (client, prefix, next) = (client.clone(), prefix.to_owned(), next.clone());
+        tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= end {
+                    return Ok::<_, mongodb::error::Error>(());
+                }
+                let items = client.database(&format!("{prefix}{i}")).collection::<Document>(ITEMS);
+                items.find_one(doc! { "_id": ObjectId::new() }).await?;
+            }
+        })
+    });
+    for worker in workers.collect::<Vec<_>>() {
+        worker.await??;
+    }
+    Ok(())
+}
+
 fn rss_bytes() -> Result<i64> {
     let statm = std::fs::read_to_string("/proc/self/statm")?;
     let pages: i64 = statm.split_whitespace().nth(1).ok_or("no RSS in /proc/self/statm")?.parse()?;
