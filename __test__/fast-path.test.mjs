@@ -363,6 +363,36 @@ for (const mongoose of MONGOOSES) {
       assert.match(theirs[1], /"email":"ann@x.com","role":"user","profile":\{"name":"Ann","lang":"fr","prefs":\{"theme":"light"\}\}/);
     });
 
+    test('create makes the _ids as Mongoose makes them: by the application\'s ObjectId, the document\'s first, then its subdocuments\' in schema order', async () => {
+      let mongooseSaves = 0;
+      const { ours, theirs } = await two.run(accounts, async ({ Account }, side) => {
+        const $__save = side.base.Model.prototype.$__save;
+        side.base.Model.prototype.$__save = function counted(...args) {
+          if (side.way === 'ours') mongooseSaves++;
+          return $__save.apply(this, args);
+        };
+        try {
+          const out = [];
+          // Given out of schema order: `best` before `pets`, and `email` last.
+          for (const input of [{ best: { kind: 'dog' }, pets: [{ kind: 'cat' }, { kind: 'cow' }], email: 'ids@x.com' }, { pets: [{ kind: 'emu', _id: new side.base.Types.ObjectId() }, { kind: 'yak' }], email: 'given@x.com' }]) {
+            const doc = await Account.create(input);
+            const next = new side.base.Types.ObjectId();
+            // Where each id comes when the ids are sorted: creation order if one maker made them in turn.
+            const ids = [doc._id, ...doc.pets.map((p) => p._id), doc.best?._id, next].filter(Boolean).map(String);
+            out.push([...ids].sort().map((id) => ids.indexOf(id)));
+          }
+          out.push(side.way === 'ours' ? mongooseSaves : 0);
+          return out;
+        } finally {
+          side.base.Model.prototype.$__save = $__save;
+        }
+      });
+      assert.ok(!(ours instanceof Error), ours?.stack);
+      assert.deepEqual(ours, theirs);
+      // The id given in the second input was made before the create: it sorts first.
+      assert.deepEqual(theirs, [[0, 1, 2, 3, 4], [1, 0, 2, 3], 0]);
+    });
+
     test('create leaves to Mongoose what the engine does not do alone, and fails as Mongoose fails', async () => {
       const define = (m) => {
         const schemas = accounts(m);

@@ -66,7 +66,7 @@ function contenders() {
       key: 'polymongo-rs',
       peer: label,
       run: () => {
-        const bytes = schema.native.castDocument(schema.codec.encode(schema.applyDefaults(input()), { ignoreUndefined: true }), false);
+        const bytes = schema.native.castDocument(schema.codec.encode(schema.applyDefaults(input()), { ignoreUndefined: true }), false, schema.nextId);
         return schema.codec.decode(bytes);
       },
     });

@@ -248,7 +248,6 @@ function inOrderOf(target, source) {
 class FastPath {
   constructor(root, ctx) {
     this.root = root;
-    this.ctx = ctx;
     /** The model's schema on the engine; none when Mongoose's path must always run. */
     this.schema = null;
     /** Whether a path is `select: true`, which Mongoose adds to a projection. */
@@ -302,9 +301,9 @@ class FastPath {
   async create(Model, input, mongoosePath) {
     let doc;
     try {
-      // The root `_id` is made first, by the application's ObjectId, as Mongoose makes it, so that
-      // ids the application makes next sort after it.
-      ({ doc } = await this.schema.castDocument(Object.hasOwn(input, '_id') ? input : { _id: new this.ctx.codec.BSON.ObjectId(), ...input }));
+      // The `_id`s are made by the application's ObjectId in Mongoose's order (ModelSchema.nextId), so
+      // that they sort as Mongoose's do, and the ids the application makes next sort after them.
+      ({ doc } = await this.schema.castDocument(input));
     } catch {
       return mongoosePath();
     }

@@ -244,6 +244,10 @@ class ModelSchema {
     this.mongooseMajor = Number.parseInt(model.base.version, 10);
     const builder = new SpecBuilder();
     this.native = nativeSchema(builder.schema(model.schema, [], model.modelName), this.codec.BSON);
+    const { ObjectId } = this.codec.BSON;
+    /** The 12 bytes of a new ObjectId of the application's own maker (as Mongoose's `_id` default),
+     *  which the engine's cast calls for each auto `_id` in Mongoose's order. */
+    this.nextId = () => new ObjectId().id;
     this.validators = builder.validators;
     const leftToJs = new Set(this.native.jsValidators);
     /** Validators only JS runs: custom ones, conditional `required`, other bounds, and the patterns
@@ -274,7 +278,7 @@ class ModelSchema {
   async castDocument(input, replace = false) {
     let bytes;
     try {
-      bytes = this.native.castDocument(this.codec.encode(this.applyDefaults(input), IGNORE_UNDEFINED), replace);
+      bytes = this.native.castDocument(this.codec.encode(this.applyDefaults(input), IGNORE_UNDEFINED), replace, this.nextId);
     } catch (err) {
       throw this.error(this.driverErrors.fromNative(err));
     }

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use bson::oid::ObjectId;
 use bson::Document;
-use napi::bindgen_prelude::{Buffer, BufferSlice};
+use napi::bindgen_prelude::{Buffer, BufferSlice, Function, Uint8Array};
 use napi::Env;
 use napi_derive::napi;
 
@@ -37,10 +38,32 @@ impl NativeSchema {
     }
 
     /// A whole document, cast, filled in and validated; throws a ValidationError or StrictModeError.
+    /// `next_id` gives the 12 bytes of a new ObjectId (the application's maker, `new ObjectId().id`);
+    /// the cast calls it for each auto `_id`, in Mongoose's order.
     #[napi]
-    pub fn cast_document<'e>(&self, env: &'e Env, doc: Buffer, replace: bool) -> napi::Result<BufferSlice<'e>> {
+    pub fn cast_document<'e>(
+        &self,
+        env: &'e Env,
+        doc: Buffer,
+        replace: bool,
+        next_id: Function<(), Uint8Array>,
+    ) -> napi::Result<BufferSlice<'e>> {
         let mode = if replace { DocumentMode::Replace } else { DocumentMode::Insert };
-        let cast = decode::<Document>("document", &doc).and_then(|d| self.inner.cast_document(d, mode));
+        // A maker that fails (it is ours, so it should not) fails the cast: its id is not used.
+        let mut failed = None;
+        let mut ids = || match next_id.call(()).and_then(|id| {
+            <[u8; 12]>::try_from(&id[..]).map_err(|_| napi::Error::from_reason("an ObjectId is 12 bytes"))
+        }) {
+            Ok(id) => ObjectId::from_bytes(id),
+            Err(err) => {
+                failed.get_or_insert(err);
+                ObjectId::new()
+            }
+        };
+        let cast = decode::<Document>("document", &doc).and_then(|d| self.inner.cast_document(d, mode, &mut ids));
+        if let Some(err) = failed {
+            return Err(err);
+        }
         bytes(env, &cast.map_err(|e| js_error(env, &e))?)
     }
 

@@ -11,8 +11,15 @@ use super::spec::{DefaultValue, Field, Kind, Rule, Spec, Strict};
 use super::{DocumentMode, FieldError};
 use crate::error::Error;
 
-/// The state of one cast: the time defaults and timestamps use, and what failed so far.
-pub struct Context {
+/// Makes the auto `_id` of a new document or subdocument. The cast calls it in the order Mongoose's
+/// `new Model(doc)` makes them, so that given the application's ObjectId maker the ids sort as
+/// Mongoose's do: a document's own `_id` first (its default runs before setters), then its paths in
+/// schema order, each subdocument's `_id` before its own subdocuments'.
+pub type IdMaker<'a> = &'a mut dyn FnMut() -> ObjectId;
+
+/// The state of one cast: the time defaults and timestamps use, the `_id` maker, and what failed so
+/// far.
+pub struct Context<'a> {
     pub now: DateTime,
     /// Whether absent paths get their defaults and are checked for `required` (not so in updates).
     pub whole: bool,
@@ -20,11 +27,17 @@ pub struct Context {
     /// The first error Mongoose throws as soon as it meets it rather than collecting it with the
     /// others (StrictModeError, ObjectExpectedError, ObjectParameterError).
     pub thrown: Option<Error>,
+    ids: IdMaker<'a>,
 }
 
-impl Context {
-    pub fn new(now: DateTime, whole: bool) -> Self {
-        Context { now, whole, errors: Vec::new(), thrown: None }
+impl<'a> Context<'a> {
+    pub fn new(now: DateTime, whole: bool, ids: IdMaker<'a>) -> Self {
+        Context { now, whole, errors: Vec::new(), thrown: None, ids }
+    }
+
+    /// A context for a part cast on its own (its errors kept apart), with this one's clock and ids.
+    fn part(&mut self, whole: bool) -> Context<'_> {
+        Context::new(self.now, whole, &mut *self.ids)
     }
 
     pub fn refuse_unknown(&mut self, path: String) {
@@ -54,11 +67,11 @@ impl Context {
     }
 }
 
-pub fn cast(spec: &Spec, doc: Document, mode: DocumentMode, now: DateTime) -> Result<Document, Error> {
+pub fn cast(spec: &Spec, doc: Document, mode: DocumentMode, now: DateTime, ids: IdMaker) -> Result<Document, Error> {
     if mode == DocumentMode::Replace && doc.keys().next().is_some_and(|k| k.starts_with('$')) {
         return Err(Error::InvalidArgument("a replacement document must not contain update operators".into()));
     }
-    let mut ctx = Context::new(now, true);
+    let mut ctx = Context::new(now, true, ids);
     let mut out = cast_subdocument(spec, doc, "", &mut ctx, mode == DocumentMode::Insert);
     // Mongoose's save sets the timestamps, then the version key, on the document it built.
     if let Some(ts) = &spec.timestamps {
@@ -119,11 +132,19 @@ fn cast_fields(
     ctx: &mut Context,
     level: Level,
 ) -> Document {
-    // The input's paths, cast, in its order.
-    let mut given: Vec<(Option<usize>, String, Bson)> = Vec::with_capacity(doc.len());
+    // A new (sub)document's own `_id` is made before any of its paths is set.
+    let mut auto_id = (level == (Level::Document { auto_id: true }) && !doc.contains_key("_id")).then(|| (ctx.ids)());
+    // The input's paths: a new document's set in schema order, then unknown ones in the input's
+    // order (Mongoose's `$set` of an object, getKeysInSchemaOrder); an update's in its own order.
+    let mut entries: Vec<(Option<usize>, String, Bson)> =
+        doc.into_iter().map(|(key, value)| (fields.iter().position(|f| f.name == key), key, value)).collect();
+    if ctx.whole {
+        entries.sort_by_key(|(slot, _, _)| slot.unwrap_or(usize::MAX));
+    }
+    let mut given: Vec<(Option<usize>, String, Bson)> = Vec::with_capacity(entries.len());
     let mut seen = vec![false; fields.len()];
-    for (key, value) in doc {
-        match fields.iter().position(|f| f.name == key) {
+    for (slot, key, value) in entries {
+        match slot {
             Some(i) => {
                 seen[i] = true;
                 let field = &fields[i];
@@ -179,7 +200,7 @@ fn cast_fields(
         let path = path_of(field);
         let (value, is_before) = match (&field.default, field.kind) {
             _ if level == (Level::Document { auto_id: true }) && field.name == "_id" => {
-                (Some(Bson::ObjectId(ObjectId::new())), true)
+                (auto_id.take().map(Bson::ObjectId), true)
             }
             (Some(DefaultValue::Now(_)), _) => (Some(Bson::DateTime(ctx.now)), false),
             // An array of subdocuments wraps its default in a function of its own, which runs after
@@ -211,7 +232,7 @@ fn cast_fields(
                 continue;
             };
             let path = path_of(field);
-            let mut unchecked = Context::new(ctx.now, true);
+            let mut unchecked = ctx.part(true);
             let nested = cast_fields(
                 &field.fields,
                 field.strict,
@@ -497,11 +518,12 @@ pub fn cast_whole_subdocument(schema: &Spec, doc: Document, prefix: &str, ctx: &
     if ctx.whole {
         return cast_subdocument(schema, doc, prefix, ctx, true);
     }
-    let mut whole = Context::new(ctx.now, true);
+    let mut whole = ctx.part(true);
     let out = cast_subdocument(schema, doc, prefix, &mut whole, true);
-    ctx.errors.append(&mut whole.errors);
+    let Context { mut errors, thrown, .. } = whole;
+    ctx.errors.append(&mut errors);
     if ctx.thrown.is_none() {
-        ctx.thrown = whole.thrown;
+        ctx.thrown = thrown;
     }
     out
 }
@@ -643,7 +665,7 @@ mod tests {
         let s = spec(USER);
         let now = DateTime::from_millis(1000);
         let input = doc! { "name": "  Ann ", "age": "30", "tags": "A", "address": { "city": "X" }, "extra": 1, "pets": [{ "kind": "cat" }] };
-        let out = cast(&s, input, DocumentMode::Insert, now).unwrap();
+        let out = cast(&s, input, DocumentMode::Insert, now, &mut ObjectId::new).unwrap();
         assert!(out.get_object_id("_id").is_ok());
         assert_eq!(out.keys().next().map(String::as_str), Some("_id"));
         assert_eq!(out.get_str("name").unwrap(), "Ann");
@@ -656,6 +678,39 @@ mod tests {
         assert_eq!(out.get_datetime("createdAt").unwrap(), &now);
         assert_eq!(out.get_datetime("updatedAt").unwrap(), &now);
         assert_eq!(out.get_i32("__v").unwrap(), 0);
+    }
+
+    #[test]
+    fn ids_are_made_in_the_order_of_a_mongoose_document() {
+        let s = spec(
+            r#"{"autoId":true,"fields":[
+            {"name":"_id","type":"objectId"},
+            {"name":"subs","type":"array","item":{"name":"","type":"subdocument","schema":{"autoId":true,"fields":[
+                {"name":"_id","type":"objectId"},
+                {"name":"inner","type":"subdocument","schema":{"autoId":true,"fields":[{"name":"_id","type":"objectId"}]}}]}}},
+            {"name":"one","type":"subdocument","schema":{"autoId":true,"fields":[{"name":"_id","type":"objectId"}]}}]}"#,
+        );
+        let mut made = 0u8;
+        let mut ids = || {
+            made += 1;
+            ObjectId::from_bytes([made; 12])
+        };
+        // Given out of schema order, with one id given: the document's id first, then each
+        // subdocument's before those inside it, in schema order.
+        let given = ObjectId::from_bytes([0; 12]);
+        let input = doc! { "one": {}, "subs": [{ "inner": {} }, { "_id": given, "inner": {} }] };
+        let out = cast(&s, input, DocumentMode::Insert, DateTime::now(), &mut ids).unwrap();
+        let id = |n: u8| Bson::ObjectId(ObjectId::from_bytes([n; 12]));
+        assert_eq!(out.get("_id"), Some(&id(1)));
+        assert_eq!(
+            out.get("subs"),
+            Some(&Bson::from(vec![
+                Bson::from(doc! { "_id": id(2), "inner": { "_id": id(3) } }),
+                Bson::from(doc! { "_id": given, "inner": { "_id": id(4) } }),
+            ]))
+        );
+        assert_eq!(out.get_document("one").unwrap(), &doc! { "_id": id(5) });
+        assert_eq!(made, 5);
     }
 
     #[test]
@@ -679,17 +734,24 @@ mod tests {
         // Static defaults and the input's paths in schema order, then unknown paths, then `Date.now`
         // defaults and arrays of subdocuments, then the version key; a subdocument's `_id` where its
         // schema has it.
-        let out =
-            cast(&s, doc! { "extra": 1, "b": "B", "subs": [{ "q": 2, "p": "p" }] }, DocumentMode::Insert, now).unwrap();
+        let out = cast(
+            &s,
+            doc! { "extra": 1, "b": "B", "subs": [{ "q": 2, "p": "p" }] },
+            DocumentMode::Insert,
+            now,
+            &mut ObjectId::new,
+        )
+        .unwrap();
         assert_eq!(keys(&out), ["n", "tags", "subs", "b", "_id", "extra", "at", "__v"]);
         assert_eq!(out.get_document("n").unwrap(), &doc! { "d": { "k": "k" }, "y": "y" });
         assert_eq!(keys(&out.get_array("subs").unwrap()[0].as_document().unwrap().clone()), ["p", "q", "_id"]);
-        let out = cast(&s, doc! { "a": "A" }, DocumentMode::Insert, now).unwrap();
+        let out = cast(&s, doc! { "a": "A" }, DocumentMode::Insert, now, &mut ObjectId::new).unwrap();
         assert_eq!(keys(&out), ["a", "n", "tags", "b", "_id", "at", "subs", "__v"]);
         // A nested object the input sets: its paths in schema order, then the defaults under it.
-        let out = cast(&s, doc! { "n": { "y": "Y", "x": "X" } }, DocumentMode::Insert, now).unwrap();
+        let out =
+            cast(&s, doc! { "n": { "y": "Y", "x": "X" } }, DocumentMode::Insert, now, &mut ObjectId::new).unwrap();
         assert_eq!(out.get_document("n").unwrap(), &doc! { "x": "X", "y": "Y", "d": { "k": "k" } });
-        let out = cast(&s, doc! { "n": { "d": null } }, DocumentMode::Insert, now).unwrap();
+        let out = cast(&s, doc! { "n": { "d": null } }, DocumentMode::Insert, now, &mut ObjectId::new).unwrap();
         assert_eq!(out.get_document("n").unwrap(), &doc! { "d": { "k": "k" }, "y": "y" });
     }
 
@@ -697,7 +759,7 @@ mod tests {
     fn reports_every_failing_path() {
         let s = spec(USER);
         let input = doc! { "name": "A", "age": 5, "role": "root", "pets": [{}, { "kind": "dog" }] };
-        let errs = errors(cast(&s, input, DocumentMode::Insert, DateTime::now()));
+        let errs = errors(cast(&s, input, DocumentMode::Insert, DateTime::now(), &mut ObjectId::new));
         let expected = [
             ("name", "minlength"),
             ("age", "min"),
@@ -706,7 +768,13 @@ mod tests {
             ("address.city", "required"),
         ];
         assert_eq!(errs, expected.map(|(p, k)| (p.to_owned(), k.to_owned())));
-        let errs = errors(cast(&s, doc! { "age": "abc", "tags": [[1]] }, DocumentMode::Insert, DateTime::now()));
+        let errs = errors(cast(
+            &s,
+            doc! { "age": "abc", "tags": [[1]] },
+            DocumentMode::Insert,
+            DateTime::now(),
+            &mut ObjectId::new,
+        ));
         assert!(errs.contains(&("age".into(), "Number".into())));
         assert!(errs.contains(&("tags.0".into(), "[string]".into())));
         assert!(errs.contains(&("name".into(), "required".into())));
@@ -715,20 +783,26 @@ mod tests {
     #[test]
     fn strict_throw_refuses_unknown_paths() {
         let s = spec(r#"{"strict":"throw","fields":[{"name":"a","type":"number"}]}"#);
-        let err = cast(&s, doc! { "a": 1, "b": 2 }, DocumentMode::Insert, DateTime::now()).unwrap_err();
+        let err =
+            cast(&s, doc! { "a": 1, "b": 2 }, DocumentMode::Insert, DateTime::now(), &mut ObjectId::new).unwrap_err();
         assert!(matches!(err, Error::Strict { path } if path == "b"));
         let s = spec(r#"{"strict":"throw","fields":[{"name":"n","type":"object","strict":"throw","fields":[]}]}"#);
-        let err = cast(&s, doc! { "n": 5 }, DocumentMode::Insert, DateTime::now()).unwrap_err();
+        let err = cast(&s, doc! { "n": 5 }, DocumentMode::Insert, DateTime::now(), &mut ObjectId::new).unwrap_err();
         assert!(matches!(err, Error::ObjectExpected { path, .. } if path == "n"));
         let s = spec(r#"{"strict":"keep","fields":[{"name":"a","type":"number"}]}"#);
-        assert_eq!(cast(&s, doc! { "b": 2 }, DocumentMode::Insert, DateTime::now()).unwrap(), doc! { "b": 2 });
+        assert_eq!(
+            cast(&s, doc! { "b": 2 }, DocumentMode::Insert, DateTime::now(), &mut ObjectId::new).unwrap(),
+            doc! { "b": 2 }
+        );
     }
 
     #[test]
     fn a_replacement_keeps_its_id_and_version_and_gets_updated_at() {
         let s = spec(USER);
         let now = DateTime::from_millis(5);
-        let out = cast(&s, doc! { "name": "Bo", "address": { "city": "Y" } }, DocumentMode::Replace, now).unwrap();
+        let out =
+            cast(&s, doc! { "name": "Bo", "address": { "city": "Y" } }, DocumentMode::Replace, now, &mut ObjectId::new)
+                .unwrap();
         assert!(!out.contains_key("_id") && !out.contains_key("__v") && !out.contains_key("createdAt"));
         assert_eq!(out.get_datetime("updatedAt").unwrap(), &now);
     }

@@ -12,6 +12,7 @@ mod update;
 
 use bson::{DateTime, Document};
 
+pub use document::IdMaker;
 pub use spec::Spec;
 
 use crate::error::Error;
@@ -44,9 +45,10 @@ impl Schema {
         &self.js_checks
     }
 
-    /// Casts and validates a whole document, filling in what Mongoose fills in on save.
-    pub fn cast_document(&self, doc: Document, mode: DocumentMode) -> Result<Document, Error> {
-        document::cast(&self.spec, doc, mode, DateTime::now())
+    /// Casts and validates a whole document, filling in what Mongoose fills in on save; `ids` makes
+    /// each auto `_id`, in Mongoose's order ([`IdMaker`]).
+    pub fn cast_document(&self, doc: Document, mode: DocumentMode, ids: IdMaker) -> Result<Document, Error> {
+        document::cast(&self.spec, doc, mode, DateTime::now(), ids)
     }
 
     /// Casts an update's values and validates the paths it sets, adding `updatedAt` (and, for an upsert,

@@ -2,6 +2,7 @@
 //! (Mongoose's `runValidators`), unknown paths dropped or refused per `strict`, `updatedAt` maintained,
 //! and for upserts `createdAt` and the defaults of untouched paths in `$setOnInsert`.
 
+use bson::oid::ObjectId;
 use bson::{Bson, DateTime, Document};
 
 use super::cast::{cast_scalar, kind_name};
@@ -11,7 +12,10 @@ use super::spec::{DefaultValue, Field, Kind, Spec, Strict};
 use crate::error::Error;
 
 pub fn cast(spec: &Spec, update: Document, filter: &Document, upsert: bool, now: DateTime) -> Result<Document, Error> {
-    let mut ctx = Context::new(now, false);
+    // The subdocuments an update makes get the engine's ids: only a new document's ids are made in
+    // Mongoose's order (document::IdMaker).
+    let mut new_id = ObjectId::new;
+    let mut ctx = Context::new(now, false, &mut new_id);
     let mut out = Document::new();
     let was_empty = update.is_empty();
     for (op, body) in update {
