@@ -1,5 +1,5 @@
 // Type definitions for polymongo-rs: the PolyMongo API over a MongoDB pool engine in Rust.
-import type { Connection, Model } from 'mongoose';
+import type { ClientSession, Connection, Model, mongo } from 'mongoose';
 import type * as mongooseModule from 'mongoose';
 
 export type ConnectionState = 'not initialized' | 'connecting' | 'connected' | 'disconnecting' | 'disconnected';
@@ -267,6 +267,12 @@ export declare class PolyMongoWrapper {
     getSharedConnection(dbName?: string): Connection;
   };
   ping(db?: string): Promise<{ ok: true; latency: number } | { ok: false; latency: null; error: Error }>;
+  /**
+   * Runs `fn(session)` in one transaction across any databases of one pool (every tenant database of
+   * the shared pool) and commits it; retried as Mongoose's `connection.transaction()` retries it.
+   * Pass `{ session }` to each operation (or `.session(session)` to queries) inside `fn`.
+   */
+  transaction<T>(fn: (session: ClientSession) => Promise<T>, options?: mongo.TransactionOptions): Promise<T>;
   isConnected(): boolean;
   getConnectionState(): ConnectionState;
 }

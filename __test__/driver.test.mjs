@@ -240,15 +240,22 @@ describe('databases', () => {
 });
 
 describe('what the engine cannot honour is refused, never ignored', () => {
-  test('options: a session, timeoutMS, raw, a signal; nothing is written', async () => {
+  test('options: another client\'s session, timeoutMS, raw, a signal; nothing is written', async () => {
     const db = uniqueDb(PREFIX);
     const c = Thing.db(db).db.db.collection('things');
+    for (const options of [{ timeoutMS: 100 }, { raw: true }, { signal: new AbortController().signal }, { forceServerObjectId: true }]) {
+      await assert.rejects(c.insertOne({ a: 1 }, options), { name: 'MongoCompatibilityError', code: 'ERR_NOT_SUPPORTED' });
+      assert.throws(() => c.find({}, options), { code: 'ERR_NOT_SUPPORTED' });
+    }
+    // A session of another client (here the Node driver's), as the Node driver refuses it.
     const session = suite.client.startSession();
     try {
-      for (const options of [{ session }, { timeoutMS: 100 }, { raw: true }, { signal: new AbortController().signal }, { forceServerObjectId: true }]) {
-        await assert.rejects(c.insertOne({ a: 1 }, options), { name: 'MongoCompatibilityError', code: 'ERR_NOT_SUPPORTED' });
-        assert.throws(() => c.find({}, options), { code: 'ERR_NOT_SUPPORTED' });
-      }
+      const foreign = { name: 'MongoInvalidArgumentError', message: 'ClientSession must be from the same MongoClient' };
+      await assert.rejects(c.insertOne({ a: 1 }, { session }), foreign);
+      await assert.rejects(c.find({}, { session }).toArray(), foreign);
+      await assert.rejects(Thing.db(db).db.db.command({ ping: 1 }, { session }), foreign);
+      // A call that runs in no session refuses one.
+      await assert.rejects(c.createIndex({ a: 1 }, { session }), { code: 'ERR_NOT_SUPPORTED', message: /does not run in a session/ });
     } finally {
       await session.endSession();
     }
@@ -257,10 +264,10 @@ describe('what the engine cannot honour is refused, never ignored', () => {
     assert.equal(await suite.client.db(db).collection('things').countDocuments(), 1);
   });
 
-  test('methods: change streams, the fluent bulk API, search indexes, client sessions', async () => {
+  test('methods: change streams, the fluent bulk API, search indexes', async () => {
     const Things = Thing.db(uniqueDb(PREFIX));
     const c = Things.db.db.collection('things');
-    for (const call of [() => c.initializeOrderedBulkOp(), () => c.listSearchIndexes(), () => Thing.db().db.client.startSession()]) {
+    for (const call of [() => c.initializeOrderedBulkOp(), () => c.listSearchIndexes()]) {
       assert.throws(call, { name: 'MongoCompatibilityError', code: 'ERR_NOT_SUPPORTED' });
     }
     // A change stream fails as the Node driver's does when it cannot run: its reads reject, and a

@@ -5,7 +5,7 @@
 // driver, read them as they always have.
 
 const { FindCursor, AggregationCursor, EngineCursor, RefusedChangeStream } = require('./cursor');
-const { findOptions, aggregateOptions, countOptions, writeOptions, bsonOptions, toSort, refuse, explainVerbosity } = require('./options');
+const { findOptions, aggregateOptions, countOptions, writeOptions, bsonOptions, toSort, refuse, apart, explainVerbosity } = require('./options');
 
 /** Whether an update document starts with an operator (`$set`, ...), as the Node driver requires. */
 function hasAtomicOperators(update) {
@@ -87,16 +87,23 @@ class EngineCollection {
   }
 
   /** Sends request `op` and resolves to its reply: a document (decoded with `bson`), a count, or null.
-   *  With `schema` (a NativeSchema: the fast path), the engine casts the filter by it first. */
-  async _execute(op, request, bson = this._ctx.bson, schema = undefined) {
+   *  With `schema` (a NativeSchema: the fast path), the engine casts the filter by it first; it runs in
+   *  `session` (the engine's, when the caller has it already) or the session `options` names, if any. */
+  async _execute(op, request, bson = this._ctx.bson, schema = undefined, options = undefined, session = undefined) {
     const { codec, errors } = this._ctx;
+    if (session === undefined && options?.session != null) session = await this._sessionFor(options);
     let reply;
     try {
-      reply = await this._native.execute(op, codec.encode(request, bson), schema);
+      reply = await this._native.execute(op, codec.encode(request, bson), schema, session);
     } catch (err) {
       throw errors.fromNative(err);
     }
     return Buffer.isBuffer(reply) ? codec.decode(reply, bson) : reply;
+  }
+
+  /** The engine's session `options` names, or undefined (EngineClient#_sessionFor). */
+  async _sessionFor(options) {
+    return this._db._client._sessionFor(options, this._db.databaseName);
   }
 
   /** Waits for what must precede this collection's first write (a model's indexes, set by the
@@ -106,12 +113,13 @@ class EngineCollection {
     if (pending != null) await pending;
   }
 
-  /** A write of `ops` (the engine's write models) with `options`: the engine's bulk result. */
-  async _write(ops, options) {
-    const request = { ops, ...writeOptions(options, this._ctx.errors) };
+  /** A write of `ops` (the engine's write models) with `options`, in `session` (the engine's) or the
+   *  session `options` names: the engine's bulk result. */
+  async _write(ops, options, session = undefined) {
+    const request = { ops, ...writeOptions(apart(options), this._ctx.errors) };
     request.ordered = options?.ordered !== false;
     await this._ready();
-    return this._execute('write', request, bsonOptions(options, this._ctx));
+    return this._execute('write', request, bsonOptions(options, this._ctx), undefined, options, session);
   }
 
   async insertOne(doc, options) {
@@ -141,9 +149,11 @@ class EngineCollection {
     if (operations.length === 0) throw this._ctx.errors.invalid('Invalid BulkOperation, Batch cannot be empty');
     const ops = operations.map((op) => this._writeModel(op));
     const ordered = options?.ordered !== false;
+    // A session refused is refused as it is, before anything is sent, as the Node driver's.
+    const session = options?.session == null ? undefined : await this._sessionFor(options);
     let raw;
     try {
-      raw = await this._write(ops, options);
+      raw = await this._write(ops, options, session);
     } catch (err) {
       throw this._ctx.errors.bulkFailure(err, ordered, ops);
     }
@@ -226,9 +236,10 @@ class EngineCollection {
 
   /** `find` with the filter cast by `schema` (a NativeSchema) in the engine: the fast path's. */
   castFind(schema, filter = {}, options = undefined) {
-    const request = { filter, options: findOptions(options, this._ctx.errors) };
+    const request = { filter, options: findOptions(apart(options), this._ctx.errors) };
     const cursor = new FindCursor(this._native, 'find', request, this._ctx, bsonOptions(options, this._ctx), schema);
     cursor._collection = this;
+    if (options?.session != null) cursor._sessionFor = () => this._sessionFor(options);
     cursor._explaining = explainVerbosity(options?.explain);
     return cursor;
   }
@@ -237,14 +248,15 @@ class EngineCollection {
   async castFindOne(schema, filter = {}, options = undefined) {
     // With `explain`, the Node driver's findOne yields the server's explanation of a find of one.
     if (options?.explain) return this.castFind(schema, filter, { ...options, limit: 1 }).explain();
-    return this._execute('findOne', { filter, options: findOptions(options, this._ctx.errors) }, bsonOptions(options, this._ctx), schema);
+    return this._execute('findOne', { filter, options: findOptions(apart(options), this._ctx.errors) }, bsonOptions(options, this._ctx), schema, options);
   }
 
   aggregate(pipeline = [], options) {
     if (!Array.isArray(pipeline)) throw this._ctx.errors.invalid('"pipeline" must be an array of stages');
-    const request = { pipeline: [...pipeline], options: aggregateOptions(options, this._ctx.errors) };
+    const request = { pipeline: [...pipeline], options: aggregateOptions(apart(options), this._ctx.errors) };
     const cursor = new AggregationCursor(this._native, 'aggregate', request, this._ctx, bsonOptions(options, this._ctx));
     cursor._collection = this;
+    if (options?.session != null) cursor._sessionFor = () => this._sessionFor(options);
     cursor._explaining = explainVerbosity(options?.explain);
     return cursor;
   }
@@ -255,22 +267,22 @@ class EngineCollection {
 
   /** `countDocuments` with the filter cast by `schema` in the engine: the fast path's. */
   async castCountDocuments(schema, filter = {}, options = undefined) {
-    return this._execute('countDocuments', { filter, options: countOptions(options, this._ctx.errors) }, undefined, schema);
+    return this._execute('countDocuments', { filter, options: countOptions(apart(options), this._ctx.errors) }, undefined, schema, options);
   }
 
   async estimatedDocumentCount(options) {
-    return this._execute('estimatedDocumentCount', { options: countOptions(options, this._ctx.errors) });
+    return this._execute('estimatedDocumentCount', { options: countOptions(apart(options), this._ctx.errors) }, undefined, undefined, options);
   }
 
   /** The Node driver's deprecated `count()`: the server's `count` command. */
   async count(filter = {}, options = {}) {
-    const reply = await this._command({ count: this.collectionName, query: filter, ...countOptions(options, this._ctx.errors) });
+    const reply = await this._command({ count: this.collectionName, query: filter, ...countOptions(apart(options), this._ctx.errors) }, undefined, options);
     return reply.n;
   }
 
   async distinct(key, filter = {}, options) {
     if (typeof key !== 'string') throw this._ctx.errors.invalid(`distinct: the key must be a string, got ${typeof key}`);
-    const reply = await this._execute('distinct', { field: key, filter, options: countOptions(options, this._ctx.errors) }, bsonOptions(options, this._ctx));
+    const reply = await this._execute('distinct', { field: key, filter, options: countOptions(apart(options), this._ctx.errors) }, bsonOptions(options, this._ctx), undefined, options);
     return reply.values;
   }
 
@@ -294,7 +306,7 @@ class EngineCollection {
    *  server's reply (`{ lastErrorObject, value, ok, ... }`), as the Node driver does. */
   async _findAndModify(filter, change, options = {}) {
     const { errors } = this._ctx;
-    const { writeConcern, comment, let: letVars } = writeOptions(options, errors);
+    const { writeConcern, comment, let: letVars } = writeOptions(apart(options), errors);
     const read = findOptions({ sort: options.sort, projection: options.projection, maxTimeMS: options.maxTimeMS }, errors);
     const command = { findAndModify: this.collectionName, query: filter ?? {}, ...change };
     if (read.sort) command.sort = read.sort;
@@ -309,15 +321,15 @@ class EngineCollection {
       if (value !== undefined) command[name] = value;
     }
     if (change.update !== undefined) await this._ready();
-    const reply = await this._command(command, bsonOptions(options, this._ctx));
+    const reply = await this._command(command, bsonOptions(options, this._ctx), options);
     if (reply.writeConcernError) throw new errors.mongo.MongoWriteConcernError(reply);
     if (options.includeResultMetadata) return reply;
     return reply.value ?? null;
   }
 
-  /** A command run on this collection's database. */
-  _command(command, bson) {
-    return this._execute('command', { command }, bson);
+  /** A command run on this collection's database, in the session `options` names, if any. */
+  _command(command, bson, options) {
+    return this._execute('command', { command }, bson, undefined, options);
   }
 
   /** One index of `spec`'s keys; `options` hold its description (`unique`, `name`, ...) and the

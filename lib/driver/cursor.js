@@ -19,6 +19,11 @@ class EngineCursor extends EventEmitter {
     this._ctx = ctx;
     this._bson = bson;
     this._schema = schema;
+    /** `(db) => Promise<NativeSession | undefined>`: the engine's session the cursor runs in, set by
+     *  the call that made it from its `session` option (EngineClient#_sessionFor). */
+    this._sessionFor = undefined;
+    /** The engine's session, once the cursor is opened in one. */
+    this._session = undefined;
     /** The `explain` option's verbosity: iterating yields the server's explanation instead. */
     this._explaining = undefined;
     this._native = null;
@@ -65,7 +70,7 @@ class EngineCursor extends EventEmitter {
     if (this._native === null) {
       const { codec } = this._ctx;
       try {
-        this._native = this._namespace.cursor(this._op, codec.encode(this._request), this._schema);
+        this._native = this._namespace.cursor(this._op, codec.encode(this._request), this._schema, this._session);
       } catch (err) {
         throw this._ctx.errors.fromNative(err);
       }
@@ -80,6 +85,15 @@ class EngineCursor extends EventEmitter {
       this._at = 0;
       this._exhausted = true;
       return;
+    }
+    if (this._native === null && this._sessionFor !== undefined) {
+      try {
+        this._session = await this._sessionFor(this._namespace.dbName);
+      } catch (err) {
+        this._exhausted = true;
+        this._closed = true;
+        throw err;
+      }
     }
     const native = this._open();
     let chunk;
@@ -296,6 +310,7 @@ class FindCursor extends EngineCursor {
   clone() {
     const copy = new FindCursor(this._namespace, this._op, structuredCloneRequest(this._request), this._ctx, this._bson, this._schema);
     copy._collection = this._collection;
+    copy._sessionFor = this._sessionFor;
     return copy;
   }
 }
@@ -322,7 +337,11 @@ class AggregationCursor extends EngineCursor {
   }
 
   clone() {
-    return new AggregationCursor(this._namespace, this._op, structuredCloneRequest(this._request), this._ctx, this._bson);
+    const copy = new AggregationCursor(this._namespace, this._op, structuredCloneRequest(this._request), this._ctx, this._bson);
+    copy._collection = this._collection;
+    copy._db = this._db;
+    copy._sessionFor = this._sessionFor;
+    return copy;
   }
 }
 

@@ -5,7 +5,8 @@
 const { EventEmitter } = require('node:events');
 const { EngineCollection, withId, hasAtomicOperators } = require('./collection');
 const { EngineCursor, AggregationCursor, RefusedChangeStream } = require('./cursor');
-const { aggregateOptions, bsonOptions, explainVerbosity, refuse, toSort, writeOptions } = require('./options');
+const { aggregateOptions, apart, bsonOptions, explainVerbosity, refuse, toSort, writeOptions } = require('./options');
+const { EngineSession } = require('./session');
 
 /** createCollection options that are not part of the `create` command. */
 const CREATE_NOT_COMMAND = new Set(['session', 'readPreference', 'readConcern', 'timeoutMS', 'signal', 'ignoreUndefined',
@@ -39,18 +40,21 @@ class EngineDb {
     return new EngineCollection(this, name);
   }
 
-  /** Runs `command` on this database; resolves to the server's reply. */
+  /** Runs `command` on this database, in `options.session` when given; resolves to the server's
+   *  reply. */
   async command(command, options) {
-    if (options) refuse(options, this._ctx.errors);
-    return this._run('command', { command }, bsonOptions(options, this._ctx));
+    if (options) refuse(apart(options), this._ctx.errors);
+    return this._run('command', { command }, bsonOptions(options, this._ctx), options);
   }
 
-  /** Sends request `op` on this database; resolves to its reply document, decoded with `bson`. */
-  async _run(op, request, bson) {
+  /** Sends request `op` on this database, in the session `options` names; resolves to its reply
+   *  document, decoded with `bson`. */
+  async _run(op, request, bson, options) {
     const { codec, errors } = this._ctx;
+    const session = await this._client._sessionFor(options, this.databaseName);
     let reply;
     try {
-      reply = await this._native.execute(op, codec.encode(request, bson));
+      reply = await this._native.execute(op, codec.encode(request, bson), undefined, session);
     } catch (err) {
       throw errors.fromNative(err);
     }
@@ -110,9 +114,10 @@ class EngineDb {
 
   /** A database-level aggregation (`$documents`, `$currentOp`, ...). */
   aggregate(pipeline = [], options) {
-    const request = { pipeline: [...pipeline], options: aggregateOptions(options, this._ctx.errors) };
+    const request = { pipeline: [...pipeline], options: aggregateOptions(apart(options), this._ctx.errors) };
     const cursor = new AggregationCursor(this._native, 'aggregate', request, this._ctx, bsonOptions(options, this._ctx));
     cursor._db = this;
+    if (options?.session != null) cursor._sessionFor = (db) => this._client._sessionFor(options, db);
     cursor._explaining = explainVerbosity(options?.explain);
     return cursor;
   }
@@ -240,12 +245,34 @@ class EngineClient extends EventEmitter {
     if (this._owned) await this._native.close(force === true ? 0 : 10_000);
   }
 
-  startSession() {
-    throw this._ctx.errors.unsupported('sessions and transactions are not supported yet');
+  /** A session (the Node driver's ClientSession shape, lib/driver/session.js) with `options`
+   *  (`causalConsistency`, `snapshot`, `defaultTransactionOptions`); nothing is sent until a request
+   *  runs in it. */
+  startSession(options) {
+    return new EngineSession(this, options);
   }
 
-  async withSession() {
-    throw this._ctx.errors.unsupported('sessions and transactions are not supported yet');
+  /** Runs `fn(session)` in a new session (`options` as `startSession`'s), ending it after. */
+  async withSession(options, fn) {
+    const [opts, callback] = typeof options === 'function' ? [{}, options] : [options, fn];
+    const session = this.startSession(opts);
+    try {
+      return await callback(session);
+    } finally {
+      await session.endSession();
+    }
+  }
+
+  /** The engine's session for a request on `db` with `options`, or undefined when `options` names
+   *  none. Rejects with a MongoInvalidArgumentError for a session of another wrapper, and as
+   *  `EngineSession#_forRequest` does. */
+  async _sessionFor(options, db) {
+    const session = options?.session;
+    if (session == null) return undefined;
+    if (!(session instanceof EngineSession) || session.client._native !== this._native) {
+      throw this._ctx.errors.invalid('ClientSession must be from the same MongoClient');
+    }
+    return session._forRequest(db);
   }
 
   /** The Node driver's client-level bulk write (MongoDB 8.0's `bulkWrite` command): `models` of any
@@ -260,10 +287,10 @@ class EngineClient extends EventEmitter {
     const { codec, errors } = this._ctx;
     if (!Array.isArray(models) || models.length === 0) throw errors.invalid('polymongo-rs: a client bulk write needs at least one model');
     const ops = models.map((model) => this._clientWriteModel(model));
-    const request = { models: ops, ...writeOptions(options, errors), verboseResults: options.verboseResults === true };
+    const request = { models: ops, ...writeOptions(apart(options), errors), verboseResults: options.verboseResults === true };
     await Promise.all([...new Set(ops.map((op) => op.namespace))].map((ns) => this._beforeWrite?.(...splitNamespace(ns))));
     const bson = bsonOptions(options, this._ctx);
-    const raw = await this.db(splitNamespace(ops[0].namespace)[0])._run('clientWrite', request, bson);
+    const raw = await this.db(splitNamespace(ops[0].namespace)[0])._run('clientWrite', request, bson, options);
     const result = clientBulkWriteResult(raw, request.verboseResults);
     if (raw.writeErrors === undefined) return result;
     const failed = raw.error === undefined ? 'errors' : 'an error';

@@ -17,7 +17,7 @@ const COUNT = ['skip', 'limit', 'hint', 'collation', 'maxTimeMS', 'comment'];
 /** Driver options the engine cannot honour yet, with why; refused when set to anything but their
  *  default. */
 const REFUSED = {
-  session: 'sessions and transactions are not supported yet: the operation was not sent, so nothing of it was written outside the transaction',
+  session: 'this call does not run in a session: it was not sent, so nothing of it was written outside the session\'s transaction',
   timeoutMS: 'timeoutMS (client-side operation timeouts) is not supported; use maxTimeMS',
   signal: 'an AbortSignal is not supported',
   raw: 'raw: true (results as BSON buffers) is not supported',
@@ -41,6 +41,12 @@ function refuse(options, errors) {
     if (name === 'fieldsAsRaw' && Object.keys(value).length === 0) continue;
     throw errors.unsupported(`option ${name}: ${REFUSED[name]}`);
   }
+}
+
+/** `options` without its `session`, for the option builders, which refuse one: a call that runs in a
+ *  session takes it apart (`EngineClient#_sessionFor`). */
+function apart(options) {
+  return options?.session == null ? options : { ...options, session: undefined };
 }
 
 function pick(options, names) {
@@ -206,5 +212,5 @@ function bsonOptions(options, ctx) {
 
 module.exports = {
   findOptions, aggregateOptions, countOptions, writeOptions, bsonOptions, BSON_OPTIONS, toSort, toReadPreference,
-  refuse, explainVerbosity,
+  refuse, apart, explainVerbosity,
 };

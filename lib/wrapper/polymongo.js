@@ -333,6 +333,18 @@ class PolyMongoWrapper extends EventEmitter {
     }
   }
 
+  /** Runs `fn(session)` in one transaction, which spans any databases of one pool (every tenant
+   *  database of the shared pool), and commits it when `fn` resolves. Mongoose's
+   *  `connection.transaction()` on the application's mongoose: the whole of `fn` is run again on an
+   *  error labelled TransientTransactionError and the commit on UnknownTransactionCommitResult, for up
+   *  to 120 s, and documents saved in an aborted transaction get their state back. `options`: the
+   *  Node driver's TransactionOptions (`readConcern`, `writeConcern`, `maxCommitTimeMS`). Resolves to
+   *  what `fn` resolved to; rejects with `fn`'s error after aborting, or with the commit's. */
+  transaction(fn, options) {
+    if (typeof fn !== 'function') return Promise.reject(new TypeError('polymongo-rs: transaction(fn, options) needs a function'));
+    return this._operation(() => this._tenancy(appMongoose()).connection(null).transaction(fn, options));
+  }
+
   isConnected() {
     return this._native.state() === 'connected';
   }

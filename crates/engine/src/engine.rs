@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bson::doc;
+use mongodb::options::SessionOptions;
 
 use crate::budget::{Budget, BudgetLimits};
 use crate::cluster::{Cluster, ConnectionState, Context};
@@ -14,6 +15,7 @@ use crate::logging::Log;
 use crate::names::{check_collection_name, check_db_name};
 use crate::namespace::Namespace;
 use crate::router::Router;
+use crate::session::{Session, Sessions};
 use crate::stats::databases::Databases;
 use crate::stats::{self, DbInfo, DbSize, GeneralStats, PoolInfo};
 
@@ -23,6 +25,7 @@ pub struct Engine {
     router: Arc<Router>,
     events: Arc<Events>,
     databases: Arc<Databases>,
+    sessions: Sessions,
     log: Log,
 }
 
@@ -71,7 +74,8 @@ impl Engine {
         };
         let router = Arc::new(Router::new(&config, context));
         let databases = Arc::new(Databases::new(config.max_database_labels));
-        Ok(Engine { default_db: config.default_db_name(), config, router, events, databases, log })
+        let sessions = Sessions::default();
+        Ok(Engine { default_db: config.default_db_name(), config, router, events, databases, sessions, log })
     }
 
     /// Where the engine logs.
@@ -189,6 +193,8 @@ impl Engine {
     /// `connect()`), gives those in flight up to `grace` to finish, then closes the connections.
     pub async fn close(&self, grace: Duration) {
         let deadline = Instant::now() + grace;
+        // Open transactions are aborted while the pools still take work.
+        self.sessions.end_all().await;
         let clusters: Vec<Arc<Cluster>> = std::iter::once(self.router.shared().clone())
             .chain(self.router.dedicated().into_iter().map(|(_, cluster)| cluster))
             .collect();
@@ -234,6 +240,16 @@ impl Engine {
             check_collection_name(coll)?;
         }
         Ok(Namespace::new(self.router.clone(), self.databases.clone(), db.to_owned(), coll.map(str::to_owned)))
+    }
+
+    /// Starts a session on the pool serving `db` (the default database when `None`); its transactions
+    /// span the databases of that pool. Closing the engine ends it. Errors: an invalid name, the
+    /// pool's (closed, wait queue, server selection).
+    pub async fn start_session(&self, db: Option<&str>, options: SessionOptions) -> Result<Arc<Session>, Error> {
+        let db = self.db_name(db)?;
+        let session = Arc::new(Session::start(self.router.cluster(db), db, options).await?);
+        self.sessions.add(&session);
+        Ok(session)
     }
 
     fn db_name<'a>(&'a self, db: Option<&'a str>) -> Result<&'a str, Error> {

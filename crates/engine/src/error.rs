@@ -20,6 +20,11 @@ pub enum Error {
     #[error("polymongo-rs: the wrapper is disconnected; call connect() to use it again")]
     Closed,
 
+    /// A request or a transaction call on a session after `endSession()`: the Node driver's
+    /// MongoExpiredSessionError.
+    #[error("Cannot use a session that has ended")]
+    SessionEnded,
+
     /// An operation waited longer than `waitQueueTimeoutMS` for its turn on a pool.
     #[error(
         "polymongo-rs: timed out after {} ms waiting for a connection for database {db:?} (pool of {capacity}, at most {per_db} for one database); raise waitQueueTimeoutMS, maxPoolSize or maxConcurrentPerDb",

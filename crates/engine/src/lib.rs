@@ -19,4 +19,5 @@ pub mod ops;
 pub mod redact;
 pub mod router;
 pub mod schema;
+pub mod session;
 pub mod stats;

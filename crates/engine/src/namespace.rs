@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bson::RawDocumentBuf;
 use mongodb::Collection;
 
-use crate::cluster::Lease;
+use crate::cluster::{Cluster, Lease};
 use crate::error::Error;
 use crate::router::Router;
 use crate::stats::databases::Databases;
@@ -42,6 +42,11 @@ impl Namespace {
         self.coll.as_deref().ok_or_else(|| {
             Error::InvalidArgument(format!("this request needs a collection, and {:?} names a database", self.db))
         })
+    }
+
+    /// The pool serving this namespace's database, now.
+    pub fn cluster(&self) -> Arc<Cluster> {
+        self.router.cluster(&self.db)
     }
 
     /// Whether database `db` is served by the same pool as this namespace's database, now.

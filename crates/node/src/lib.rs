@@ -5,6 +5,7 @@ mod cursor;
 mod errors;
 mod namespace;
 mod schema;
+mod session;
 mod stats;
 mod wrapper;
 

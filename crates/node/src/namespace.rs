@@ -10,6 +10,7 @@ use napi_derive::napi;
 use super::cursor::NativeCursor;
 use super::errors::{js_error, promise};
 use super::schema::NativeSchema;
+use super::session::NativeSession;
 use polymongo_engine::namespace::Namespace;
 use polymongo_engine::ops::cursor::DocCursor;
 use polymongo_engine::ops::{self, CursorRequest, Reply, Request};
@@ -53,7 +54,8 @@ impl NativeNamespace {
     /// Runs request `op` (`findOne`, `countDocuments`, `estimatedDocumentCount`, `distinct`, `write`,
     /// `command`) read from `request` (BSON). With `schema`, filters and updates are cast by it first
     /// (the fast path), synchronously: a malformed request or a failed cast throws before any I/O.
-    /// Resolves to the reply as BSON, a count, or null (no document).
+    /// With `session`, it runs in that session (and its transaction). Resolves to the reply as BSON,
+    /// a count, or null (no document).
     #[napi(ts_return_type = "Promise<Buffer | number | null>")]
     pub fn execute<'e>(
         &self,
@@ -61,15 +63,17 @@ impl NativeNamespace {
         op: String,
         request: Buffer,
         schema: Option<&NativeSchema>,
+        session: Option<&NativeSession>,
     ) -> napi::Result<PromiseRaw<'e, ReplyValue<'e>>> {
         let request = ops::prepare(Request::decode(&op, &request), schema.map(|s| &*s.inner));
         let request = request.map_err(|e| js_error(env, &e))?;
         let ns = self.ns.clone();
-        promise(env, async move { ops::execute(&ns, request).await }, reply_value)
+        let session = session.map(|s| s.inner.clone());
+        promise(env, async move { ops::execute(&ns, request, session.as_deref()).await }, reply_value)
     }
 
     /// Opens a cursor for request `op` (`find`, `aggregate`, `command`); nothing is sent until its first
-    /// chunk is asked for. `schema` as for `execute`.
+    /// chunk is asked for. `schema` and `session` as for `execute`.
     #[napi]
     pub fn cursor(
         &self,
@@ -77,9 +81,11 @@ impl NativeNamespace {
         op: String,
         request: Buffer,
         schema: Option<&NativeSchema>,
+        session: Option<&NativeSession>,
     ) -> napi::Result<NativeCursor> {
         let request = ops::prepare(CursorRequest::decode(&op, &request), schema.map(|s| &*s.inner));
         let request = request.map_err(|e| js_error(&env, &e))?;
-        Ok(NativeCursor::new(DocCursor::new(self.ns.clone(), request)))
+        let session = session.map(|s| s.inner.clone());
+        Ok(NativeCursor::new(DocCursor::new(self.ns.clone(), request, session)))
     }
 }

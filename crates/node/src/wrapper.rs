@@ -3,20 +3,24 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use bson::Document;
 use mongodb::options::{ServerApi, ServerApiVersion};
-use napi::bindgen_prelude::{Function, Object, PromiseRaw};
+use napi::bindgen_prelude::{Buffer, Function, Object, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
 use super::errors::{build_error, js_error, promise, CommandEventValue, HeartbeatEventValue};
 use super::namespace::NativeNamespace;
+use super::session::NativeSession;
 use super::stats::{self, DatabaseSizeObject, DbStatsObject, GeneralObject};
 use polymongo_engine::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
 use polymongo_engine::engine::Engine;
 use polymongo_engine::error::Error;
 use polymongo_engine::events::{CommandEvent, HeartbeatEvent, PoolEvent};
 use polymongo_engine::logging::{Log, LogConfig, Record, Sink};
+use polymongo_engine::ops::decode;
+use polymongo_engine::session;
 
 #[napi(object)]
 pub struct WrapperOptions {
@@ -384,6 +388,24 @@ impl NativeWrapper {
     pub fn ping<'e>(&self, env: &'e Env, db: Option<String>) -> napi::Result<PromiseRaw<'e, f64>> {
         let engine = self.engine.clone();
         promise(env, async move { engine.ping(db.as_deref()).await }, |_, rtt| Ok(rtt.as_secs_f64() * 1000.0))
+    }
+
+    /// Starts a session on the pool serving `db` (the default database when null) with `options` (BSON
+    /// of the Node driver's ClientSessionOptions); its transactions span that pool's databases.
+    #[napi(ts_return_type = "Promise<NativeSession>")]
+    pub fn start_session<'e>(
+        &self,
+        env: &'e Env,
+        db: Option<String>,
+        options: Buffer,
+    ) -> napi::Result<PromiseRaw<'e, NativeSession>> {
+        let options = decode::<Document>("session options", &options)
+            .and_then(|o| session::session_options(&o))
+            .map_err(|e| js_error(env, &e))?;
+        let engine = self.engine.clone();
+        promise(env, async move { engine.start_session(db.as_deref(), options).await }, |_, s| {
+            Ok(NativeSession::new(s))
+        })
     }
 
     /// The collection `coll` in `db` (the default database when null), or the database itself when

@@ -11,6 +11,7 @@ use mongodb::options::{
     UpdateOneModel, WriteConcern, WriteModel,
 };
 use mongodb::results::{SummaryBulkWriteResult, VerboseBulkWriteResult};
+use mongodb::ClientSession;
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -190,7 +191,11 @@ fn modifications(update: Bson) -> Result<UpdateModifications, Error> {
 /// as arrays of `{ index, ... }`), and `writeErrors` (`{ index, code, codeName, errmsg, errInfo }`),
 /// `writeConcernErrors` and `error` (a failure of the command itself) when something failed; and
 /// whether anything failed.
-pub async fn client_bulk_write(ns: &Namespace, req: ClientBulkWriteRequest) -> Result<(RawDocumentBuf, bool), Error> {
+pub async fn client_bulk_write(
+    ns: &Namespace,
+    req: ClientBulkWriteRequest,
+    session: Option<&mut ClientSession>,
+) -> Result<(RawDocumentBuf, bool), Error> {
     if req.models.is_empty() {
         return Err(Error::InvalidArgument("a bulk write needs at least one operation".into()));
     }
@@ -212,7 +217,8 @@ pub async fn client_bulk_write(ns: &Namespace, req: ClientBulkWriteRequest) -> R
         .optional(req.bypass_document_validation, |a, v| a.bypass_document_validation(v))
         .optional(req.comment, |a, v| a.comment(v))
         .optional(req.let_vars, |a, v| a.let_vars(v))
-        .optional(req.write_concern, |a, v| a.write_concern(v));
+        .optional(req.write_concern, |a, v| a.write_concern(v))
+        .optional(session, |a, s| a.session(s));
     let outcome = if verbose {
         action.verbose_results().await.map(|r| verbose_document(&r))
     } else {

@@ -2,9 +2,11 @@
 //! what the Node driver's `Db#command` and its helpers send.
 
 use bson::RawDocumentBuf;
-use mongodb::Cursor;
+use mongodb::action::Action;
+use mongodb::ClientSession;
 use serde::Deserialize;
 
+use super::cursor::Opened;
 use crate::cluster::Lease;
 use crate::error::Error;
 use crate::namespace::Namespace;
@@ -30,19 +32,29 @@ impl CommandRequest {
 
 /// Runs the command on the namespace's database; resolves to the server's reply (an `ok: 0` reply is
 /// an error).
-pub async fn run(ns: &Namespace, req: CommandRequest) -> Result<RawDocumentBuf, Error> {
+pub async fn run(
+    ns: &Namespace,
+    req: CommandRequest,
+    session: Option<&mut ClientSession>,
+) -> Result<RawDocumentBuf, Error> {
     req.name()?;
-    let reply = ns.database().await?.run_raw_command(req.command).await?;
+    let db = ns.database().await?;
+    let reply = db.run_raw_command(req.command).optional(session, |a, s| a.session(s)).await?;
     Ok(RawDocumentBuf::try_from(&reply)?)
 }
 
 /// Runs a command answered with a cursor (`{ cursor: { firstBatch, id } }`) and iterates it.
-pub async fn open_cursor(ns: &Namespace, req: CommandRequest) -> Result<(Cursor<RawDocumentBuf>, Lease), Error> {
+pub async fn open_cursor(
+    ns: &Namespace,
+    req: CommandRequest,
+    session: Option<&mut ClientSession>,
+) -> Result<(Opened, Lease), Error> {
     req.name()?;
     let (db, lease) = ns.database().await?.into_parts();
-    let mut run = db.run_raw_cursor_command(req.command);
-    if let Some(batch_size) = req.batch_size {
-        run = run.batch_size(batch_size);
-    }
-    Ok((run.await?.with_type(), lease))
+    let run = db.run_raw_cursor_command(req.command).optional(req.batch_size, |a, n| a.batch_size(n));
+    let opened = match session {
+        Some(session) => Opened::InSession(run.session(session).await?.with_type()),
+        None => Opened::Implicit(run.await?.with_type()),
+    };
+    Ok((opened, lease))
 }

@@ -1,12 +1,15 @@
 //! Cursors that hand results over in chunks of raw BSON, so a large result never sits in memory whole.
 
+use std::sync::Arc;
+
 use bson::RawDocumentBuf;
-use mongodb::Cursor;
+use mongodb::{ClientSession, Cursor, SessionCursor};
 
 use super::{command, CursorRequest};
 use crate::cluster::Lease;
 use crate::error::Error;
 use crate::namespace::Namespace;
+use crate::session::Session;
 
 /// At most this many documents per chunk unless the query's batchSize says otherwise.
 pub const DEFAULT_CHUNK_DOCS: u32 = 1000;
@@ -19,10 +22,35 @@ enum State {
     /// Sent; the lease keeps its cluster from being closed as idle while the cursor is open, and takes
     /// a place in the cluster's admission only while a chunk is read.
     Open {
-        cursor: Box<Cursor<RawDocumentBuf>>,
+        cursor: Box<Opened>,
         lease: Lease,
     },
     Exhausted,
+}
+
+/// A cursor open on the server: its getMores run in its session when it has one.
+pub enum Opened {
+    Implicit(Cursor<RawDocumentBuf>),
+    InSession(SessionCursor<RawDocumentBuf>),
+}
+
+impl Opened {
+    async fn advance(&mut self, session: Option<&mut ClientSession>) -> Result<bool, Error> {
+        Ok(match (self, session) {
+            (Opened::Implicit(cursor), _) => cursor.advance().await?,
+            (Opened::InSession(cursor), Some(session)) => cursor.advance(session).await?,
+            (Opened::InSession(_), None) => {
+                return Err(Error::InvalidArgument("a cursor opened in a session reads in it".into()))
+            }
+        })
+    }
+
+    fn current(&self) -> &bson::RawDocument {
+        match self {
+            Opened::Implicit(cursor) => cursor.current(),
+            Opened::InSession(cursor) => cursor.current(),
+        }
+    }
 }
 
 /// Documents laid end to end as BSON, the way js-bson's `deserializeStream` reads them.
@@ -35,13 +63,15 @@ pub struct Chunk {
 
 pub struct DocCursor {
     ns: Namespace,
+    session: Option<Arc<Session>>,
     state: State,
     chunk_docs: u32,
 }
 
 impl DocCursor {
-    /// A cursor over `request`'s results; nothing is sent until the first chunk is asked for.
-    pub fn new(ns: Namespace, request: CursorRequest) -> Self {
+    /// A cursor over `request`'s results, in `session` when given; nothing is sent until the first
+    /// chunk is asked for.
+    pub fn new(ns: Namespace, request: CursorRequest, session: Option<Arc<Session>>) -> Self {
         let batch_size = match &request {
             CursorRequest::Find(req) => req.options.batch_size,
             CursorRequest::Aggregate(req) => req.options.batch_size,
@@ -49,6 +79,7 @@ impl DocCursor {
         };
         DocCursor {
             ns,
+            session,
             state: State::Pending(Box::new(request)),
             chunk_docs: batch_size.unwrap_or(DEFAULT_CHUNK_DOCS).max(1),
         }
@@ -60,14 +91,27 @@ impl DocCursor {
         if matches!(self.state, State::Exhausted) {
             return Ok(Chunk { done: true, ..Chunk::default() });
         }
-        self.ns.track(Self::read(&self.ns, &mut self.state, self.chunk_docs), |_| true).await
+        let read = async {
+            let mut checked_out = match &self.session {
+                Some(session) => Some(session.checkout(&self.ns).await?),
+                None => None,
+            };
+            let session = checked_out.as_mut().map(|c| &mut *c.session);
+            Self::read(&self.ns, &mut self.state, self.chunk_docs, session).await
+        };
+        self.ns.track(read, |_| true).await
     }
 
-    async fn read(ns: &Namespace, state: &mut State, chunk_docs: u32) -> Result<Chunk, Error> {
+    async fn read(
+        ns: &Namespace,
+        state: &mut State,
+        chunk_docs: u32,
+        mut session: Option<&mut ClientSession>,
+    ) -> Result<Chunk, Error> {
         // A query that fails to open leaves the cursor exhausted: its error is reported once.
         *state = match std::mem::replace(state, State::Exhausted) {
             State::Pending(source) => {
-                let (cursor, lease) = open(ns, *source).await?;
+                let (cursor, lease) = open(ns, *source, session.as_deref_mut()).await?;
                 State::Open { cursor: Box::new(cursor), lease }
             }
             other => other,
@@ -76,7 +120,7 @@ impl DocCursor {
             return Ok(Chunk { done: true, ..Chunk::default() });
         };
         lease.resume().await?;
-        let chunk = Self::fill(cursor, chunk_docs).await;
+        let chunk = Self::fill(cursor, chunk_docs, session).await;
         match &chunk {
             Ok(chunk) if !chunk.done => lease.pause(),
             _ => *state = State::Exhausted,
@@ -84,10 +128,14 @@ impl DocCursor {
         chunk
     }
 
-    async fn fill(cursor: &mut Cursor<RawDocumentBuf>, chunk_docs: u32) -> Result<Chunk, Error> {
+    async fn fill(
+        cursor: &mut Opened,
+        chunk_docs: u32,
+        mut session: Option<&mut ClientSession>,
+    ) -> Result<Chunk, Error> {
         let mut chunk = Chunk::default();
         while chunk.count < chunk_docs && chunk.bytes.len() < MAX_CHUNK_BYTES {
-            if !cursor.advance().await? {
+            if !cursor.advance(session.as_deref_mut()).await? {
                 chunk.done = true;
                 break;
             }
@@ -103,21 +151,42 @@ impl DocCursor {
     }
 }
 
-async fn open(ns: &Namespace, request: CursorRequest) -> Result<(Cursor<RawDocumentBuf>, Lease), Error> {
+async fn open(
+    ns: &Namespace,
+    request: CursorRequest,
+    session: Option<&mut ClientSession>,
+) -> Result<(Opened, Lease), Error> {
     match request {
         CursorRequest::Find(req) => {
             let (coll, lease) = ns.collection().await?.into_parts();
-            Ok((coll.find(req.filter).with_options(req.options.find()).await?, lease))
+            let find = coll.find(req.filter).with_options(req.options.find());
+            let opened = match session {
+                Some(session) => Opened::InSession(find.session(session).await?),
+                None => Opened::Implicit(find.await?),
+            };
+            Ok((opened, lease))
         }
         CursorRequest::Aggregate(req) => {
             let options = req.options.aggregate();
-            if ns.coll.is_none() {
-                let (db, lease) = ns.database().await?.into_parts();
-                return Ok((db.aggregate(req.pipeline).with_options(options).await?.with_type(), lease));
-            }
-            let (coll, lease) = ns.collection().await?.into_parts();
-            Ok((coll.aggregate(req.pipeline).with_options(options).await?.with_type(), lease))
+            let (db, lease) = ns.database().await?.into_parts();
+            let opened = match (&ns.coll, session) {
+                (None, Some(session)) => Opened::InSession(
+                    db.aggregate(req.pipeline).with_options(options).session(session).await?.with_type(),
+                ),
+                (None, None) => Opened::Implicit(db.aggregate(req.pipeline).with_options(options).await?.with_type()),
+                (Some(coll), Some(session)) => {
+                    let coll = db.collection::<RawDocumentBuf>(coll);
+                    Opened::InSession(
+                        coll.aggregate(req.pipeline).with_options(options).session(session).await?.with_type(),
+                    )
+                }
+                (Some(coll), None) => {
+                    let coll = db.collection::<RawDocumentBuf>(coll);
+                    Opened::Implicit(coll.aggregate(req.pipeline).with_options(options).await?.with_type())
+                }
+            };
+            Ok((opened, lease))
         }
-        CursorRequest::Command(req) => command::open_cursor(ns, req).await,
+        CursorRequest::Command(req) => command::open_cursor(ns, req, session).await,
     }
 }

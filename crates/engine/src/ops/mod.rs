@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::error::Error;
 use crate::namespace::Namespace;
 use crate::schema::Schema;
+use crate::session::Session;
 use client_write::ClientBulkWriteRequest;
 use command::CommandRequest;
 use read::{AggregateRequest, DistinctRequest, FilterRequest};
@@ -114,21 +115,31 @@ pub fn prepare<R: prepare::Prepare>(request: Result<R, Error>, schema: Option<&S
 }
 
 /// The engine's entry point: runs `request` on `ns` (admitted by the namespace's pool, counted in its
-/// database's metrics) and resolves to its reply.
-pub async fn execute(ns: &Namespace, request: Request) -> Result<Reply, Error> {
+/// database's metrics), in `session` when given (its transaction, if one is in progress), and
+/// resolves to its reply. A session of another pool, or one that has ended, is refused before
+/// anything is sent.
+pub async fn execute(ns: &Namespace, request: Request, session: Option<&Session>) -> Result<Reply, Error> {
     let run = async {
+        let mut checked_out = match session {
+            Some(session) => Some(session.checkout(ns).await?),
+            None => None,
+        };
+        let in_transaction = checked_out.as_ref().is_some_and(|c| c.in_transaction);
+        let session = checked_out.as_mut().map(|c| &mut *c.session);
         Ok(match request {
-            Request::FindOne(req) => read::find_one(ns, req).await?.map_or(Reply::None, Reply::Document),
-            Request::CountDocuments(req) => Reply::Count(read::count_documents(ns, req).await?),
-            Request::EstimatedDocumentCount(req) => Reply::Count(read::estimated_document_count(ns, req).await?),
-            Request::Distinct(req) => Reply::Document(read::distinct(ns, req).await?),
+            Request::FindOne(req) => read::find_one(ns, req, session).await?.map_or(Reply::None, Reply::Document),
+            Request::CountDocuments(req) => Reply::Count(read::count_documents(ns, req, session).await?),
+            Request::EstimatedDocumentCount(req) => {
+                Reply::Count(read::estimated_document_count(ns, req, session).await?)
+            }
+            Request::Distinct(req) => Reply::Document(read::distinct(ns, req, session).await?),
             Request::Write(req) => {
-                let (result, failed) = write::bulk_write(ns, req).await?;
+                let (result, failed) = write::bulk_write(ns, req, session, in_transaction).await?;
                 Reply::Written { result, failed }
             }
-            Request::Command(req) => Reply::Document(command::run(ns, req).await?),
+            Request::Command(req) => Reply::Document(command::run(ns, req, session).await?),
             Request::ClientWrite(req) => {
-                let (result, failed) = client_write::client_bulk_write(ns, req).await?;
+                let (result, failed) = client_write::client_bulk_write(ns, req, session).await?;
                 Reply::Written { result, failed }
             }
         })

@@ -9,6 +9,8 @@
 use bson::oid::ObjectId;
 use bson::raw::CStr;
 use bson::{cstr, doc, rawdoc, Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf};
+use mongodb::action::Action;
+use mongodb::ClientSession;
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -249,7 +251,12 @@ fn append_collation_and_hint(statement: &mut RawDocumentBuf, collation: Option<R
 /// Runs the writes; an ordered request stops at its first failed write, as the server does. Resolves
 /// to the bulk result as BSON (see `BulkResult::to_document`), write errors included, and whether any
 /// write or its write concern failed.
-pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<(RawDocumentBuf, bool), Error> {
+pub async fn bulk_write(
+    ns: &Namespace,
+    req: BulkWriteRequest,
+    mut session: Option<&mut ClientSession>,
+    in_transaction: bool,
+) -> Result<(RawDocumentBuf, bool), Error> {
     if req.ops.is_empty() {
         return Err(Error::InvalidArgument("a bulk write needs at least one operation".into()));
     }
@@ -262,8 +269,15 @@ pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<(RawDoc
     let batches = batches(entries, req.ordered);
     // One lease for the whole batch: a second one would wait for admission while holding the first.
     let db = ns.database().await?;
-    let write_concern = match (req.write_concern, db.write_concern()) {
+    // A transaction's statements take the transaction's write concern, given at its commit.
+    let write_concern = match (req.write_concern.filter(|wc| !wc.is_empty()), db.write_concern()) {
+        (Some(_), _) if in_transaction => {
+            return Err(Error::InvalidArgument(
+                "a write in a transaction takes no write concern of its own; give it to the transaction".into(),
+            ))
+        }
         (Some(wc), _) => Some(wc),
+        (None, _) if in_transaction => None,
         (None, Some(wc)) => Some(bson::serialize_to_raw_document_buf(wc)?),
         (None, None) => None,
     }
@@ -295,7 +309,7 @@ pub async fn bulk_write(ns: &Namespace, req: BulkWriteRequest) -> Result<(RawDoc
         if let (Some(vars), false) = (&req.let_vars, kind == Kind::Insert) {
             command.append(cstr!("let"), vars.as_ref());
         }
-        let reply = db.run_raw_command(command).await?;
+        let reply = db.run_raw_command(command).optional(session.as_deref_mut(), |a, s| a.session(s)).await?;
         if merge_reply(&mut result, kind, &batch, &reply, req.ordered) {
             break;
         }

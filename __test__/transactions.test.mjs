@@ -1,0 +1,265 @@
+// Sessions and transactions on the engine: `wrapper.transaction()` across tenant databases, Mongoose's
+// sessions and `connection.transaction()` on wrapped models (compared with plain Mongoose on the Node
+// driver, Mongoose 8 and 9), the retry of a transaction that met a write conflict, the errors raised
+// before anything is sent, and what a session keeps open or aborts. What landed is read with a
+// separate Node-driver client.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PolyMongo, mongooseDriver } from '../index.mjs';
+import { MONGOOSES, TwoWays, normalize } from './differential.mjs';
+import { model, mongoose, openSuite, uniqueDb } from './helpers.mjs';
+
+const PREFIX = uniqueDb('txn');
+let suite, wrapper, Item;
+const db = (name) => `${PREFIX}_${name}`;
+const stored = (name) => suite.client.db(db(name)).collection('items').find({}, { projection: { _id: 0 } }).sort({ n: 1 }).toArray();
+
+before(async () => {
+  suite = await openSuite(PREFIX);
+  wrapper = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: db('default'), handleSignals: false });
+  Item = wrapper.wrapModel(model('Item', { name: String, n: Number }));
+});
+
+after(async () => {
+  await wrapper.disconnect();
+  await suite.close();
+});
+
+describe('wrapper.transaction', () => {
+  test('commits the writes of two tenant databases together, and a throw inside writes nothing in either', async () => {
+    const result = await wrapper.transaction(async (session) => {
+      await Item.db(db('a')).create([{ name: 'a', n: 1 }], { session });
+      await Item.db(db('b')).insertMany([{ name: 'b', n: 2 }], { session });
+      await Item.db(db('b')).updateOne({ n: 2 }, { $set: { name: 'b2' } }, { session });
+      // Inside, the transaction's reads see its writes; outside, nothing yet.
+      assert.equal(await Item.db(db('a')).countDocuments({}).session(session), 1);
+      assert.deepEqual((await Item.db(db('b')).find({}).session(session).lean()).map((d) => d.name), ['b2']);
+      assert.equal((await stored('a')).length, 0);
+      return 'done';
+    });
+    assert.equal(result, 'done');
+    assert.deepEqual(await stored('a'), [{ name: 'a', n: 1, __v: 0 }]);
+    assert.deepEqual(await stored('b'), [{ name: 'b2', n: 2, __v: 0 }]);
+
+    const oops = new Error('oops');
+    await assert.rejects(wrapper.transaction(async (session) => {
+      await Item.db(db('a')).create([{ name: 'a', n: 3 }], { session });
+      await Item.db(db('b')).deleteMany({}, { session });
+      const doc = await Item.db(db('b')).findOne({ n: 2 }).session(session);
+      assert.equal(doc, null);
+      throw oops;
+    }), oops);
+    assert.deepEqual(await stored('a'), [{ name: 'a', n: 1, __v: 0 }]);
+    assert.deepEqual(await stored('b'), [{ name: 'b2', n: 2, __v: 0 }]);
+  });
+
+  test('a write conflict between two transactions is retried until both commit', async () => {
+    const [doc] = await Item.db(db('conflict')).create([{ name: 'counter', n: 0 }]);
+    let firstWrote;
+    const wrote = new Promise((resolve) => { firstWrote = resolve; });
+    let release;
+    const released = new Promise((resolve) => { release = resolve; });
+    const first = wrapper.transaction(async (session) => {
+      await Item.db(db('conflict')).updateOne({ _id: doc._id }, { $inc: { n: 1 } }, { session });
+      firstWrote();
+      await released;
+    });
+    await wrote;
+    let attempts = 0;
+    const second = wrapper.transaction(async (session) => {
+      attempts++;
+      try {
+        await Item.db(db('conflict')).updateOne({ _id: doc._id }, { $inc: { n: 10 } }, { session });
+      } finally {
+        release();
+      }
+    });
+    await Promise.all([first, second]);
+    assert.ok(attempts >= 2, `the second transaction ran ${attempts} time(s)`);
+    assert.equal((await Item.db(db('conflict')).findById(doc._id).lean()).n, 11);
+  });
+
+  test('refuses, before anything is sent: an ended session, one of another wrapper, a database of another pool', async () => {
+    const session = await Item.db(db('refused')).startSession();
+    await session.endSession();
+    assert.equal(session.hasEnded, true);
+    // Mongoose refuses an ended session on a document itself; the driver, on every other call.
+    await assert.rejects(Item.db(db('refused')).create([{ n: 1 }], { session }), { name: 'MongooseError' });
+    await assert.rejects(Item.db(db('refused')).collection.insertOne({ n: 1 }, { session }), { name: 'MongoExpiredSessionError', message: 'Cannot use a session that has ended' });
+    await assert.rejects(Item.db(db('refused')).find({}).session(session), { name: 'MongoExpiredSessionError' });
+    assert.throws(() => session.startTransaction(), { name: 'MongoExpiredSessionError' });
+
+    const other = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: db('other'), handleSignals: false });
+    try {
+      const foreign = await other.wrapModel(model('Item', { n: Number })).db(db('other')).startSession();
+      await assert.rejects(Item.db(db('refused')).create([{ n: 2 }], { session: foreign }), { name: 'MongoInvalidArgumentError', message: 'ClientSession must be from the same MongoClient' });
+    } finally {
+      await other.disconnect();
+    }
+
+    wrapper.scale.setDB(db('own'), { maxConnections: 2 });
+    await assert.rejects(wrapper.transaction(async (s) => {
+      await Item.db(db('refused')).create([{ n: 3 }], { session: s });
+      await Item.db(db('own')).create([{ n: 4 }], { session: s });
+    }), (err) => err.name === 'MongoInvalidArgumentError' && /served by another pool than the session's/.test(err.message));
+    await assert.rejects(wrapper.transaction(async (s) => Item.db(db('refused')).estimatedDocumentCount({ session: s })), { name: 'MongoInvalidArgumentError' });
+    assert.deepEqual(await stored('refused'), []);
+    assert.deepEqual(await stored('own'), []);
+    await assert.rejects(wrapper.transaction('not a function'), { name: 'TypeError' });
+  });
+
+  test('the session\'s state machine answers as the Node driver\'s', async () => {
+    const session = await Item.db(db('states')).startSession();
+    try {
+      assert.equal(session.inTransaction(), false);
+      await assert.rejects(session.commitTransaction(), { name: 'MongoTransactionError', message: 'No transaction started' });
+      session.startTransaction();
+      assert.throws(() => session.startTransaction(), { name: 'MongoTransactionError', message: 'Transaction already in progress' });
+      assert.equal(session.transaction.state, 'STARTING_TRANSACTION');
+      await session.commitTransaction();
+      assert.equal(session.transaction.state, 'TRANSACTION_COMMITTED_EMPTY');
+      session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
+      await Item.db(db('states')).create([{ n: 1 }], { session });
+      assert.equal(session.transaction.state, 'TRANSACTION_IN_PROGRESS');
+      assert.ok(session.id.id, 'the lsid');
+      await session.abortTransaction();
+      await assert.rejects(session.abortTransaction(), { name: 'MongoTransactionError', message: 'Cannot call abortTransaction twice' });
+      await assert.rejects(session.commitTransaction(), { message: 'Cannot call commitTransaction after calling abortTransaction' });
+      session.startTransaction({ readPreference: 'secondary' });
+      await assert.rejects(Item.db(db('states')).create([{ n: 2 }], { session }), /readPreference must be 'primary'/);
+      await session.abortTransaction();
+      // Outside a transaction, the session's requests run as they are.
+      await Item.db(db('states')).create([{ n: 3 }], { session });
+    } finally {
+      await session.endSession();
+    }
+    assert.deepEqual((await stored('states')).map((d) => d.n), [3]);
+  });
+
+  test('an open session keeps its autoClose pool open past its ttl; closing the wrapper aborts its transaction', { timeout: 20_000 }, async () => {
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    const idle = db('idle');
+    await wrapper.scale.setDB(idle, { maxConnections: 2, autoClose: true, ttl: 200 });
+    const hooks = [];
+    wrapper.onTheseDBDisconnect(idle, (info) => hooks.push(info.reason));
+    const own = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: db('closing'), handleSignals: false });
+    const Own = own.wrapModel(model('Item', { n: Number }));
+    const session = await Item.db(idle).startSession();
+    const closing = await Own.db(db('closing')).startSession();
+    try {
+      session.startTransaction();
+      await Item.db(idle).create([{ n: 1 }], { session });
+      await sleep(700);
+      assert.deepEqual(hooks, [], 'closed as idle with a transaction open');
+      await session.commitTransaction();
+      assert.deepEqual((await stored('idle')).map((d) => d.n), [1]);
+
+      closing.startTransaction();
+      await Own.db(db('closing')).create([{ n: 5 }], { session: closing });
+    } finally {
+      await session.endSession();
+      await own.disconnect();
+    }
+    await sleep(700);
+    assert.deepEqual(hooks, ['idle']);
+    assert.deepEqual(await stored('closing'), []);
+  });
+});
+
+for (const m of MONGOOSES) {
+  describe(`Mongoose ${m.version} sessions on wrapped models, as plain Mongoose's`, () => {
+    let two;
+    before(async () => {
+      two = new TwoWays(m, suite.uri, PREFIX);
+      await two.open();
+    });
+    after(() => two.close());
+
+    const define = (base) => ({ Person: new base.Schema({ name: String, n: Number, tags: [String] }) });
+
+    test('connection.transaction(): documents, queries and aggregates in it; an aborted one gives documents their state back', async () => {
+      const { ours, theirs } = await two.run(define, async ({ Person }) => {
+        const out = [];
+        const res = await Person.db.transaction(async (session) => {
+          const [ann] = await Person.create([{ name: 'ann', n: 1 }], { session });
+          const bob = new Person({ name: 'bob', n: 2 });
+          await bob.save({ session });
+          ann.tags.push('x');
+          await ann.save();
+          out.push(ann.$session() === session);
+          out.push(await Person.countDocuments({}).session(session));
+          out.push(await Person.aggregate([{ $group: { _id: null, n: { $sum: '$n' } } }]).session(session));
+          out.push((await Person.find({ n: { $gte: 1 } }).sort({ n: 1 }).session(session)).map((d) => d.name));
+          await Person.deleteOne({ name: 'bob' }, { session });
+          return 'ok';
+        });
+        out.push(res === 'ok' || res, await Person.find().sort({ n: 1 }).select('-_id name tags').lean());
+
+        const carl = new Person({ name: 'carl', n: 3 });
+        const ann = await Person.findOne({ name: 'ann' });
+        await Person.db.transaction(async (session) => {
+          await carl.save({ session });
+          ann.$session(session);
+          ann.n = 10;
+          await ann.save();
+          throw new Error('abort');
+        }).catch((err) => out.push(err.message));
+        ann.$session(null);
+        out.push(carl.isNew, ann.isModified('n'), await Person.countDocuments({}), (await Person.findOne({ name: 'ann' }).lean()).n);
+
+        const session = await Person.startSession();
+        out.push(await session.withTransaction(async () => {
+          await Person.updateOne({ name: 'ann' }, { $inc: { n: 1 } }, { session });
+          return 'with';
+        }));
+        await session.endSession();
+        out.push((await Person.findOne({ name: 'ann' }).lean()).n, session.hasEnded);
+        return normalize(out);
+      });
+      assert.ok(!(ours instanceof Error), ours?.stack);
+      assert.ok(!(theirs instanceof Error), theirs?.stack);
+      assert.equal(ours, theirs);
+    });
+
+    test('with transactionAsyncLocalStorage, calls without { session } inside connection.transaction() take part in it', async () => {
+      const { ours, theirs } = await two.run(define, async ({ Person }, side) => {
+        side.base.set('transactionAsyncLocalStorage', true);
+        await Person.create({ name: 'before', n: 0 });
+        const out = [];
+        await Person.db.transaction(async () => {
+          await Person.create({ name: 'als', n: 1 });
+          await Person.updateOne({ name: 'before' }, { $set: { n: 5 } });
+          out.push(await Person.countDocuments({}), (await Person.find().sort({ n: 1 }).lean()).map((d) => d.n));
+          throw new Error('abort');
+        }).catch((err) => out.push(err.message));
+        out.push((await Person.find().lean()).map((d) => [d.name, d.n]));
+        return normalize(out);
+      });
+      assert.ok(!(ours instanceof Error), ours?.stack);
+      assert.equal(ours, theirs);
+      assert.equal(theirs, normalize([2, [1, 5], 'abort', [['before', 0]]]));
+    });
+  });
+}
+
+describe('mongooseDriver', () => {
+  test('a whole app\'s connection runs transactions on the engine', async () => {
+    const m = new mongoose.Mongoose();
+    m.setDriver(mongooseDriver(m));
+    const conn = await m.createConnection(suite.uri, { dbName: db('driver') }).asPromise();
+    try {
+      const Thing = conn.model('Item', new m.Schema({ name: String, n: Number }));
+      await Thing.init();
+      await conn.transaction(async (session) => {
+        await Thing.create([{ name: 'kept', n: 1 }], { session });
+      });
+      await assert.rejects(conn.transaction(async (session) => {
+        await Thing.create([{ name: 'dropped', n: 2 }], { session });
+        throw new Error('no');
+      }), /no/);
+      assert.deepEqual((await stored('driver')).map((d) => d.name), ['kept']);
+    } finally {
+      await conn.close();
+    }
+  });
+});

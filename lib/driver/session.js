@@ -1,0 +1,255 @@
+'use strict';
+// Sessions in the Node driver's ClientSession shape, over the engine's (crates/engine/src/session.rs).
+// The engine's session starts with the first request that names it, on the pool serving that request's
+// database; its transactions then span that pool's databases. The transaction state, which Mongoose
+// and applications read (`session.transaction.state`, `inTransaction()`), is kept here as the Node
+// driver keeps it; the transaction itself starts on the engine with its first request, as the Node
+// driver sends `startTransaction` with it.
+
+const { EventEmitter } = require('node:events');
+
+/** The Node driver's transaction states (TxnState). */
+const TxnState = Object.freeze({
+  NO_TRANSACTION: 'NO_TRANSACTION',
+  STARTING_TRANSACTION: 'STARTING_TRANSACTION',
+  TRANSACTION_IN_PROGRESS: 'TRANSACTION_IN_PROGRESS',
+  TRANSACTION_COMMITTED: 'TRANSACTION_COMMITTED',
+  TRANSACTION_COMMITTED_EMPTY: 'TRANSACTION_COMMITTED_EMPTY',
+  TRANSACTION_ABORTED: 'TRANSACTION_ABORTED',
+});
+
+/** How long `withTransaction` retries, from its start (Convenient Transactions specification). */
+const WITH_TRANSACTION_LIMIT_MS = 120_000;
+/** The server's MaxTimeMSExpired: a commit that timed out is not retried. */
+const MAX_TIME_MS_EXPIRED = 50;
+
+/** A session's current transaction, in the Node driver's Transaction shape. */
+class Transaction {
+  constructor(options = {}) {
+    this.state = TxnState.NO_TRANSACTION;
+    this.options = options;
+  }
+
+  get isStarting() {
+    return this.state === TxnState.STARTING_TRANSACTION;
+  }
+
+  get isActive() {
+    return this.state === TxnState.STARTING_TRANSACTION || this.state === TxnState.TRANSACTION_IN_PROGRESS;
+  }
+
+  get isCommitted() {
+    return this.state === TxnState.TRANSACTION_COMMITTED || this.state === TxnState.TRANSACTION_COMMITTED_EMPTY;
+  }
+
+  /** The engine's pools are not load balanced: a transaction is never pinned to a connection. */
+  get isPinned() {
+    return false;
+  }
+}
+
+/** A session of an EngineClient (lib/driver/db.js); `client.startSession(options)` makes one. Emits
+ *  'ended' once ended, as the Node driver's. */
+class EngineSession extends EventEmitter {
+  /** `client`: the EngineClient; `options`: the Node driver's ClientSessionOptions
+   *  (`causalConsistency`, `snapshot`, `defaultTransactionOptions`). */
+  constructor(client, options = {}) {
+    super();
+    this.client = client;
+    this._ctx = client._ctx;
+    this._options = options;
+    this.explicit = true;
+    this.hasEnded = false;
+    this.defaultTransactionOptions = { ...options.defaultTransactionOptions };
+    this.transaction = new Transaction();
+    /** The engine's session (a promise of a NativeSession), made by the first request. */
+    this._native = null;
+    /** The lsid once the engine's session exists. */
+    this._id = undefined;
+    /** A transaction started here and not yet on the engine: its options. */
+    this._toStart = undefined;
+    /** The engine's start of the current transaction, which its requests wait for. */
+    this._starting = null;
+  }
+
+  /** The session's lsid (`{ id: UUID }`), once a request has run in it; undefined before. */
+  get id() {
+    return this._id;
+  }
+
+  get snapshotEnabled() {
+    return this._options.snapshot === true;
+  }
+
+  get isPinned() {
+    return false;
+  }
+
+  inTransaction() {
+    return this.transaction.isActive;
+  }
+
+  /** Starts a transaction with `options` (readConcern, writeConcern, readPreference, maxCommitTimeMS;
+   *  the session's defaults for those not given). Nothing is sent until its first request. Throws a
+   *  MongoTransactionError when one is in progress, a MongoExpiredSessionError after `endSession()`. */
+  startTransaction(options) {
+    const { mongo } = this._ctx.codec;
+    this._checkNotEnded();
+    if (this.snapshotEnabled) throw new mongo.MongoCompatibilityError('Transactions are not supported in snapshot sessions');
+    if (this.transaction.isActive) throw new mongo.MongoTransactionError('Transaction already in progress');
+    this.transaction = new Transaction({ ...this.defaultTransactionOptions, ...options });
+    this.transaction.state = TxnState.STARTING_TRANSACTION;
+    this._toStart = this.transaction.options;
+    this._starting = null;
+  }
+
+  /** Commits the transaction. A transaction with no request commits nothing on the server. A commit
+   *  may be called again after an error labelled UnknownTransactionCommitResult. */
+  async commitTransaction() {
+    const { mongo } = this._ctx.codec;
+    this._checkNotEnded();
+    switch (this.transaction.state) {
+      case TxnState.NO_TRANSACTION:
+        throw new mongo.MongoTransactionError('No transaction started');
+      case TxnState.TRANSACTION_ABORTED:
+        throw new mongo.MongoTransactionError('Cannot call commitTransaction after calling abortTransaction');
+      case TxnState.STARTING_TRANSACTION:
+      case TxnState.TRANSACTION_COMMITTED_EMPTY:
+        this._toStart = undefined;
+        this.transaction.state = TxnState.TRANSACTION_COMMITTED_EMPTY;
+        return;
+      default:
+    }
+    const native = await this._native;
+    this._starting = null;
+    try {
+      await native.commitTransaction();
+    } catch (err) {
+      throw this._ctx.errors.fromNative(err);
+    } finally {
+      this.transaction.state = TxnState.TRANSACTION_COMMITTED;
+    }
+  }
+
+  /** Aborts the transaction; the server's errors are ignored, as the specification asks. */
+  async abortTransaction() {
+    const { mongo } = this._ctx.codec;
+    this._checkNotEnded();
+    switch (this.transaction.state) {
+      case TxnState.NO_TRANSACTION:
+        throw new mongo.MongoTransactionError('No transaction started');
+      case TxnState.TRANSACTION_COMMITTED:
+      case TxnState.TRANSACTION_COMMITTED_EMPTY:
+        throw new mongo.MongoTransactionError('Cannot call abortTransaction after calling commitTransaction');
+      case TxnState.TRANSACTION_ABORTED:
+        throw new mongo.MongoTransactionError('Cannot call abortTransaction twice');
+      case TxnState.STARTING_TRANSACTION:
+        this._toStart = undefined;
+        this.transaction.state = TxnState.TRANSACTION_ABORTED;
+        return;
+      default:
+    }
+    this.transaction.state = TxnState.TRANSACTION_ABORTED;
+    this._starting = null;
+    const native = await this._native.catch(() => null);
+    await native?.abortTransaction().catch(() => {});
+  }
+
+  /** Runs `fn(session)` in a transaction and commits it, retrying the whole of it on an error labelled
+   *  TransientTransactionError and the commit on UnknownTransactionCommitResult, for up to 120 s
+   *  (Convenient Transactions specification, as the Node driver's). Resolves to what `fn` resolved to;
+   *  rejects with `fn`'s error (the transaction aborted) or the commit's. */
+  async withTransaction(fn, options) {
+    const { mongo } = this._ctx.codec;
+    const started = Date.now();
+    const inTime = () => Date.now() - started < WITH_TRANSACTION_LIMIT_MS;
+    for (;;) {
+      this.startTransaction(options);
+      let result;
+      try {
+        const promise = fn(this);
+        if (promise == null || typeof promise.then !== 'function') {
+          throw new mongo.MongoInvalidArgumentError('Function provided to `withTransaction` must return a Promise');
+        }
+        result = await promise;
+      } catch (err) {
+        if (this.transaction.isActive) await this.abortTransaction();
+        if (err instanceof mongo.MongoError && err.hasErrorLabel('TransientTransactionError') && inTime()) continue;
+        throw err;
+      }
+      // `fn` committed or aborted the transaction itself.
+      if (!this.transaction.isActive) return result;
+      for (;;) {
+        try {
+          await this.commitTransaction();
+          return result;
+        } catch (err) {
+          const label = (name) => err instanceof mongo.MongoError && err.hasErrorLabel(name);
+          if (label('UnknownTransactionCommitResult') && err.code !== MAX_TIME_MS_EXPIRED && inTime()) continue;
+          if (label('TransientTransactionError') && inTime()) break;
+          throw err;
+        }
+      }
+    }
+  }
+
+  /** Ends the session, aborting a transaction in progress. */
+  async endSession() {
+    if (this.hasEnded) return;
+    this.hasEnded = true;
+    if (this.transaction.isActive) this.transaction.state = TxnState.TRANSACTION_ABORTED;
+    this._toStart = undefined;
+    const native = await this._native?.catch(() => null);
+    await native?.end();
+    this.emit('ended', this);
+  }
+
+  _checkNotEnded() {
+    if (this.hasEnded) throw new this._ctx.codec.mongo.MongoExpiredSessionError('Cannot use a session that has ended');
+  }
+
+  /** The engine's session for one request on database `db`: started on the pool serving `db` by the
+   *  session's first request, with the transaction started first when one is pending. Rejects with the
+   *  application's error classes (an ended session, a transaction the server refused to start). */
+  async _forRequest(db) {
+    this._checkNotEnded();
+    const { codec, errors } = this._ctx;
+    if (this._native === null) {
+      const options = { causalConsistency: this._options.causalConsistency, snapshot: this._options.snapshot, defaultTransactionOptions: this._options.defaultTransactionOptions };
+      this._native = this.client._native.startSession(db, codec.encode(transactionShapes(options)));
+      this._native.then((native) => {
+        this._id = codec.decode(native.id());
+      }, () => {});
+    }
+    try {
+      const native = await this._native;
+      if (this._toStart !== undefined) {
+        const options = this._toStart;
+        this._toStart = undefined;
+        this._starting = native.startTransaction(codec.encode(transactionShapes(options)));
+        this.transaction.state = TxnState.TRANSACTION_IN_PROGRESS;
+      }
+      if (this._starting !== null) await this._starting;
+      return native;
+    } catch (err) {
+      throw errors.fromNative(err);
+    }
+  }
+}
+
+/** Transaction options (or session options holding them) with the Node driver's ReadConcern,
+ *  WriteConcern and ReadPreference objects as the plain shapes the engine reads. */
+function transactionShapes(options) {
+  const out = {};
+  for (const [key, value] of Object.entries(options ?? {})) {
+    if (value === undefined) continue;
+    if (key === 'defaultTransactionOptions') out[key] = transactionShapes(value);
+    else if (key === 'readConcern') out[key] = typeof value === 'string' ? { level: value } : { level: value.level };
+    else if (key === 'readPreference') out[key] = typeof value === 'string' ? value : { mode: value.mode };
+    else if (key === 'writeConcern') out[key] = { ...value };
+    else out[key] = value;
+  }
+  return out;
+}
+
+module.exports = { EngineSession, TxnState };
