@@ -62,10 +62,13 @@ class EngineSession extends EventEmitter {
     this.hasEnded = false;
     this.defaultTransactionOptions = { ...options.defaultTransactionOptions };
     this.transaction = new Transaction();
+    /** What the session supports, as the Node driver reports it. */
+    this.supports = { causalConsistency: options.snapshot !== true && options.causalConsistency !== false };
+    /** The server session, as the Node driver's: its `id` (the lsid, once a request has run) and
+     *  `lastUse` (ms, `performance.now()`, when a request last ran in it). */
+    this.serverSession = { id: undefined, lastUse: performance.now() };
     /** The engine's session (a promise of a NativeSession), made by the first request. */
     this._native = null;
-    /** The lsid once the engine's session exists. */
-    this._id = undefined;
     /** A transaction started here and not yet on the engine: its options. */
     this._toStart = undefined;
     /** The engine's start of the current transaction, which its requests wait for. */
@@ -74,7 +77,7 @@ class EngineSession extends EventEmitter {
 
   /** The session's lsid (`{ id: UUID }`), once a request has run in it; undefined before. */
   get id() {
-    return this._id;
+    return this.serverSession.id;
   }
 
   get snapshotEnabled() {
@@ -218,9 +221,10 @@ class EngineSession extends EventEmitter {
       const options = { causalConsistency: this._options.causalConsistency, snapshot: this._options.snapshot, defaultTransactionOptions: this._options.defaultTransactionOptions };
       this._native = this.client._native.startSession(db, codec.encode(transactionShapes(options)));
       this._native.then((native) => {
-        this._id = codec.decode(native.id());
+        this.serverSession.id = codec.decode(native.id());
       }, () => {});
     }
+    this.serverSession.lastUse = performance.now();
     try {
       const native = await this._native;
       if (this._toStart !== undefined) {
