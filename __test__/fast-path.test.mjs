@@ -291,6 +291,24 @@ for (const mongoose of MONGOOSES) {
       assert.deepEqual(theirs, [['ann'], ['ann', 'bob'], ['ann', 'bob'], all, ['bob', 'cy'], all, all, ['cy', 'bob', 'ann'], true]);
     });
 
+    /** Counts, with `count()`, the Mongoose saves (Mongoose's path of `create`) of `Model`'s documents
+     *  on our side; returns what restores `Model`. On `Model`'s own prototype: Mongoose 8 gives a
+     *  compiled model a `$__save` of its own (its save middleware), which a hook on `Model` of the
+     *  Mongoose instance would miss. */
+    const countSaves = (Model, side, count) => {
+      const proto = Model.prototype;
+      const own = Object.hasOwn(proto, '$__save');
+      const { $__save } = proto;
+      proto.$__save = function counted(...args) {
+        if (side.way === 'ours') count();
+        return $__save.apply(this, args);
+      };
+      return () => {
+        if (own) proto.$__save = $__save;
+        else delete proto.$__save;
+      };
+    };
+
     /** A schema whose new documents Mongoose only casts, defaults, validates and stamps. */
     const accounts = (m) => {
       const pet = new m.Schema({ kind: { type: String, required: true }, age: { type: Number, default: 1 }, seen: { type: Date, default: Date.now } });
@@ -328,11 +346,7 @@ for (const mongoose of MONGOOSES) {
     test('create runs on the engine alone and gives Mongoose\'s document: content, key order, state, events, and its next save', async () => {
       let mongooseSaves = 0;
       const { ours, theirs } = await two.run(accounts, async ({ Account }, side) => {
-        const $__save = side.base.Model.prototype.$__save;
-        side.base.Model.prototype.$__save = function counted(...args) {
-          if (side.way === 'ours') mongooseSaves++;
-          return $__save.apply(this, args);
-        };
+        const restore = countSaves(Account, side, () => mongooseSaves++);
         const heard = [];
         Account.on('save', (doc, n) => heard.push(['model', doc.email, n]));
         try {
@@ -355,7 +369,7 @@ for (const mongoose of MONGOOSES) {
           out.push(normalize(await Account.collection.findOne({ _id: dee._id })), first.email, normalize(heard));
           return out;
         } finally {
-          side.base.Model.prototype.$__save = $__save;
+          restore();
         }
       });
       assert.ok(!(ours instanceof Error), ours?.stack);
@@ -366,11 +380,7 @@ for (const mongoose of MONGOOSES) {
     test('create makes the _ids as Mongoose makes them: by the application\'s ObjectId, the document\'s first, then its subdocuments\' in schema order', async () => {
       let mongooseSaves = 0;
       const { ours, theirs } = await two.run(accounts, async ({ Account }, side) => {
-        const $__save = side.base.Model.prototype.$__save;
-        side.base.Model.prototype.$__save = function counted(...args) {
-          if (side.way === 'ours') mongooseSaves++;
-          return $__save.apply(this, args);
-        };
+        const restore = countSaves(Account, side, () => mongooseSaves++);
         try {
           const out = [];
           // Given out of schema order: `best` before `pets`, and `email` last.
@@ -384,13 +394,37 @@ for (const mongoose of MONGOOSES) {
           out.push(side.way === 'ours' ? mongooseSaves : 0);
           return out;
         } finally {
-          side.base.Model.prototype.$__save = $__save;
+          restore();
         }
       });
       assert.ok(!(ours instanceof Error), ours?.stack);
       assert.deepEqual(ours, theirs);
       // The id given in the second input was made before the create: it sorts first.
       assert.deepEqual(theirs, [[0, 1, 2, 3, 4], [1, 0, 2, 3], 0]);
+    });
+
+    test('create gives the nested objects Mongoose\'s new document holds: built when left out, none for a primitive or under a nested object given', async () => {
+      let mongooseSaves = 0;
+      const define = (m) => ({
+        Holder: new m.Schema({ name: String, t: { a: String }, items: [new m.Schema({ v: String, n: { a: String, deep: { b: String } } })], top: { mid: { low: String } }, d: { x: { type: String, default: 'dx' } } }),
+      });
+      const { ours, theirs } = await two.run(define, async ({ Holder }, side) => {
+        const restore = countSaves(Holder, side, () => mongooseSaves++);
+        try {
+          const out = [];
+          for (const input of [{ name: 'x' }, { items: [{ v: '1', n: { a: 'q' } }], name: 'y', t: 'str', d: 5 }, { t: { a: 'z' }, top: { mid: {} }, name: 'z' }]) {
+            const doc = await Holder.create(input);
+            out.push(normalize([doc.toObject({ minimize: false }), doc.toJSON({ minimize: false }), doc.get('t'), doc.items[0]?.n.deep, doc.$isEmpty('top'), await Holder.collection.findOne({ _id: doc._id })]));
+          }
+          return out;
+        } finally {
+          restore();
+        }
+      });
+      assert.ok(!(ours instanceof Error), ours?.stack);
+      assert.deepEqual(ours, theirs);
+      // The first two ran on the engine alone; the third, with an empty object, Mongoose's save.
+      assert.equal(mongooseSaves, 1);
     });
 
     test('create leaves to Mongoose what the engine does not do alone, and fails as Mongoose fails', async () => {

@@ -186,8 +186,7 @@ for (const [label, pkg] of [['Mongoose 8', 'mongoose'], ['Mongoose 9', 'mongoose
           let ours;
           try {
             // The cast document, inserted as the engine casts it and read back with longs as bigints.
-            const { bytes } = await bridge.castDocument(input());
-            const cast = ctx.codec.decode(bytes, { useBigInt64: true });
+            const { doc: cast } = await bridge.castDocument(input());
             await engine.insertOne(cast);
             const doc = await stored(s).findOne({ _id: cast._id }, { useBigInt64: true });
             delete doc.__v;
@@ -203,14 +202,16 @@ for (const [label, pkg] of [['Mongoose 8', 'mongoose'], ['Mongoose 9', 'mongoose
           record('documents', a === b, () => `schema ${s} ${JSON.stringify(schema.paths)} input ${describeInput(BSON, input())}\n    mongoose: ${a}\n    ours:     ${b}`);
 
           // `create` both ways: Mongoose on the Node driver, and ours, which the engine runs alone
-          // when it can (lib/wrapper/fast.js). The stored documents, key order included, or the
+          // when it can (lib/wrapper/fast.js). The stored documents and the documents returned (as
+          // they hold their paths, empty nested objects included), key order included, or the
           // failing paths.
           const created = async (M, read) => {
             try {
               const doc = await M.create(input());
               const found = await read(doc._id);
               delete found.__v;
-              return { stored: normalizeOrdered(BSON, found) };
+              const held = doc.toObject({ minimize: false, depopulate: true, virtuals: false, getters: false, transform: false, flattenMaps: false });
+              return { stored: `${normalizeOrdered(BSON, found)} returned ${normalizeOrdered(BSON, held)}` };
             } catch (err) {
               return { refused: JSON.stringify(failures(err)) };
             }

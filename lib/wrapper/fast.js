@@ -219,9 +219,12 @@ function plainDocument(value) {
   return plainData(value, 16, true);
 }
 
-/** The keys of `target`, a document's `_doc` or one of its nested objects as `hydrate` built them, put
- *  in the order of `source`, the document as cast (Mongoose's order for a new document): `hydrate`
- *  makes nested objects first. Subdocuments are put in order inside their own `_doc`. */
+/** The keys of `target`, a document's `_doc` or one of its nested objects as `hydrate` built them,
+ *  as Mongoose's new document holds them: those of `source`, the document the engine cast (its key
+ *  order, its empty nested objects), in its order. `hydrate` makes every nested object, first, with
+ *  its defaults; one `source` does not have is one Mongoose's new document does not build (a nested
+ *  path given a primitive, one under a nested object the input gives): left out. Subdocuments are put
+ *  in order inside their own `_doc`. */
 function inOrderOf(target, source) {
   const ordered = {};
   for (const key of Object.keys(source)) {
@@ -239,7 +242,6 @@ function inOrderOf(target, source) {
     }
     if (!Object.hasOwn(ordered, key)) ordered[key] = value;
   }
-  for (const key of Object.keys(target)) if (!Object.hasOwn(ordered, key)) ordered[key] = target[key];
   return ordered;
 }
 
@@ -300,16 +302,17 @@ class FastPath {
    *  given to the model's 'error' listeners too. */
   async create(Model, input, mongoosePath) {
     let doc;
+    let held;
     try {
       // The `_id`s are made by the application's ObjectId in Mongoose's order (ModelSchema.nextId), so
       // that they sort as Mongoose's do, and the ids the application makes next sort after them.
-      ({ doc } = await this.schema.castDocument(input));
+      ({ doc, held } = await this.schema.castDocument(input));
     } catch {
       return mongoosePath();
     }
     // Mongoose's own hydrate: a static of the application's of that name is not Mongoose's create.
     const created = this.root.base.Model.hydrate.call(Model, doc);
-    created._doc = inOrderOf(created._doc, doc);
+    created._doc = inOrderOf(created._doc, held);
     // A document just validated and saved has no path in the 'init' state (it was built, not read),
     // its required paths in the 'require' state, as Mongoose's constructor puts them, and Mongoose
     // 9's record of a validation that found nothing.

@@ -274,7 +274,9 @@ class ModelSchema {
     return out;
   }
 
-  /** A whole document cast and validated: `{ bytes, doc }`, ready to insert (or to replace with). */
+  /** A whole document cast and validated: `{ doc, held }`, `doc` ready to insert (or to replace
+   *  with), `held` the same as Mongoose's new document holds it (the empty objects it keeps until its
+   *  save minimizes them). */
   async castDocument(input, replace = false) {
     let bytes;
     try {
@@ -284,9 +286,10 @@ class ModelSchema {
     }
     // 64-bit integers (BigInt paths) stay bigints, as Mongoose's document holds them, so that the
     // document inserted from `doc` stores them as such.
-    const doc = this.codec.decode(bytes, { useBigInt64: true });
+    const { held, stored } = this.codec.decode(bytes, { useBigInt64: true });
+    const doc = stored ?? held;
     if (this.documentChecks.length > 0) await this.runJsChecks(doc, doc, this.documentChecks);
-    return { bytes, doc };
+    return { doc, held };
   }
 
   /** Custom validators and conditional `required` on the update's values, for the paths it sets. */

@@ -37,9 +37,11 @@ impl NativeSchema {
         self.inner.js_checks().to_vec()
     }
 
-    /// A whole document, cast, filled in and validated; throws a ValidationError or StrictModeError.
-    /// `next_id` gives the 12 bytes of a new ObjectId (the application's maker, `new ObjectId().id`);
-    /// the cast calls it for each auto `_id`, in Mongoose's order.
+    /// A whole document, cast, filled in and validated, as BSON `{ held, stored? }`: `held` as
+    /// Mongoose's new document holds it, `stored` what its save stores when that differs (minimized).
+    /// Throws a ValidationError or StrictModeError. `next_id` gives the 12 bytes of a new ObjectId
+    /// (the application's maker, `new ObjectId().id`); the cast calls it for each auto `_id`, in
+    /// Mongoose's order.
     #[napi]
     pub fn cast_document<'e>(
         &self,
@@ -64,7 +66,13 @@ impl NativeSchema {
         if let Some(err) = failed {
             return Err(err);
         }
-        bytes(env, &cast.map_err(|e| js_error(env, &e))?)
+        let held = cast.map_err(|e| js_error(env, &e))?;
+        let stored = self.inner.stored(&held);
+        let mut out = bson::doc! { "held": held.clone() };
+        if stored != held {
+            out.insert("stored", stored);
+        }
+        bytes(env, &out)
     }
 
     /// The `$jsonSchema` validator derived from the schema, as BSON.

@@ -27,17 +27,32 @@ pub struct Context<'a> {
     /// The first error Mongoose throws as soon as it meets it rather than collecting it with the
     /// others (StrictModeError, ObjectExpectedError, ObjectParameterError).
     pub thrown: Option<Error>,
+    /// Whether empty objects are kept where Mongoose's new document holds them (nested objects it
+    /// builds or is given, unknown and Mixed values as given), for a document whose `minimize` the
+    /// caller applies before storing it; otherwise they are dropped as Mongoose drops them on a write.
+    pub held: bool,
     ids: IdMaker<'a>,
 }
 
 impl<'a> Context<'a> {
     pub fn new(now: DateTime, whole: bool, ids: IdMaker<'a>) -> Self {
-        Context { now, whole, errors: Vec::new(), thrown: None, ids }
+        Context { now, whole, errors: Vec::new(), thrown: None, held: false, ids }
     }
 
-    /// A context for a part cast on its own (its errors kept apart), with this one's clock and ids.
+    /// A context for a part cast on its own (its errors kept apart), with this one's clock, ids and
+    /// way with empty objects.
     fn part(&mut self, whole: bool) -> Context<'_> {
-        Context::new(self.now, whole, &mut *self.ids)
+        let held = self.held;
+        Context { held, ..Context::new(self.now, whole, &mut *self.ids) }
+    }
+
+    /// `value` as the document keeps it: whole when held, else minimized.
+    fn keep(&self, value: Bson) -> Option<Bson> {
+        if self.held {
+            Some(value)
+        } else {
+            minimize(value)
+        }
     }
 
     pub fn refuse_unknown(&mut self, path: String) {
@@ -67,11 +82,16 @@ impl<'a> Context<'a> {
     }
 }
 
+/// A whole document as Mongoose's `new Model(doc)` holds it once validated, in its key order: cast,
+/// unknown paths dropped or refused per `strict`, `_id`s (made by `ids`), defaults, timestamps and
+/// the version key filled in, and the empty objects it holds (nested objects built or given) kept:
+/// the caller stores it minimized, as Mongoose's save does. Errors: Mongoose's ValidationError,
+/// StrictModeError, ..., or `NotCastable` for what only Mongoose casts.
 pub fn cast(spec: &Spec, doc: Document, mode: DocumentMode, now: DateTime, ids: IdMaker) -> Result<Document, Error> {
     if mode == DocumentMode::Replace && doc.keys().next().is_some_and(|k| k.starts_with('$')) {
         return Err(Error::InvalidArgument("a replacement document must not contain update operators".into()));
     }
-    let mut ctx = Context::new(now, true, ids);
+    let mut ctx = Context { held: true, ..Context::new(now, true, ids) };
     let mut out = cast_subdocument(spec, doc, "", &mut ctx, mode == DocumentMode::Insert);
     // Mongoose's save sets the timestamps, then the version key, on the document it built.
     if let Some(ts) = &spec.timestamps {
@@ -177,7 +197,7 @@ fn cast_fields(
             None => match strict {
                 Strict::Drop => {}
                 // Mongoose's `minimize` drops the empty objects of a new document's unknown paths too.
-                Strict::Keep if ctx.whole => given.extend(minimize(value).map(|v| (None, key, v))),
+                Strict::Keep if ctx.whole => given.extend(ctx.keep(value).map(|v| (None, key, v))),
                 Strict::Keep => given.push((None, key, value)),
                 Strict::Throw => ctx.refuse_unknown(format!("{prefix}{key}")),
             },
@@ -209,8 +229,11 @@ fn cast_fields(
             (None, Kind::Object) => {
                 let inner = if level == Level::Given { Level::Given } else { Level::Skeleton };
                 let nested = cast_fields(&field.fields, field.strict, Document::new(), &format!("{path}."), ctx, inner);
-                // Mongoose's `minimize` drops the empty objects it made.
-                ((!nested.is_empty()).then_some(Bson::Document(nested)), true)
+                // A document holds the empty objects it built for its nested paths (not those under a
+                // nested object the input gives, which Mongoose does not build); `minimize` drops
+                // them from what is stored.
+                let built = ctx.held && inner == Level::Skeleton;
+                ((built || !nested.is_empty()).then_some(Bson::Document(nested)), true)
             }
             (None, _) => (None, true),
         };
@@ -350,12 +373,12 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
                 }
             };
             let out = cast_fields(&field.fields, field.strict, doc, &format!("{path}."), ctx, Level::Given);
-            (!out.is_empty()).then_some(Bson::Document(out))
+            (ctx.held || !out.is_empty()).then_some(Bson::Document(out))
         }
         Kind::Subdocument => match (as_object(value), &field.schema) {
             (Ok(doc), Some(schema)) => {
                 let out = cast_whole_subdocument(schema, doc, &format!("{path}."), ctx);
-                (!out.is_empty()).then_some(Bson::Document(out))
+                (ctx.held || !out.is_empty()).then_some(Bson::Document(out))
             }
             (Ok(doc), None) => Some(Bson::Document(doc)),
             (Err(Bson::Null), _) => Some(Bson::Null),
@@ -394,7 +417,7 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
             }
         },
         // Mongoose minimizes documents it saves, not the values of an update.
-        Kind::Mixed if ctx.whole => minimize(value),
+        Kind::Mixed if ctx.whole => ctx.keep(value),
         Kind::Mixed => Some(value),
         kind if only_mongoose_casts(kind, &value).is_some() => {
             ctx.thrown = only_mongoose_casts(kind, &value).map(Error::NotCastable);
@@ -565,6 +588,64 @@ pub fn as_object(value: Bson) -> Result<Document, Bson> {
     }
 }
 
+/// What Mongoose's save stores of `held`, a document as [`cast`] gives it (as Mongoose's new document
+/// holds it): `minimize`d, its empty nested objects, unknown and Mixed values dropped at any depth and
+/// so are empty subdocuments and map entries, while an array's elements and a map stay.
+pub fn stored(spec: &Spec, held: &Document) -> Document {
+    stored_fields(&spec.fields, held).unwrap_or_default()
+}
+
+/// The paths of one level as stored; None when nothing is left.
+fn stored_fields(fields: &[Field], doc: &Document) -> Option<Document> {
+    let mut out = Document::new();
+    for (key, value) in doc {
+        let kept = match fields.iter().find(|f| f.name == *key) {
+            Some(field) => stored_value(field, value),
+            None => minimize(value.clone()),
+        };
+        if let Some(v) = kept {
+            out.insert(key.clone(), v);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn stored_value(field: &Field, value: &Bson) -> Option<Bson> {
+    match (field.kind, value) {
+        (Kind::Object, Bson::Document(d)) => stored_fields(&field.fields, d).map(Bson::Document),
+        (Kind::Subdocument, Bson::Document(d)) => match &field.schema {
+            Some(schema) => stored_fields(&schema.fields, d).map(Bson::Document),
+            None => Some(value.clone()),
+        },
+        (Kind::Mixed, v) => minimize(v.clone()),
+        (Kind::Array, Bson::Array(items)) => match &field.item {
+            Some(item) => Some(Bson::Array(items.iter().map(|e| stored_element(item, e)).collect())),
+            None => Some(value.clone()),
+        },
+        (Kind::Map, Bson::Document(d)) => match &field.item {
+            Some(item) => Some(Bson::Document(
+                d.iter().filter_map(|(k, v)| stored_value(item, v).map(|v| (k.clone(), v))).collect(),
+            )),
+            None => Some(value.clone()),
+        },
+        _ => Some(value.clone()),
+    }
+}
+
+/// An array's element as stored: the element stays, even empty; what is inside it is minimized.
+fn stored_element(item: &Field, element: &Bson) -> Bson {
+    match (item.kind, element) {
+        (Kind::Array, Bson::Array(items)) => match &item.item {
+            Some(inner) => Bson::Array(items.iter().map(|e| stored_element(inner, e)).collect()),
+            None => element.clone(),
+        },
+        (Kind::Subdocument | Kind::Object | Kind::Mixed | Kind::Map, Bson::Document(_)) => {
+            stored_value(item, element).unwrap_or_else(|| Bson::Document(Document::new()))
+        }
+        _ => element.clone(),
+    }
+}
+
 /// Mongoose's `minimize`: empty objects inside a Mixed value are dropped, and so is an empty value.
 fn minimize(value: Bson) -> Option<Bson> {
     match value {
@@ -678,6 +759,24 @@ mod tests {
         assert_eq!(out.get_datetime("createdAt").unwrap(), &now);
         assert_eq!(out.get_datetime("updatedAt").unwrap(), &now);
         assert_eq!(out.get_i32("__v").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_document_holds_the_nested_objects_mongoose_builds() {
+        let s = spec(
+            r#"{"autoId":false,"fields":[
+            {"name":"name","type":"string"},
+            {"name":"t","type":"object","fields":[{"name":"a","type":"string"}]},
+            {"name":"n","type":"object","fields":[
+                {"name":"a","type":"string"},
+                {"name":"deep","type":"object","fields":[{"name":"b","type":"string"}]}]}]}"#,
+        );
+        let cast = |d: Document| cast(&s, d, DocumentMode::Insert, DateTime::now(), &mut ObjectId::new).unwrap();
+        // Nested objects the input leaves out are built empty, in schema order, nested in nested too.
+        assert_eq!(cast(doc! { "name": "x" }), doc! { "name": "x", "t": {}, "n": { "deep": {} } });
+        // A primitive on a nested path is ignored, with its object; under a nested object the input
+        // gives, Mongoose builds no others.
+        assert_eq!(cast(doc! { "t": "str", "n": { "a": "q" }, "name": "x" }), doc! { "name": "x", "n": { "a": "q" } });
     }
 
     #[test]

@@ -46,9 +46,15 @@ impl Schema {
     }
 
     /// Casts and validates a whole document, filling in what Mongoose fills in on save; `ids` makes
-    /// each auto `_id`, in Mongoose's order ([`IdMaker`]).
+    /// each auto `_id`, in Mongoose's order ([`IdMaker`]). The document is as Mongoose's new document
+    /// holds it ([`document::cast`]); [`Schema::stored`] gives what to store.
     pub fn cast_document(&self, doc: Document, mode: DocumentMode, ids: IdMaker) -> Result<Document, Error> {
         document::cast(&self.spec, doc, mode, DateTime::now(), ids)
+    }
+
+    /// What Mongoose's save stores of a document `cast_document` gave: minimized ([`document::stored`]).
+    pub fn stored(&self, held: &Document) -> Document {
+        document::stored(&self.spec, held)
     }
 
     /// Casts an update's values and validates the paths it sets, adding `updatedAt` (and, for an upsert,
