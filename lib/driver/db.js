@@ -51,7 +51,7 @@ class EngineDb {
    *  document, decoded with `bson`. */
   async _run(op, request, bson, options) {
     const { codec, errors } = this._ctx;
-    const session = await this._client._sessionFor(options, this.databaseName);
+    const session = options?.session == null ? undefined : await this._client._sessionFor(options, this.databaseName);
     let reply;
     try {
       reply = await this._native.execute(op, codec.encode(request, bson), undefined, session);

@@ -53,8 +53,9 @@ class Transaction {
 class EngineSession extends EventEmitter {
   /** `client`: the EngineClient; `options`: the Node driver's ClientSessionOptions
    *  (`causalConsistency`, `snapshot`, `defaultTransactionOptions`). */
-  constructor(client, options = {}) {
+  constructor(client, options) {
     super();
+    options ??= {};
     this.client = client;
     this._ctx = client._ctx;
     this._options = options;
