@@ -85,9 +85,12 @@ describe('wrapper.transaction', () => {
     assert.equal(session.hasEnded, true);
     // Mongoose refuses an ended session on a document itself; the driver, on every other call.
     await assert.rejects(Item.db(db('refused')).create([{ n: 1 }], { session }), { name: 'MongooseError' });
-    await assert.rejects(Item.db(db('refused')).collection.insertOne({ n: 1 }, { session }), { name: 'MongoExpiredSessionError', message: 'Cannot use a session that has ended' });
-    await assert.rejects(Item.db(db('refused')).find({}).session(session), { name: 'MongoExpiredSessionError' });
-    assert.throws(() => session.startTransaction(), { name: 'MongoExpiredSessionError' });
+    const expired = { name: 'MongoExpiredSessionError', message: 'Use of expired sessions is not permitted' };
+    await assert.rejects(Item.db(db('refused')).collection.insertOne({ n: 1 }, { session }), expired);
+    await assert.rejects(Item.db(db('refused')).find({}).session(session), expired);
+    // As the Node driver's: a transaction may be started, and its first request fails.
+    session.startTransaction();
+    await assert.rejects(Item.db(db('refused')).collection.insertOne({ n: 1 }, { session }), expired);
 
     const other = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: db('other'), handleSignals: false });
     try {
@@ -125,15 +128,82 @@ describe('wrapper.transaction', () => {
       await session.abortTransaction();
       await assert.rejects(session.abortTransaction(), { name: 'MongoTransactionError', message: 'Cannot call abortTransaction twice' });
       await assert.rejects(session.commitTransaction(), { message: 'Cannot call commitTransaction after calling abortTransaction' });
-      session.startTransaction({ readPreference: 'secondary' });
-      await assert.rejects(Item.db(db('states')).create([{ n: 2 }], { session }), /readPreference must be 'primary'/);
-      await session.abortTransaction();
+      assert.throws(() => session.startTransaction({ readPreference: 'secondary' }), { name: 'MongoTransactionError', message: 'Read preference in a transaction must be primary, not: secondary' });
       // Outside a transaction, the session's requests run as they are.
       await Item.db(db('states')).create([{ n: 3 }], { session });
     } finally {
       await session.endSession();
     }
     assert.deepEqual((await stored('states')).map((d) => d.n), [3]);
+  });
+
+  test('inside a transaction a statement\'s own read and write concerns are left out, as the Node driver leaves them; a write\'s maxTimeMS is sent', async () => {
+    const [doc] = await Item.db(db('concerns')).create([{ name: 'locked', n: 1 }]);
+    const session = await Item.db(db('concerns')).startSession();
+    try {
+      session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
+      await Item.db(db('concerns')).updateOne({ _id: doc._id }, { $set: { n: 2 } }, { session, writeConcern: { w: 1 } });
+      await Item.db(db('concerns')).collection.findOneAndUpdate({ _id: doc._id }, { $inc: { n: 1 } }, { session, writeConcern: { w: 1 } });
+      assert.equal((await Item.db(db('concerns')).findById(doc._id).readConcern('majority').session(session).lean()).n, 3);
+      assert.equal(await Item.db(db('concerns')).countDocuments({}).readConcern('local').session(session), 1);
+      assert.equal((await Item.db(db('concerns')).aggregate([{ $match: {} }]).option({ readConcern: { level: 'local' } }).session(session)).length, 1);
+      // The document is locked by the transaction: a write outside it waits, for maxTimeMS at most.
+      for (const write of [
+        () => Item.db(db('concerns')).updateOne({ _id: doc._id }, { $set: { n: 9 } }).maxTimeMS(300),
+        () => Item.db(db('concerns')).collection.deleteOne({ _id: doc._id }, { maxTimeMS: 300 }),
+      ]) {
+        await assert.rejects(write(), { codeName: 'MaxTimeMSExpired' });
+      }
+      await session.commitTransaction();
+    } finally {
+      await session.endSession();
+    }
+    assert.deepEqual((await stored('concerns')).map((d) => d.n), [3]);
+  });
+
+  test('closing the wrapper ends its sessions as the Node driver\'s client close does: transactions aborted', async () => {
+    const own = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: db('closed'), handleSignals: false });
+    const Own = own.wrapModel(model('Item', { n: Number }));
+    const session = await Own.db(db('closed')).startSession();
+    session.startTransaction();
+    await Own.db(db('closed')).create([{ n: 1 }], { session });
+    await own.disconnect();
+    assert.equal(session.hasEnded, true);
+    assert.equal(session.transaction.state, 'TRANSACTION_ABORTED');
+    await assert.rejects(session.commitTransaction(), { name: 'MongoTransactionError', message: 'Cannot call commitTransaction after calling abortTransaction' });
+    assert.deepEqual(await stored('closed'), []);
+  });
+
+  test('runs on the wrapped models\' Mongoose, here Mongoose 9 beside the application\'s 8: its AsyncLocalStorage, its documents\' state and its errors\' labels', async () => {
+    const m9 = new MONGOOSES[1].Mongoose();
+    m9.set('transactionAsyncLocalStorage', true);
+    const own = PolyMongo.createWrapper({ mongoURI: suite.uri, defaultDB: db('m9'), handleSignals: false });
+    try {
+      const Nine = own.wrapModel(m9.model('Item', new m9.Schema({ name: String, n: Number })));
+      const [counter] = await Nine.db(db('m9')).create([{ name: 'counter', n: 0 }]);
+      // Three read-modify-write transactions at once: the write conflicts are retried.
+      let calls = 0;
+      await Promise.all([1, 2, 3].map(() => own.transaction(async () => {
+        calls++;
+        const doc = await Nine.db(db('m9')).findById(counter._id);
+        doc.n += 1;
+        await doc.save();
+      })));
+      assert.equal((await Nine.db(db('m9')).findById(counter._id).lean()).n, 3);
+      assert.ok(calls > 3, `${calls} calls`);
+      // Calls with no { session } take part through AsyncLocalStorage; an abort rolls them back, and
+      // a document saved with the session is new again (Mongoose 9's own bookkeeping).
+      const fresh = new (Nine.db(db('m9')))({ name: 'fresh', n: 1 });
+      await assert.rejects(own.transaction(async (session) => {
+        await Nine.db(db('m9')).create({ name: 'als', n: 1000 });
+        await fresh.save({ session });
+        throw new Error('abort');
+      }), /abort/);
+      assert.equal(fresh.isNew, true);
+      assert.deepEqual((await stored('m9')).map((d) => d.name), ['counter']);
+    } finally {
+      await own.disconnect();
+    }
   });
 
   test('an open session keeps its autoClose pool open past its ttl; closing the wrapper aborts its transaction', { timeout: 20_000 }, async () => {

@@ -6,6 +6,7 @@
 
 const { FindCursor, AggregationCursor, EngineCursor, RefusedChangeStream } = require('./cursor');
 const { findOptions, aggregateOptions, countOptions, writeOptions, bsonOptions, toSort, refuse, apart, explainVerbosity } = require('./options');
+const { inTransaction } = require('./session');
 
 /** Whether an update document starts with an operator (`$set`, ...), as the Node driver requires. */
 function hasAtomicOperators(update) {
@@ -92,6 +93,7 @@ class EngineCollection {
   async _execute(op, request, bson = this._ctx.bson, schema = undefined, options = undefined, session = undefined) {
     const { codec, errors } = this._ctx;
     if (session === undefined && options?.session != null) session = await this._sessionFor(options);
+    if (session !== undefined && options.session.inTransaction()) request = inTransaction(request);
     let reply;
     try {
       reply = await this._native.execute(op, codec.encode(request, bson), schema, session);
@@ -239,7 +241,7 @@ class EngineCollection {
     const request = { filter, options: findOptions(apart(options), this._ctx.errors) };
     const cursor = new FindCursor(this._native, 'find', request, this._ctx, bsonOptions(options, this._ctx), schema);
     cursor._collection = this;
-    if (options?.session != null) cursor._sessionFor = () => this._sessionFor(options);
+    if (options?.session != null) cursor._inSession(options.session, () => this._sessionFor(options));
     cursor._explaining = explainVerbosity(options?.explain);
     return cursor;
   }
@@ -256,7 +258,7 @@ class EngineCollection {
     const request = { pipeline: [...pipeline], options: aggregateOptions(apart(options), this._ctx.errors) };
     const cursor = new AggregationCursor(this._native, 'aggregate', request, this._ctx, bsonOptions(options, this._ctx));
     cursor._collection = this;
-    if (options?.session != null) cursor._sessionFor = () => this._sessionFor(options);
+    if (options?.session != null) cursor._inSession(options.session, () => this._sessionFor(options));
     cursor._explaining = explainVerbosity(options?.explain);
     return cursor;
   }

@@ -6,6 +6,7 @@
 const { EventEmitter } = require('node:events');
 const { Readable } = require('node:stream');
 const { explainVerbosity, toReadPreference, toSort } = require('./options');
+const { inTransaction } = require('./session');
 
 class EngineCursor extends EventEmitter {
   /** `namespace`: the NativeNamespace; `op` / `request`: what to open; `ctx`: `{ codec, errors }`;
@@ -19,8 +20,9 @@ class EngineCursor extends EventEmitter {
     this._ctx = ctx;
     this._bson = bson;
     this._schema = schema;
-    /** `(db) => Promise<NativeSession | undefined>`: the engine's session the cursor runs in, set by
-     *  the call that made it from its `session` option (EngineClient#_sessionFor). */
+    /** The session the cursor runs in (an EngineSession), and `() => Promise<NativeSession>`, which
+     *  gives the engine's (EngineClient#_sessionFor); set by `_inSession`. */
+    this._sessionOption = undefined;
     this._sessionFor = undefined;
     /** The engine's session, once the cursor is opened in one. */
     this._session = undefined;
@@ -66,6 +68,13 @@ class EngineCursor extends EventEmitter {
     if (this._started()) throw new this._ctx.errors.mongo.MongoCursorInUseError('Cursor is already initialized');
   }
 
+  /** Runs the cursor in `session` (its `session` option), whose engine's session `sessionFor()`
+   *  gives. */
+  _inSession(session, sessionFor) {
+    this._sessionOption = session;
+    this._sessionFor = sessionFor;
+  }
+
   _open() {
     if (this._native === null) {
       const { codec } = this._ctx;
@@ -88,12 +97,13 @@ class EngineCursor extends EventEmitter {
     }
     if (this._native === null && this._sessionFor !== undefined) {
       try {
-        this._session = await this._sessionFor(this._namespace.dbName);
+        this._session = await this._sessionFor();
       } catch (err) {
         this._exhausted = true;
         this._closed = true;
         throw err;
       }
+      if (this._sessionOption.inTransaction()) this._request = inTransaction(this._request);
     }
     const native = this._open();
     let chunk;
@@ -310,7 +320,7 @@ class FindCursor extends EngineCursor {
   clone() {
     const copy = new FindCursor(this._namespace, this._op, structuredCloneRequest(this._request), this._ctx, this._bson, this._schema);
     copy._collection = this._collection;
-    copy._sessionFor = this._sessionFor;
+    copy._inSession(this._sessionOption, this._sessionFor);
     return copy;
   }
 }
@@ -340,7 +350,7 @@ class AggregationCursor extends EngineCursor {
     const copy = new AggregationCursor(this._namespace, this._op, structuredCloneRequest(this._request), this._ctx, this._bson);
     copy._collection = this._collection;
     copy._db = this._db;
-    copy._sessionFor = this._sessionFor;
+    copy._inSession(this._sessionOption, this._sessionFor);
     return copy;
   }
 }

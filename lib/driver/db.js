@@ -6,7 +6,7 @@ const { EventEmitter } = require('node:events');
 const { EngineCollection, withId, hasAtomicOperators } = require('./collection');
 const { EngineCursor, AggregationCursor, RefusedChangeStream } = require('./cursor');
 const { aggregateOptions, apart, bsonOptions, explainVerbosity, refuse, toSort, writeOptions } = require('./options');
-const { EngineSession } = require('./session');
+const { EngineSession, endedWith, inTransaction } = require('./session');
 
 /** createCollection options that are not part of the `create` command. */
 const CREATE_NOT_COMMAND = new Set(['session', 'readPreference', 'readConcern', 'timeoutMS', 'signal', 'ignoreUndefined',
@@ -52,6 +52,7 @@ class EngineDb {
   async _run(op, request, bson, options) {
     const { codec, errors } = this._ctx;
     const session = options?.session == null ? undefined : await this._client._sessionFor(options, this.databaseName);
+    if (session !== undefined && options.session.inTransaction()) request = inTransaction(request);
     let reply;
     try {
       reply = await this._native.execute(op, codec.encode(request, bson), undefined, session);
@@ -117,7 +118,7 @@ class EngineDb {
     const request = { pipeline: [...pipeline], options: aggregateOptions(apart(options), this._ctx.errors) };
     const cursor = new AggregationCursor(this._native, 'aggregate', request, this._ctx, bsonOptions(options, this._ctx));
     cursor._db = this;
-    if (options?.session != null) cursor._sessionFor = (db) => this._client._sessionFor(options, db);
+    if (options?.session != null) cursor._inSession(options.session, () => this._client._sessionFor(options, this.databaseName));
     cursor._explaining = explainVerbosity(options?.explain);
     return cursor;
   }
@@ -242,7 +243,9 @@ class EngineClient extends EventEmitter {
   /** Closes the engine's pools (only for a client that owns its engine), letting operations in
    *  flight finish unless `force`. */
   async close(force = false) {
-    if (this._owned) await this._native.close(force === true ? 0 : 10_000);
+    if (!this._owned) return;
+    await this._native.close(force === true ? 0 : 10_000);
+    endedWith(this._native);
   }
 
   /** A session (the Node driver's ClientSession shape, lib/driver/session.js) with `options`
@@ -288,6 +291,7 @@ class EngineClient extends EventEmitter {
     if (!Array.isArray(models) || models.length === 0) throw errors.invalid('polymongo-rs: a client bulk write needs at least one model');
     const ops = models.map((model) => this._clientWriteModel(model));
     const request = { models: ops, ...writeOptions(apart(options), errors), verboseResults: options.verboseResults === true };
+    if (request.maxTimeMS !== undefined) throw errors.unsupported('option maxTimeMS: a client bulkWrite takes no time limit here');
     await Promise.all([...new Set(ops.map((op) => op.namespace))].map((ns) => this._beforeWrite?.(...splitNamespace(ns))));
     const bson = bsonOptions(options, this._ctx);
     const raw = await this.db(splitNamespace(ops[0].namespace)[0])._run('clientWrite', request, bson, options);

@@ -7,7 +7,7 @@
 const DRIVER_CLASSES = new Set([
   'MongoServerError', 'MongoWriteConcernError', 'MongoServerSelectionError', 'MongoNetworkError',
   'MongoNetworkTimeoutError', 'MongoInvalidArgumentError', 'MongoTransactionError', 'MongoCompatibilityError',
-  'MongoAuthenticationError', 'MongoError', 'BSONError',
+  'MongoAuthenticationError', 'MongoExpiredSessionError', 'MongoError', 'BSONError',
 ]);
 
 /** polymongo-rs's own errors (not the driver's): `code` says which (`ERR_WRAPPER_CLOSED`,

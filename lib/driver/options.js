@@ -184,10 +184,11 @@ function countOptions(options = {}, errors) {
   return common(options, errors, COUNT);
 }
 
-/** A write's options: write concern and the command-level options of insert / update / delete. */
+/** A write's options: write concern and the command-level options of insert / update / delete
+ *  (`maxTimeMS` as the server reads it). */
 function writeOptions(options = {}, errors) {
-  refuse(options, errors);
-  const out = pick(options, ['ordered', 'bypassDocumentValidation', 'comment', 'let']);
+  // A write reads nothing: read preference and concern are not its to send.
+  const { readPreference, readConcern, ...out } = common(options, errors, ['ordered', 'bypassDocumentValidation', 'comment', 'let', 'maxTimeMS']);
   const writeConcern = toWriteConcern(options);
   if (writeConcern) out.writeConcern = writeConcern;
   return out;

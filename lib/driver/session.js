@@ -23,6 +23,22 @@ const WITH_TRANSACTION_LIMIT_MS = 120_000;
 /** The server's MaxTimeMSExpired: a commit that timed out is not retried. */
 const MAX_TIME_MS_EXPIRED = 50;
 
+/** Whether `err` carries the error label `name`: a driver error of any version of the Node driver
+ *  (the application's models may use another `mongodb` than the session's client). */
+const hasLabel = (err, name) => typeof err?.hasErrorLabel === 'function' && err.hasErrorLabel(name);
+
+/** The sessions started on each engine (a NativeWrapper) and not ended, which closing it ends. */
+const live = new WeakMap();
+
+/** Ends, here, the sessions of engine `native`, which its close has ended (their transactions
+ *  aborted): as the Node driver's `MongoClient#close()` leaves them. */
+function endedWith(native) {
+  const sessions = live.get(native);
+  if (sessions === undefined) return;
+  live.delete(native);
+  for (const ref of sessions) ref.deref()?._ended();
+}
+
 /** A session's current transaction, in the Node driver's Transaction shape. */
 class Transaction {
   constructor(options = {}) {
@@ -74,6 +90,11 @@ class EngineSession extends EventEmitter {
     this._toStart = undefined;
     /** The engine's start of the current transaction, which its requests wait for. */
     this._starting = null;
+    let sessions = live.get(client._native);
+    if (sessions === undefined) live.set(client._native, (sessions = new Set()));
+    for (const ref of sessions) if (ref.deref() === undefined) sessions.delete(ref);
+    this._ref = new WeakRef(this);
+    sessions.add(this._ref);
   }
 
   /** The session's lsid (`{ id: UUID }`), once a request has run in it; undefined before. */
@@ -95,13 +116,16 @@ class EngineSession extends EventEmitter {
 
   /** Starts a transaction with `options` (readConcern, writeConcern, readPreference, maxCommitTimeMS;
    *  the session's defaults for those not given). Nothing is sent until its first request. Throws a
-   *  MongoTransactionError when one is in progress, a MongoExpiredSessionError after `endSession()`. */
+   *  MongoTransactionError when one is in progress or for a read preference other than the primary's,
+   *  as the Node driver's. */
   startTransaction(options) {
     const { mongo } = this._ctx.codec;
-    this._checkNotEnded();
     if (this.snapshotEnabled) throw new mongo.MongoCompatibilityError('Transactions are not supported in snapshot sessions');
     if (this.transaction.isActive) throw new mongo.MongoTransactionError('Transaction already in progress');
-    this.transaction = new Transaction({ ...this.defaultTransactionOptions, ...options });
+    const merged = { ...this.defaultTransactionOptions, ...options };
+    const mode = typeof merged.readPreference === 'string' ? merged.readPreference : merged.readPreference?.mode;
+    if (mode != null && mode !== 'primary') throw new mongo.MongoTransactionError(`Read preference in a transaction must be primary, not: ${mode}`);
+    this.transaction = new Transaction(merged);
     this.transaction.state = TxnState.STARTING_TRANSACTION;
     this._toStart = this.transaction.options;
     this._starting = null;
@@ -111,7 +135,6 @@ class EngineSession extends EventEmitter {
    *  may be called again after an error labelled UnknownTransactionCommitResult. */
   async commitTransaction() {
     const { mongo } = this._ctx.codec;
-    this._checkNotEnded();
     switch (this.transaction.state) {
       case TxnState.NO_TRANSACTION:
         throw new mongo.MongoTransactionError('No transaction started');
@@ -138,7 +161,6 @@ class EngineSession extends EventEmitter {
   /** Aborts the transaction; the server's errors are ignored, as the specification asks. */
   async abortTransaction() {
     const { mongo } = this._ctx.codec;
-    this._checkNotEnded();
     switch (this.transaction.state) {
       case TxnState.NO_TRANSACTION:
         throw new mongo.MongoTransactionError('No transaction started');
@@ -178,7 +200,7 @@ class EngineSession extends EventEmitter {
         result = await promise;
       } catch (err) {
         if (this.transaction.isActive) await this.abortTransaction();
-        if (err instanceof mongo.MongoError && err.hasErrorLabel('TransientTransactionError') && inTime()) continue;
+        if (hasLabel(err, 'TransientTransactionError') && inTime()) continue;
         throw err;
       }
       // `fn` committed or aborted the transaction itself.
@@ -188,9 +210,8 @@ class EngineSession extends EventEmitter {
           await this.commitTransaction();
           return result;
         } catch (err) {
-          const label = (name) => err instanceof mongo.MongoError && err.hasErrorLabel(name);
-          if (label('UnknownTransactionCommitResult') && err.code !== MAX_TIME_MS_EXPIRED && inTime()) continue;
-          if (label('TransientTransactionError') && inTime()) break;
+          if (hasLabel(err, 'UnknownTransactionCommitResult') && err.code !== MAX_TIME_MS_EXPIRED && inTime()) continue;
+          if (hasLabel(err, 'TransientTransactionError') && inTime()) break;
           throw err;
         }
       }
@@ -200,33 +221,38 @@ class EngineSession extends EventEmitter {
   /** Ends the session, aborting a transaction in progress. */
   async endSession() {
     if (this.hasEnded) return;
-    this.hasEnded = true;
-    if (this.transaction.isActive) this.transaction.state = TxnState.TRANSACTION_ABORTED;
-    this._toStart = undefined;
+    this._ended();
     const native = await this._native?.catch(() => null);
     await native?.end();
-    this.emit('ended', this);
   }
 
-  _checkNotEnded() {
-    if (this.hasEnded) throw new this._ctx.codec.mongo.MongoExpiredSessionError('Cannot use a session that has ended');
+  /** Marks the session ended, its transaction aborted. */
+  _ended() {
+    if (this.hasEnded) return;
+    this.hasEnded = true;
+    live.get(this.client._native)?.delete(this._ref);
+    if (this.transaction.isActive) this.transaction.state = TxnState.TRANSACTION_ABORTED;
+    this._toStart = undefined;
+    this.emit('ended', this);
   }
 
   /** The engine's session for one request on database `db`: started on the pool serving `db` by the
    *  session's first request, with the transaction started first when one is pending. Rejects with the
    *  application's error classes (an ended session, a transaction the server refused to start). */
   async _forRequest(db) {
-    this._checkNotEnded();
     const { codec, errors } = this._ctx;
-    if (this._native === null) {
-      const options = { causalConsistency: this._options.causalConsistency, snapshot: this._options.snapshot, defaultTransactionOptions: this._options.defaultTransactionOptions };
-      this._native = this.client._native.startSession(db, codec.encode(transactionShapes(options)));
-      this._native.then((native) => {
-        this.serverSession.id = codec.decode(native.id());
-      }, () => {});
-    }
+    if (this.hasEnded) throw new codec.mongo.MongoExpiredSessionError('Use of expired sessions is not permitted');
     this.serverSession.lastUse = performance.now();
     try {
+      if (this._native === null) {
+        // The default transaction options are merged into each transaction's here.
+        const options = { causalConsistency: this._options.causalConsistency, snapshot: this._options.snapshot };
+        // Options the engine refuses throw here, at once.
+        this._native = this.client._native.startSession(db, codec.encode(transactionShapes(options)));
+        this._native.then((native) => {
+          this.serverSession.id = codec.decode(native.id());
+        }, () => {});
+      }
       const native = await this._native;
       if (this._toStart !== undefined) {
         const options = this._toStart;
@@ -242,14 +268,13 @@ class EngineSession extends EventEmitter {
   }
 }
 
-/** Transaction options (or session options holding them) with the Node driver's ReadConcern,
- *  WriteConcern and ReadPreference objects as the plain shapes the engine reads. */
+/** Transaction options (or session options) with the Node driver's ReadConcern, WriteConcern and
+ *  ReadPreference objects as the plain shapes the engine reads. */
 function transactionShapes(options) {
   const out = {};
   for (const [key, value] of Object.entries(options ?? {})) {
     if (value === undefined) continue;
-    if (key === 'defaultTransactionOptions') out[key] = transactionShapes(value);
-    else if (key === 'readConcern') out[key] = typeof value === 'string' ? { level: value } : { level: value.level };
+    if (key === 'readConcern') out[key] = typeof value === 'string' ? { level: value } : { level: value.level };
     else if (key === 'readPreference') out[key] = typeof value === 'string' ? value : { mode: value.mode };
     else if (key === 'writeConcern') out[key] = { ...value };
     else out[key] = value;
@@ -257,4 +282,21 @@ function transactionShapes(options) {
   return out;
 }
 
-module.exports = { EngineSession, TxnState };
+/** `request` as the Node driver sends it inside a transaction: the transaction's read and write
+ *  concerns govern its statements (given at its first statement and at its commit), so a statement's
+ *  own are left out, as the Node driver leaves them out; the server refuses them. */
+function inTransaction(request) {
+  const out = { ...request };
+  delete out.writeConcern;
+  if (out.options?.readConcern !== undefined) {
+    const { readConcern, ...options } = out.options;
+    out.options = options;
+  }
+  if (out.command?.readConcern !== undefined || out.command?.writeConcern !== undefined) {
+    const { readConcern, writeConcern, ...command } = out.command;
+    out.command = command;
+  }
+  return out;
+}
+
+module.exports = { EngineSession, TxnState, endedWith, inTransaction };

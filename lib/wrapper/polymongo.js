@@ -10,6 +10,7 @@ const { Tenancy, wrappedHandle, isMongooseModel, DEFAULT_TENANT_CACHE_SIZE } = r
 const { logSettings } = require('./logging');
 const { contextFor } = require('../driver/mongoose');
 const { ours } = require('../driver/errors');
+const { endedWith } = require('../driver/session');
 const signals = require('./signals');
 
 /** How long a graceful close waits for operations already started. */
@@ -206,6 +207,7 @@ class PolyMongoWrapper extends EventEmitter {
       clearTimeout(timer);
     }
     await this._native.close(Math.max(0, timeoutMS - (Date.now() - started)));
+    endedWith(this._native);
   }
 
   /** SIGINT / SIGTERM: a graceful close. */
@@ -239,6 +241,9 @@ class PolyMongoWrapper extends EventEmitter {
     }
     let entry = this._handles.get(model);
     if (entry === undefined) {
+      // `transaction()` runs on the mongoose of the models wrapped first: its documents, plugins and
+      // AsyncLocalStorage are theirs.
+      this._modelsMongoose ??= model.base;
       const tenancy = this._tenancy(model.base);
       entry = { handle: wrappedHandle(tenancy, tenancy.wrap(model, checked)), options: JSON.stringify(checked) };
       this._handles.set(model, entry);
@@ -335,14 +340,15 @@ class PolyMongoWrapper extends EventEmitter {
 
   /** Runs `fn(session)` in one transaction, which spans any databases of one pool (every tenant
    *  database of the shared pool), and commits it when `fn` resolves. Mongoose's
-   *  `connection.transaction()` on the application's mongoose: the whole of `fn` is run again on an
+   *  `connection.transaction()` on the mongoose of the first wrapped model (the application's before
+   *  any): the whole of `fn` is run again on an
    *  error labelled TransientTransactionError and the commit on UnknownTransactionCommitResult, for up
    *  to 120 s, and documents saved in an aborted transaction get their state back. `options`: the
    *  Node driver's TransactionOptions (`readConcern`, `writeConcern`, `maxCommitTimeMS`). Resolves to
    *  what `fn` resolved to; rejects with `fn`'s error after aborting, or with the commit's. */
   transaction(fn, options) {
     if (typeof fn !== 'function') return Promise.reject(new TypeError('polymongo-rs: transaction(fn, options) needs a function'));
-    return this._operation(() => this._tenancy(appMongoose()).connection(null).transaction(fn, options));
+    return this._operation(() => this._tenancy(this._modelsMongoose ?? appMongoose()).connection(null).transaction(fn, options));
   }
 
   isConnected() {

@@ -22,7 +22,7 @@ pub enum Error {
 
     /// A request or a transaction call on a session after `endSession()`: the Node driver's
     /// MongoExpiredSessionError.
-    #[error("Cannot use a session that has ended")]
+    #[error("Use of expired sessions is not permitted")]
     SessionEnded,
 
     /// An operation waited longer than `waitQueueTimeoutMS` for its turn on a pool.

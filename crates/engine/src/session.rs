@@ -184,7 +184,8 @@ pub fn transaction_options(doc: &Document) -> Result<TransactionOptions, Error> 
 }
 
 /// A session's options as the Node driver takes them (`ClientSessionOptions`): `causalConsistency`,
-/// `snapshot`, `defaultTransactionOptions`. Errors as for [`transaction_options`].
+/// `snapshot` (its `defaultTransactionOptions` the JS driver merges into each transaction's options).
+/// Errors as for [`transaction_options`].
 pub fn session_options(doc: &Document) -> Result<SessionOptions, Error> {
     let mut options = SessionOptions::default();
     for (key, value) in doc {
@@ -192,10 +193,7 @@ pub fn session_options(doc: &Document) -> Result<SessionOptions, Error> {
             (_, Bson::Null | Bson::Undefined) => {}
             ("causalConsistency", Bson::Boolean(b)) => options.causal_consistency = Some(*b),
             ("snapshot", Bson::Boolean(b)) => options.snapshot = Some(*b),
-            ("defaultTransactionOptions", Bson::Document(d)) => {
-                options.default_transaction_options = Some(transaction_options(d)?)
-            }
-            ("causalConsistency" | "snapshot" | "defaultTransactionOptions", _) => return Err(invalid_option(key)),
+            ("causalConsistency" | "snapshot", _) => return Err(invalid_option(key)),
             _ => return Err(Error::InvalidArgument(format!("session option {key:?} is not supported"))),
         }
     }
@@ -246,12 +244,9 @@ mod tests {
 
     #[test]
     fn session_options_are_read_or_refused() {
-        let options = session_options(
-            &doc! { "causalConsistency": false, "defaultTransactionOptions": { "maxCommitTimeMS": 9 } },
-        )
-        .unwrap();
-        assert_eq!(options.causal_consistency, Some(false));
-        assert_eq!(options.default_transaction_options.unwrap().max_commit_time, Some(Duration::from_millis(9)));
+        let options = session_options(&doc! { "causalConsistency": false, "snapshot": null }).unwrap();
+        assert_eq!((options.causal_consistency, options.snapshot), (Some(false), None));
+        assert!(session_options(&doc! { "defaultTransactionOptions": {} }).is_err());
         assert!(session_options(&doc! { "snapshot": "yes" }).is_err());
         assert!(session_options(&doc! { "defaultTimeoutMS": 5 }).is_err());
     }

@@ -33,6 +33,9 @@ pub struct BulkWriteRequest {
     pub comment: Option<RawBson>,
     #[serde(rename = "let")]
     pub let_vars: Option<RawDocumentBuf>,
+    /// The server's time limit for each command of the write, ms (`maxTimeMS`).
+    #[serde(rename = "maxTimeMS")]
+    pub max_time_ms: Option<RawBson>,
 }
 
 fn ordered_by_default() -> bool {
@@ -269,15 +272,11 @@ pub async fn bulk_write(
     let batches = batches(entries, req.ordered);
     // One lease for the whole batch: a second one would wait for admission while holding the first.
     let db = ns.database().await?;
-    // A transaction's statements take the transaction's write concern, given at its commit.
+    // A transaction's statements take the transaction's write concern, given at its commit: one of
+    // their own is left out, as the Node driver leaves it out (the server refuses it).
     let write_concern = match (req.write_concern.filter(|wc| !wc.is_empty()), db.write_concern()) {
-        (Some(_), _) if in_transaction => {
-            return Err(Error::InvalidArgument(
-                "a write in a transaction takes no write concern of its own; give it to the transaction".into(),
-            ))
-        }
+        _ if in_transaction => None,
         (Some(wc), _) => Some(wc),
-        (None, _) if in_transaction => None,
         (None, Some(wc)) => Some(bson::serialize_to_raw_document_buf(wc)?),
         (None, None) => None,
     }
@@ -305,6 +304,9 @@ pub async fn bulk_write(
         }
         if let Some(comment) = &req.comment {
             command.append(cstr!("comment"), comment.clone());
+        }
+        if let Some(ms) = &req.max_time_ms {
+            command.append(cstr!("maxTimeMS"), ms.clone());
         }
         if let (Some(vars), false) = (&req.let_vars, kind == Kind::Insert) {
             command.append(cstr!("let"), vars.as_ref());
