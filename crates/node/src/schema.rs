@@ -66,10 +66,9 @@ impl NativeSchema {
         if let Some(err) = failed {
             return Err(err);
         }
-        let held = cast.map_err(|e| js_error(env, &e))?;
-        let stored = self.inner.stored(&held);
-        let mut out = bson::doc! { "held": held.clone() };
-        if stored != held {
+        let cast = cast.map_err(|e| js_error(env, &e))?;
+        let mut out = bson::doc! { "held": cast.held };
+        if let Some(stored) = cast.stored {
             out.insert("stored", stored);
         }
         bytes(env, &out)

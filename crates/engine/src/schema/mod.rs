@@ -13,6 +13,14 @@ mod update;
 use bson::{DateTime, Document};
 
 pub use document::IdMaker;
+
+/// A whole document cast for a write.
+pub struct CastDocument {
+    /// As Mongoose's new document holds it: its key order, and the empty nested objects it keeps.
+    pub held: Document,
+    /// What Mongoose's save stores of it (minimized), when that differs from `held`.
+    pub stored: Option<Document>,
+}
 pub use spec::Spec;
 
 use crate::error::Error;
@@ -46,15 +54,12 @@ impl Schema {
     }
 
     /// Casts and validates a whole document, filling in what Mongoose fills in on save; `ids` makes
-    /// each auto `_id`, in Mongoose's order ([`IdMaker`]). The document is as Mongoose's new document
-    /// holds it ([`document::cast`]); [`Schema::stored`] gives what to store.
-    pub fn cast_document(&self, doc: Document, mode: DocumentMode, ids: IdMaker) -> Result<Document, Error> {
-        document::cast(&self.spec, doc, mode, DateTime::now(), ids)
-    }
-
-    /// What Mongoose's save stores of a document `cast_document` gave: minimized ([`document::stored`]).
-    pub fn stored(&self, held: &Document) -> Document {
-        document::stored(&self.spec, held)
+    /// each auto `_id`, in Mongoose's order ([`IdMaker`]). Errors: Mongoose's ValidationError,
+    /// StrictModeError, ..., `NotCastable` ([`document::cast`]).
+    pub fn cast_document(&self, doc: Document, mode: DocumentMode, ids: IdMaker) -> Result<CastDocument, Error> {
+        let held = document::cast(&self.spec, doc, mode, DateTime::now(), ids)?;
+        let stored = document::stored(&self.spec, &held);
+        Ok(CastDocument { stored: (stored != held).then_some(stored), held })
     }
 
     /// Casts an update's values and validates the paths it sets, adding `updatedAt` (and, for an upsert,
