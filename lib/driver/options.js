@@ -120,10 +120,21 @@ function toWriteConcern(options) {
 const WHOLE_NUMBERS = ['limit', 'skip', 'batchSize', 'maxTimeMS'];
 const INT32 = 2 ** 31;
 
-/** Options common to every request: refused ones, read preference and concern, and whole numbers as
- *  the server reads them: a fraction truncated, a numeric string its number, NaN none, and one past
- *  32 bits as an Int64 (js-bson would write a double). */
+/** Options common to every read: refused ones, whole numbers as the server reads them
+ *  (`requestOptions`), read preference and concern. */
 function common(options, errors, names) {
+  const out = requestOptions(options, errors, names);
+  const readPreference = toReadPreference(options.readPreference);
+  if (readPreference) out.readPreference = readPreference;
+  const readConcern = toReadConcern(options.readConcern);
+  if (readConcern) out.readConcern = readConcern;
+  return out;
+}
+
+/** The options `names` of a request, after refusing those the engine cannot honour, with whole
+ *  numbers as the server reads them: a fraction truncated, a numeric string its number, NaN none, and
+ *  one past 32 bits as an Int64 (js-bson would write a double). */
+function requestOptions(options, errors, names) {
   refuse(options, errors);
   const out = pick(options, names);
   for (const name of WHOLE_NUMBERS) {
@@ -141,10 +152,6 @@ function common(options, errors, names) {
     if (value < 0 && (name === 'skip' || name === 'maxTimeMS')) throw errors.invalid(`option ${name} must not be negative, got ${value}`);
     out[name] = value >= -INT32 && value < INT32 ? value : BigInt(value);
   }
-  const readPreference = toReadPreference(options.readPreference);
-  if (readPreference) out.readPreference = readPreference;
-  const readConcern = toReadConcern(options.readConcern);
-  if (readConcern) out.readConcern = readConcern;
   return out;
 }
 
@@ -187,8 +194,7 @@ function countOptions(options = {}, errors) {
 /** A write's options: write concern and the command-level options of insert / update / delete
  *  (`maxTimeMS` as the server reads it). */
 function writeOptions(options = {}, errors) {
-  // A write reads nothing: read preference and concern are not its to send.
-  const { readPreference, readConcern, ...out } = common(options, errors, ['ordered', 'bypassDocumentValidation', 'comment', 'let', 'maxTimeMS']);
+  const out = requestOptions(options, errors, ['ordered', 'bypassDocumentValidation', 'comment', 'let', 'maxTimeMS']);
   const writeConcern = toWriteConcern(options);
   if (writeConcern) out.writeConcern = writeConcern;
   return out;

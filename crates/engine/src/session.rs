@@ -99,7 +99,8 @@ impl Session {
         Ok(committed?)
     }
 
-    /// Aborts the transaction; the server's errors are ignored, as the specification asks.
+    /// Aborts the transaction. The driver ignores the server's errors, as the specification asks; a
+    /// misuse (no transaction in progress, one committed) is an error.
     pub async fn abort_transaction(&self) -> Result<(), Error> {
         let mut session = self.lock().await?;
         let _lease = self.cluster.lease(&self.db).await?;
