@@ -53,6 +53,9 @@ export interface WrapperOptions {
   /** Databases with Prometheus series of their own (the first used); the rest are summed as
    *  `db="<other>"` (default 100). */
   maxDatabaseLabels?: number;
+  /** Change streams open at once across the wrapper (default 100); each holds one connection of its
+   *  pool's stream client while open. One more fails with ERR_TOO_MANY_STREAMS. */
+  maxOpenStreams?: number;
   dbSpecific?: DbSpecific[];
   /** Operations of one database in flight at once on the shared pool (default: half of maxPoolSize). */
   maxConcurrentPerDb?: number;
@@ -185,6 +188,8 @@ export interface GeneralStats {
   primary: PoolInfo & { sharedDatabases: string[] };
   separateDB: Array<PoolInfo & { config: { maxConnections?: number; autoClose: boolean; ttl?: number; coldStart: boolean } }>;
   databases: DatabaseMetrics[];
+  /** Open change streams, the connections of the pools' stream clients, and the streams per database. */
+  streams: { open: number; connections: number; byDatabase: Record<string, number> };
 }
 
 export interface DbStats {
@@ -241,6 +246,11 @@ export declare class PolyMongoWrapper {
     closeAll(options?: { timeoutMS?: number }): Promise<void>;
     /** Closes every pool without waiting. */
     forceCloseAll(): Promise<void>;
+    /** Closes the change streams of database `dbName` (its collections' too), and only those;
+     *  resolves to how many were open, once closed. Throws ERR_INVALID_DB_NAME for a bad name. */
+    closeDBstream(dbName: string): Promise<number>;
+    /** Closes every change stream of the wrapper; resolves to how many were open, once closed. */
+    closeAllWatches(): Promise<number>;
   };
   /** Reading stats changes nothing: no connection, database, event or operation count. */
   readonly stats: {
@@ -273,6 +283,13 @@ export declare class PolyMongoWrapper {
    * Pass `{ session }` to each operation (or `.session(session)` to queries) inside `fn`.
    */
   transaction<T>(fn: (session: ClientSession) => Promise<T>, options?: mongo.TransactionOptions): Promise<T>;
+  /**
+   * A change stream of database `dbName` (the default database when omitted), as Mongoose's
+   * `connection.watch()`: it resumes by itself after resumable errors and after the server comes
+   * back, and keeps the database's pool open until closed. `pipeline`: stages after `$changeStream`.
+   */
+  watch<T extends mongo.Document = any>(dbName?: string, pipeline?: Array<Record<string, unknown>>, options?: mongo.ChangeStreamOptions): mongo.ChangeStream<T>;
+  watch<T extends mongo.Document = any>(pipeline: Array<Record<string, unknown>>, options?: mongo.ChangeStreamOptions): mongo.ChangeStream<T>;
   isConnected(): boolean;
   getConnectionState(): ConnectionState;
 }

@@ -264,24 +264,19 @@ describe('what the engine cannot honour is refused, never ignored', () => {
     assert.equal(await suite.client.db(db).collection('things').countDocuments(), 1);
   });
 
-  test('methods: change streams, the fluent bulk API, search indexes', async () => {
+  test('methods: a whole-deployment change stream, the fluent bulk API, search indexes', async () => {
     const Things = Thing.db(uniqueDb(PREFIX));
     const c = Things.db.db.collection('things');
     for (const call of [() => c.initializeOrderedBulkOp(), () => c.listSearchIndexes()]) {
       assert.throws(call, { name: 'MongoCompatibilityError', code: 'ERR_NOT_SUPPORTED' });
     }
-    // A change stream fails as the Node driver's does when it cannot run: its reads reject, and a
-    // 'change' listener gets an 'error' event. Mongoose's own ChangeStream over it leaves nothing
-    // unhandled when no one listens (an unhandled rejection would fail this file).
-    for (const watch of [() => c.watch(), () => Things.db.db.watch(), () => Things.db.db.client.watch()]) {
-      const stream = watch();
-      await assert.rejects(stream.next(), { name: 'MongoCompatibilityError', code: 'ERR_NOT_SUPPORTED' });
-      await stream.close();
-    }
-    Things.watch();
-    const err = await new Promise((resolve) => Things.watch().on('error', resolve).on('change', () => {}));
+    // A change stream of every database fails as the Node driver's does when it cannot run: its
+    // reads reject, and a 'change' listener gets an 'error' event.
+    const stream = Things.db.db.client.watch();
+    await assert.rejects(stream.next(), { name: 'MongoCompatibilityError', code: 'ERR_NOT_SUPPORTED' });
+    await stream.close();
+    const err = await new Promise((resolve) => Things.db.db.client.watch().on('error', resolve).on('change', () => {}));
     assert.equal(err.code, 'ERR_NOT_SUPPORTED');
-    await new Promise((resolve) => setTimeout(resolve, 20));
   });
 
   test('errors of an unreachable server are the application\'s MongoServerSelectionError', async () => {

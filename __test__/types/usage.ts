@@ -28,6 +28,7 @@ const wrapper = PolyMongo.createWrapper({
   debug: { log: true, logPath: './logs', logHandler: (line) => void line.length },
   logger: console,
   maxDatabaseLabels: 50,
+  maxOpenStreams: 20,
 });
 const User: WrappedModel<UserModel> = wrapper.wrapModel(mongoose.model<IUser, UserModel>('User', userSchema));
 const Checked = wrapper.wrapModel(mongoose.model<IUser>('Checked', new Schema<IUser>({ name: String })), { autoIndex: false, jsonSchema: true });
@@ -80,5 +81,14 @@ export async function usage(): Promise<void> {
   const text: string = wrapper.stats.prometheus();
   const listed = (await wrapper.stats.listDatabases()).map((d) => d.sizeInMB);
   void [busiest, docs, text, listed, sizes.lastUsed?.getTime()];
+  const stream = wrapper.watch<IUser>('tenant_1', [{ $match: { operationType: 'insert' } }], { fullDocument: 'updateLookup' });
+  stream.on('change', (change) => void change.operationType);
+  const whole = wrapper.watch([], { maxAwaitTimeMS: 500 });
+  const closedHere: number = await wrapper.actions.closeDBstream('tenant_1');
+  const closedAll: number = await wrapper.actions.closeAllWatches();
+  const openStreams: number = general.streams.open + (general.streams.byDatabase.tenant_1 ?? 0);
+  // @ts-expect-error: closeDBstream names a database.
+  void wrapper.actions.closeDBstream();
+  void [whole, closedHere, closedAll, openStreams];
   void [first, one, n, created._id, many.length, modified, after?.age, groups[0]?.n, state];
 }

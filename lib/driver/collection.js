@@ -4,7 +4,8 @@
 // Results and errors have the Node driver's shapes and classes, so Mongoose, and code written for the
 // driver, read them as they always have.
 
-const { FindCursor, AggregationCursor, EngineCursor, RefusedChangeStream } = require('./cursor');
+const { FindCursor, AggregationCursor, EngineCursor } = require('./cursor');
+const { EngineChangeStream } = require('./change-stream');
 const { findOptions, aggregateOptions, countOptions, writeOptions, bsonOptions, toSort, refuse, apart, explainVerbosity } = require('./options');
 const { inTransaction } = require('./session');
 
@@ -415,8 +416,9 @@ class EngineCollection {
     return Boolean((await this.options()).capped);
   }
 
-  watch() {
-    return new RefusedChangeStream(this._ctx.errors.unsupported('change streams (watch) are not supported yet'));
+  /** A change stream of this collection (lib/driver/change-stream.js), opened now. */
+  watch(pipeline = [], options = {}) {
+    return new EngineChangeStream(this._db._client, this._db.databaseName, this.collectionName, pipeline, options);
   }
 
   initializeOrderedBulkOp() {

@@ -371,48 +371,4 @@ function structuredCloneRequest(request) {
   return copy;
 }
 
-/** A change stream the engine cannot open (change streams are not supported yet), in the Node
- *  driver's shape: `next()` / `hasNext()` / `tryNext()` and iteration reject with `error`, and, as the
- *  Node driver's stream reports a failure to a `'change'` listener, adding one emits `'error'` on the
- *  next tick. Nothing is thrown from `watch()` itself, which Mongoose's ChangeStream would turn into
- *  an unhandled rejection. */
-class RefusedChangeStream extends EventEmitter {
-  constructor(error) {
-    super();
-    this.error = error;
-    this.closed = false;
-    let reported = false;
-    this.on('newListener', (event) => {
-      if (event !== 'change' || reported) return;
-      reported = true;
-      process.nextTick(() => this.emit('error', error));
-    });
-  }
-
-  async next() {
-    throw this.error;
-  }
-
-  async hasNext() {
-    throw this.error;
-  }
-
-  async tryNext() {
-    throw this.error;
-  }
-
-  async close() {
-    this.closed = true;
-    this.emit('close');
-  }
-
-  stream() {
-    return Readable.from(this);
-  }
-
-  async *[Symbol.asyncIterator]() {
-    throw this.error;
-  }
-}
-
-module.exports = { EngineCursor, FindCursor, AggregationCursor, RefusedChangeStream };
+module.exports = { EngineCursor, FindCursor, AggregationCursor };

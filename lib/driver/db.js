@@ -4,7 +4,8 @@
 
 const { EventEmitter } = require('node:events');
 const { EngineCollection, withId, hasAtomicOperators } = require('./collection');
-const { EngineCursor, AggregationCursor, RefusedChangeStream } = require('./cursor');
+const { EngineCursor, AggregationCursor } = require('./cursor');
+const { EngineChangeStream, streamsClosedWith } = require('./change-stream');
 const { aggregateOptions, apart, bsonOptions, explainVerbosity, refuse, toSort, writeOptions } = require('./options');
 const { EngineSession, endedWith, inTransaction } = require('./session');
 
@@ -133,8 +134,9 @@ class EngineDb {
     return new EngineAdmin(this._client);
   }
 
-  watch() {
-    return new RefusedChangeStream(this._ctx.errors.unsupported('change streams (watch) are not supported yet'));
+  /** A change stream of the whole database (lib/driver/change-stream.js), opened now. */
+  watch(pipeline = [], options = {}) {
+    return new EngineChangeStream(this._client, this.databaseName, null, pipeline, options);
   }
 }
 
@@ -246,6 +248,7 @@ class EngineClient extends EventEmitter {
     if (!this._owned) return;
     await this._native.close(force === true ? 0 : 10_000);
     endedWith(this._native);
+    streamsClosedWith(this._native);
   }
 
   /** A session (the Node driver's ClientSession shape, lib/driver/session.js) with `options`
@@ -337,8 +340,12 @@ class EngineClient extends EventEmitter {
     }
   }
 
-  watch() {
-    return new RefusedChangeStream(this._ctx.errors.unsupported('change streams (watch) are not supported yet'));
+  /** A change stream of every database is not supported: the stream reports a
+   *  MongoCompatibilityError (ERR_NOT_SUPPORTED) as a failed stream does. Watch a database or a
+   *  collection instead. */
+  watch(pipeline = [], options = {}) {
+    const refusal = this._ctx.errors.unsupported('a change stream of the whole deployment (client.watch) is not supported; watch a database or a collection');
+    return new EngineChangeStream(this, this._defaultDb, null, pipeline, options, refusal);
   }
 }
 

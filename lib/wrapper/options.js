@@ -21,6 +21,7 @@ const WRAPPER_OPTIONS = {
   handleSignals: 'boolean',
   tenantCacheSize: 'number',
   maxDatabaseLabels: 'number',
+  maxOpenStreams: 'number',
   logger: 'object',
   logMaxBytes: 'number',
   logMaxFiles: 'number',

@@ -11,6 +11,7 @@ const { logSettings } = require('./logging');
 const { contextFor } = require('../driver/mongoose');
 const { ours } = require('../driver/errors');
 const { endedWith } = require('../driver/session');
+const { streamsClosedWith } = require('../driver/change-stream');
 const signals = require('./signals');
 
 /** How long a graceful close waits for operations already started. */
@@ -100,6 +101,11 @@ class PolyMongoWrapper extends EventEmitter {
       closeAll: (options) => this._close(checkCloseOptions(options).timeoutMS),
       /** The same, without waiting: operations in flight fail. */
       forceCloseAll: () => this._close(0),
+      /** Closes the change streams open on database `dbName` (those of its collections too), and
+       *  only those; resolves to how many were open, once they are closed. */
+      closeDBstream: (dbName) => this._closeStreams(dbName),
+      /** Closes every change stream of the wrapper; resolves to how many were open, once closed. */
+      closeAllWatches: () => this._closeStreams(undefined),
     };
   }
 
@@ -208,6 +214,14 @@ class PolyMongoWrapper extends EventEmitter {
     }
     await this._native.close(Math.max(0, timeoutMS - (Date.now() - started)));
     endedWith(this._native);
+    streamsClosedWith(this._native);
+  }
+
+  async _closeStreams(dbName) {
+    if (dbName !== undefined) this._native.namespace(dbName, null);
+    const closed = await this._settle(this._native.closeStreams(dbName ?? null));
+    streamsClosedWith(this._native, dbName);
+    return closed;
   }
 
   /** SIGINT / SIGTERM: a graceful close. */
@@ -351,6 +365,18 @@ class PolyMongoWrapper extends EventEmitter {
     return this._operation(() => this._tenancy(this._modelsMongoose ?? appMongoose()).connection(null).transaction(fn, options));
   }
 
+  /** A change stream of database `dbName` (the default database when omitted), in the shape of
+   *  Mongoose's `connection.watch()`: an EventEmitter ('change', 'error', 'close', 'end',
+   *  'resumeTokenChanged') with `next()`, `hasNext()`, `close()` and `for await`. `pipeline`: stages
+   *  after `$changeStream`; `options`: the Node driver's ChangeStreamOptions (`fullDocument`,
+   *  `resumeAfter`, `startAfter`, `startAtOperationTime`, `maxAwaitTimeMS`, ...). The stream resumes
+   *  by itself after resumable errors and after the server comes back; it keeps its database's pool
+   *  open until closed, and counts against `maxOpenStreams`. */
+  watch(dbName, pipeline, options) {
+    if (Array.isArray(dbName)) [dbName, pipeline, options] = [undefined, dbName, pipeline];
+    return this._tenancy(this._modelsMongoose ?? appMongoose()).connection(dbName ?? null).watch(pipeline ?? [], options);
+  }
+
   isConnected() {
     return this._native.state() === 'connected';
   }
@@ -363,7 +389,7 @@ class PolyMongoWrapper extends EventEmitter {
 
 /** PolyMongo's `stats.general()` shape, extended: `primary` and `separateDB` entries carry the driver's
  *  pool counters; `databases` lists each database's operations. */
-function generalStats({ shared, dedicated, databases }) {
+function generalStats({ shared, dedicated, databases, streams }) {
   const pool = ({ dbName, mongoURI, readyState, state, lastAccessed, isInitialized, poolStats }) =>
     ({ dbName, mongoURI, readyState, state, lastAccessed, isInitialized, poolStats });
   const pools = [shared, ...dedicated];
@@ -373,6 +399,11 @@ function generalStats({ shared, dedicated, databases }) {
     primary: { ...pool(shared), sharedDatabases: shared.databases },
     separateDB: dedicated.map((p) => ({ ...pool(p), config: p.config })),
     databases: databases.map(database),
+    streams: {
+      open: streams.reduce((sum, s) => sum + s.open, 0),
+      connections: pools.reduce((sum, p) => sum + p.streamConnections, 0),
+      byDatabase: Object.fromEntries(streams.map((s) => [s.dbName, s.open])),
+    },
   };
 }
 

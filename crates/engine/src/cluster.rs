@@ -25,6 +25,8 @@ use crate::stats::pool::{PoolCounters, PoolStats};
 const APP_NAME: &str = "polymongo-rs";
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// How long a connection of the stream client stays open unused, unless `idleTimeoutMS` says.
+const STREAM_MAX_IDLE_TIME: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolSettings {
@@ -67,6 +69,9 @@ pub struct Context {
     pub monitor_commands: bool,
     /// The Stable API version clients declare (`serverApi`).
     pub server_api: Option<mongodb::options::ServerApi>,
+    /// The change streams the wrapper keeps open at once (`maxOpenStreams`): the size of each
+    /// cluster's stream client, so every open stream has a connection of its own.
+    pub max_open_streams: u32,
 }
 
 struct State {
@@ -98,6 +103,26 @@ pub struct Cluster {
     leases: AtomicUsize,
     /// The driver's connection events, counted.
     pool: Arc<PoolCounters>,
+    /// The client change streams run on, opened with the first stream: a stream's getMore waits on
+    /// its connection for changes, so streams never take the connections operations are admitted to.
+    streams: tokio::sync::Mutex<Option<Client>>,
+    /// The stream client's connection events, counted.
+    stream_pool: Arc<PoolCounters>,
+    /// Change streams taking their start point now: operations leased meanwhile wait for them, so a
+    /// stream sees every change of the operations started after its `watch()`.
+    anchoring: AtomicUsize,
+    anchored: tokio::sync::Notify,
+}
+
+/// A change stream taking its start point on a cluster; dropping it lets waiting operations go.
+pub struct Anchoring(Arc<Cluster>);
+
+impl Drop for Anchoring {
+    fn drop(&mut self) {
+        if self.0.anchoring.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.anchored.notify_waiters();
+        }
+    }
 }
 
 /// A cluster at one moment, for `stats`.
@@ -110,6 +135,8 @@ pub struct ClusterStats {
     pub load: Load,
     /// The databases in use since the client opened.
     pub databases: Vec<Arc<str>>,
+    /// The connections of the client change streams run on.
+    pub stream_pool: PoolStats,
 }
 
 /// Use of a cluster by one operation or cursor, for as long as it lives. It holds a place in the
@@ -178,11 +205,20 @@ impl Cluster {
             lifecycle: tokio::sync::Mutex::new(()),
             leases: AtomicUsize::new(0),
             pool: Arc::default(),
+            streams: tokio::sync::Mutex::new(None),
+            stream_pool: Arc::default(),
+            anchoring: AtomicUsize::new(0),
+            anchored: tokio::sync::Notify::new(),
         })
     }
 
     pub fn redacted_uri(&self) -> String {
         redact::redact_uri(&self.uri)
+    }
+
+    /// `text` (an error's message) with the cluster's password masked, for a log.
+    pub fn scrub(&self, text: &str) -> String {
+        redact::scrub(text, &self.uri)
     }
 
     pub fn name(&self) -> &str {
@@ -219,14 +255,61 @@ impl Cluster {
             pool: self.pool.snapshot(),
             load: self.admission.load(),
             databases,
+            stream_pool: self.stream_pool.snapshot(),
+        }
+    }
+
+    /// The client change streams run on, opened on first use with one connection per stream the
+    /// wrapper may open (`maxOpenStreams`) and none kept idle. Closed with the cluster. Errors: a
+    /// closed cluster, a URI the driver refuses.
+    pub async fn stream_client(&self) -> Result<Client, Error> {
+        let mut streams = self.streams.lock().await;
+        self.check_open()?;
+        if let Some(client) = &*streams {
+            return Ok(client.clone());
+        }
+        let mut options = self.client_options().await?;
+        options.max_pool_size = Some(self.context.max_open_streams);
+        options.min_pool_size = Some(0);
+        // A closed stream's connection is not kept for long: streams come and go in bursts.
+        options.max_idle_time = Some(self.settings.max_idle_time.unwrap_or(STREAM_MAX_IDLE_TIME));
+        options.cmap_event_handler = Some(self.stream_pool.handler());
+        let client = Client::with_options(options)?;
+        *streams = Some(client.clone());
+        Ok(client)
+    }
+
+    async fn close_stream_client(&self) {
+        let client = self.streams.lock().await.take();
+        if let Some(client) = client {
+            client.shutdown().immediate(true).await;
         }
     }
 
     /// The open client for an operation on `db`, once admitted, with a lease that keeps the cluster from
-    /// counting as idle while it lives.
+    /// counting as idle while it lives. Waits first for change streams taking their start point.
     pub async fn lease(self: &Arc<Self>, db: &str) -> Result<(Client, Lease), Error> {
+        while self.anchoring.load(Ordering::Acquire) > 0 {
+            let anchored = self.anchored.notified();
+            if self.anchoring.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            anchored.await;
+        }
+        self.anchor_lease(db).await
+    }
+
+    /// `lease` for a change stream taking its start point, which does not wait for itself.
+    pub async fn anchor_lease(self: &Arc<Self>, db: &str) -> Result<(Client, Lease), Error> {
         let lease = self.admit(db, false).await?;
         Ok((self.client(db).await?, lease))
+    }
+
+    /// Holds back the operations leased from now on until the returned guard drops: a change stream
+    /// takes its start point meanwhile. No I/O.
+    pub fn anchoring(self: &Arc<Self>) -> Anchoring {
+        self.anchoring.fetch_add(1, Ordering::AcqRel);
+        Anchoring(self.clone())
     }
 
     /// A lease to look at `db` (its stats): admitted like an operation, but neither a first use of the
@@ -266,6 +349,7 @@ impl Cluster {
             |state: &State| self.leases.load(Ordering::Acquire) == 0 && state.last_used.elapsed() >= idle_at_least;
         if let Some(client) = self.take_client(idle, reason) {
             client.shutdown().immediate(true).await;
+            self.close_stream_client().await;
         }
     }
 
@@ -296,6 +380,7 @@ impl Cluster {
         if let Some(client) = self.take_client(|_| true, Reason::Closed) {
             client.shutdown().immediate(true).await;
         }
+        self.close_stream_client().await;
         self.lock().phase = ConnectionState::Disconnected;
     }
 
@@ -429,19 +514,12 @@ impl Cluster {
 
     /// Builds the client and waits for the server to answer a ping, retrying with backoff.
     async fn dial(self: &Arc<Self>) -> Result<Client, Error> {
-        let mut options = ClientOptions::parse(&self.uri).await.map_err(|e| {
-            Error::InvalidArgument(format!(
-                "cannot use mongoURI {}: {}",
-                self.redacted_uri(),
-                uri_problem(&e, &self.uri)
-            ))
-        })?;
+        let mut options = self.client_options().await?;
         options.max_pool_size = Some(self.settings.max_pool_size);
         options.min_pool_size = Some(self.settings.min_pool_size);
         if self.settings.max_idle_time.is_some() {
             options.max_idle_time = self.settings.max_idle_time;
         }
-        options.app_name.get_or_insert_with(|| APP_NAME.to_owned());
         options.cmap_event_handler = Some(self.pool.handler());
         let cluster = Arc::downgrade(self);
         let events = self.context.events.clone();
@@ -455,11 +533,6 @@ impl Cluster {
                 }
             }
         }));
-        options.server_api = self.context.server_api.clone();
-        if self.context.monitor_commands {
-            let events = self.context.events.clone();
-            options.command_event_handler = Some(EventHandler::callback(move |event| events.emit_command(event)));
-        }
         let client = Client::with_options(options)?;
         let mut delay = FIRST_RETRY_DELAY;
         for attempt in 0.. {
@@ -486,6 +559,25 @@ impl Cluster {
             }
         }
         unreachable!("the retry loop returns")
+    }
+
+    /// The URI's options with what every client of the cluster shares: the app name, the Stable API
+    /// version, command monitoring.
+    async fn client_options(&self) -> Result<ClientOptions, Error> {
+        let mut options = ClientOptions::parse(&self.uri).await.map_err(|e| {
+            Error::InvalidArgument(format!(
+                "cannot use mongoURI {}: {}",
+                self.redacted_uri(),
+                uri_problem(&e, &self.uri)
+            ))
+        })?;
+        options.app_name.get_or_insert_with(|| APP_NAME.to_owned());
+        options.server_api = self.context.server_api.clone();
+        if self.context.monitor_commands {
+            let events = self.context.events.clone();
+            options.command_event_handler = Some(EventHandler::callback(move |event| events.emit_command(event)));
+        }
+        Ok(options)
     }
 
     /// The driver found the deployment, or lost it: `reconnect` or `disconnect` for the cluster's

@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_POOL_SIZE: u32 = 10;
 pub const DEFAULT_WAIT_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Databases with Prometheus series of their own unless configured otherwise.
 pub const DEFAULT_MAX_DATABASE_LABELS: usize = 100;
+/// Change streams open at once unless configured otherwise.
+pub const DEFAULT_MAX_OPEN_STREAMS: u32 = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WrapperConfig {
@@ -42,6 +44,8 @@ pub struct WrapperConfig {
     pub monitor_commands: bool,
     /// The Stable API version the pools' clients declare (`serverApi`), as the driver takes it.
     pub server_api: Option<mongodb::options::ServerApi>,
+    /// Change streams open at once across the wrapper; each holds one connection while open.
+    pub max_open_streams: u32,
 }
 
 /// A database with its own pool, possibly on another cluster (routed by the pool engine).
@@ -86,6 +90,7 @@ impl WrapperConfig {
             max_database_labels: DEFAULT_MAX_DATABASE_LABELS,
             monitor_commands: false,
             server_api: None,
+            max_open_streams: DEFAULT_MAX_OPEN_STREAMS,
         }
     }
 
@@ -107,6 +112,7 @@ impl WrapperConfig {
             ("maxConcurrentPerDb", self.max_concurrent_per_db),
             ("maxOpenPools", self.max_open_pools),
             ("maxTotalConnections", self.max_total_connections),
+            ("maxOpenStreams", Some(self.max_open_streams)),
         ] {
             if value == Some(0) {
                 return Err(Error::range(option, "must be a positive integer"));

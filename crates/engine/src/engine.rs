@@ -7,6 +7,7 @@ use bson::doc;
 use mongodb::options::SessionOptions;
 
 use crate::budget::{Budget, BudgetLimits};
+use crate::change_stream::{Watch, WatchRequest, Watches};
 use crate::cluster::{Cluster, ConnectionState, Context};
 use crate::config::{DbSpecific, WrapperConfig};
 use crate::error::Error;
@@ -26,6 +27,7 @@ pub struct Engine {
     events: Arc<Events>,
     databases: Arc<Databases>,
     sessions: Sessions,
+    watches: Watches,
     log: Log,
 }
 
@@ -71,11 +73,12 @@ impl Engine {
             log: log.clone(),
             monitor_commands: config.monitor_commands,
             server_api: config.server_api.clone(),
+            max_open_streams: config.max_open_streams,
         };
         let router = Arc::new(Router::new(&config, context));
         let databases = Arc::new(Databases::new(config.max_database_labels));
-        let sessions = Sessions::default();
-        Ok(Engine { default_db: config.default_db_name(), config, router, events, databases, sessions, log })
+        let (sessions, watches) = (Sessions::default(), Watches::default());
+        Ok(Engine { default_db: config.default_db_name(), config, router, events, databases, sessions, watches, log })
     }
 
     /// Where the engine logs.
@@ -85,7 +88,13 @@ impl Engine {
 
     /// Every pool's connections and every database's operations, now. No I/O.
     pub fn general_stats(&self) -> GeneralStats {
-        GeneralStats::collect(self.router.shared(), self.router.dedicated(), &self.databases)
+        let streams = self.watches.open_streams();
+        GeneralStats::collect(
+            self.router.shared(),
+            self.router.dedicated(),
+            &self.databases,
+            streams.iter().map(|w| w.db()),
+        )
     }
 
     /// The pool serving `db` and the database's operations (none before its first). No I/O.
@@ -195,6 +204,7 @@ impl Engine {
         let deadline = Instant::now() + grace;
         // Open transactions are aborted while the pools still take work.
         self.sessions.end_all().await;
+        self.watches.close(None).await;
         let clusters: Vec<Arc<Cluster>> = std::iter::once(self.router.shared().clone())
             .chain(self.router.dedicated().into_iter().map(|(_, cluster)| cluster))
             .collect();
@@ -250,6 +260,25 @@ impl Engine {
         let session = Arc::new(Session::start(self.router.cluster(db), db, options).await?);
         self.sessions.add(&session);
         Ok(session)
+    }
+
+    /// Starts a change stream of `request` on `coll` in `db` (the default database when `None`; the
+    /// whole database when `coll` is `None`). Nothing is sent until the returned task runs, which the
+    /// caller spawns on the runtime. Errors: invalid names, `StreamLimit` at `maxOpenStreams`.
+    pub fn watch(
+        &self,
+        db: Option<&str>,
+        coll: Option<&str>,
+        request: WatchRequest,
+    ) -> Result<(Arc<Watch>, impl std::future::Future<Output = ()> + Send + 'static), Error> {
+        let ns = self.namespace(db, coll)?;
+        self.watches.open(ns, request, self.config.max_open_streams, self.log.clone())
+    }
+
+    /// Closes the change streams open on `db` (every one when `None`) and waits for them to end;
+    /// returns how many were open.
+    pub async fn close_streams(&self, db: Option<&str>) -> usize {
+        self.watches.close(db).await
     }
 
     fn db_name<'a>(&'a self, db: Option<&'a str>) -> Result<&'a str, Error> {

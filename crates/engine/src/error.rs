@@ -40,6 +40,10 @@ pub enum Error {
     )]
     PoolLimit { db: String, limit: String, waited: std::time::Duration },
 
+    /// A change stream asked for while `maxOpenStreams` streams are open.
+    #[error("polymongo-rs: {max} change streams are open, the most maxOpenStreams allows; close one (or raise maxOpenStreams)")]
+    StreamLimit { max: u32 },
+
     /// A request that is malformed before it reaches the server (bad filter, options, documents).
     #[error("polymongo-rs: {0}")]
     InvalidArgument(String),

@@ -135,6 +135,7 @@ mod tests {
             log: Default::default(),
             monitor_commands: false,
             server_api: None,
+            max_open_streams: 1,
         }
     }
 

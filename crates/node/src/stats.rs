@@ -60,6 +60,8 @@ pub struct PoolObject {
     pub pool_stats: PoolStatsObject,
     /// The databases used on this pool since it opened.
     pub databases: Vec<String>,
+    /// Connections open on the pool's change stream client (one per open stream at most).
+    pub stream_connections: u32,
 }
 
 #[napi(object)]
@@ -89,6 +91,15 @@ pub struct GeneralObject {
     pub shared: PoolObject,
     pub dedicated: Vec<PoolObject>,
     pub databases: Vec<DatabaseObject>,
+    /// The databases with open change streams, in name order.
+    pub streams: Vec<StreamCountObject>,
+}
+
+#[napi(object)]
+pub struct StreamCountObject {
+    pub db_name: String,
+    /// Change streams open on the database (or its collections).
+    pub open: u32,
 }
 
 #[napi(object)]
@@ -161,6 +172,7 @@ pub fn pool(info: PoolInfo) -> PoolObject {
             names.sort();
             names
         },
+        stream_connections: count(info.cluster.stream_pool.open),
         db_name: info.name,
     }
 }
@@ -189,6 +201,11 @@ pub fn general(stats: GeneralStats) -> GeneralObject {
         shared: pool(stats.shared),
         dedicated: stats.dedicated.into_iter().map(pool).collect(),
         databases: stats.databases.into_iter().map(database).collect(),
+        streams: stats
+            .streams
+            .into_iter()
+            .map(|(db_name, open)| StreamCountObject { db_name, open: open as u32 })
+            .collect(),
     }
 }
 

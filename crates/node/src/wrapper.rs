@@ -10,10 +10,12 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
+use super::change_stream::NativeChangeStream;
 use super::errors::{build_error, js_error, promise, CommandEventValue, HeartbeatEventValue};
 use super::namespace::NativeNamespace;
 use super::session::NativeSession;
 use super::stats::{self, DatabaseSizeObject, DbStatsObject, GeneralObject};
+use polymongo_engine::change_stream::WatchRequest;
 use polymongo_engine::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
 use polymongo_engine::engine::Engine;
 use polymongo_engine::error::Error;
@@ -51,6 +53,8 @@ pub struct WrapperOptions {
     pub monitor_commands: Option<bool>,
     /// The Stable API version to declare, as the Node driver's `serverApi` option.
     pub server_api: Option<ServerApiOptions>,
+    /// Change streams open at once across the wrapper (default 100).
+    pub max_open_streams: Option<f64>,
 }
 
 /// The Node driver's `serverApi` option: `{ version: '1', strict?, deprecationErrors? }`.
@@ -103,6 +107,9 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
         config.max_database_labels = whole_number("maxDatabaseLabels", n)? as usize;
     }
     config.monitor_commands = options.monitor_commands.unwrap_or(false);
+    if let Some(n) = options.max_open_streams {
+        config.max_open_streams = whole_number("maxOpenStreams", n)?;
+    }
     if let Some(api) = options.server_api {
         let version = api
             .version
@@ -406,6 +413,34 @@ impl NativeWrapper {
         promise(env, async move { engine.start_session(db.as_deref(), options).await }, |_, s| {
             Ok(NativeSession::new(s))
         })
+    }
+
+    /// Starts a change stream on collection `coll` of `db` (the default database when null; the whole
+    /// database when `coll` is null) with `request` (BSON `{ pipeline, options }`, the options in the
+    /// Node driver's ChangeStreamOptions shape). Throws for a malformed request, an invalid name, or
+    /// `maxOpenStreams` open streams (ERR_TOO_MANY_STREAMS).
+    #[napi]
+    pub fn watch(
+        &self,
+        env: Env,
+        db: Option<String>,
+        coll: Option<String>,
+        request: Buffer,
+    ) -> napi::Result<NativeChangeStream> {
+        let (watch, task) = decode::<Document>("change stream request", &request)
+            .and_then(|r| WatchRequest::decode(&r))
+            .and_then(|request| self.engine.watch(db.as_deref(), coll.as_deref(), request))
+            .map_err(|e| js_error(&env, &e))?;
+        napi::bindgen_prelude::spawn(task);
+        Ok(NativeChangeStream::new(watch))
+    }
+
+    /// Closes the change streams open on `db` (every one when null); resolves to how many were open
+    /// once they have ended.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn close_streams<'e>(&self, env: &'e Env, db: Option<String>) -> napi::Result<PromiseRaw<'e, u32>> {
+        let engine = self.engine.clone();
+        promise(env, async move { Ok(engine.close_streams(db.as_deref()).await) }, |_, n| Ok(n as u32))
     }
 
     /// The collection `coll` in `db` (the default database when null), or the database itself when

@@ -52,6 +52,8 @@ pub struct GeneralStats {
     pub shared: PoolInfo,
     pub dedicated: Vec<PoolInfo>,
     pub databases: Vec<DbInfo>,
+    /// The databases with open change streams, in name order, with how many each has.
+    pub streams: Vec<(String, usize)>,
 }
 
 impl GeneralStats {
@@ -60,7 +62,12 @@ impl GeneralStats {
     }
 
     /// Takes every pool's and every database's numbers at once.
-    pub fn collect(shared: &Cluster, dedicated: Vec<(DbSpecific, Arc<Cluster>)>, databases: &Databases) -> Self {
+    pub fn collect<'a>(
+        shared: &Cluster,
+        dedicated: Vec<(DbSpecific, Arc<Cluster>)>,
+        databases: &Databases,
+        streams: impl Iterator<Item = &'a str>,
+    ) -> Self {
         let shared = PoolInfo::of(shared, None);
         let mut dedicated: Vec<PoolInfo> =
             dedicated.into_iter().map(|(spec, c)| PoolInfo::of(&c, Some(spec))).collect();
@@ -75,7 +82,12 @@ impl GeneralStats {
                 DbInfo::of(name, &metrics, pool)
             })
             .collect();
-        GeneralStats { shared, dedicated, databases }
+        let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+        for db in streams {
+            *counts.entry(db).or_default() += 1;
+        }
+        let streams = counts.into_iter().map(|(db, n)| (db.to_owned(), n)).collect();
+        GeneralStats { shared, dedicated, databases, streams }
     }
 }
 
