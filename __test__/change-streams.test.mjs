@@ -214,7 +214,7 @@ test('a pool with an open stream is not closed by its ttl; closing the stream le
   }
 });
 
-test('operations run with more streams open than the pool has connections; N streams hold N connections', { timeout: 30_000 }, async () => {
+test('operations run with more streams open than the pool has connections; N streams hold at most N connections', { timeout: 30_000 }, async () => {
   const wrapper = wrap({ maxPoolSize: 2 });
   const M = Item(wrapper);
   const N = 8;
@@ -235,10 +235,11 @@ test('operations run with more streams open than the pool has connections; N str
     const took = Date.now() - startedAt;
     assert.equal(counts.reduce((x, y) => x + y, 0), 40);
     assert.ok(took < 3000, `40 writes and ${N} counts took ${took} ms`);
-    // One connection per stream, plus the stream client's monitoring connection(s).
+    // At most one connection per stream (a getMore holds one while it waits for changes), plus the
+    // stream client's monitoring connections.
     const { connections } = wrapper.stats.general().streams;
-    assert.equal(connections, N);
-    assert.ok(held >= N && held <= N + 2, `${N} streams hold ${held} server connections`);
+    assert.ok(connections >= 1 && connections <= N, `${connections} stream connections`);
+    assert.ok(held >= connections && held <= connections + 2, `${N} streams hold ${held} server connections`);
     console.log(`# ${N} open streams hold ${held} server connections (${connections} stream connections + monitoring)`);
   } finally {
     await wrapper.disconnect();
@@ -280,10 +281,12 @@ test('a stream that cannot run fails with the server\'s error, and options it ca
     assert.equal(bad.closed, true);
 
     const emitter = M.watch([{ $bogus: 1 }]);
-    const closed = once(emitter, 'close');
-    const [error] = await once(emitter, 'error');
+    const order = [];
+    const closed = new Promise((resolve) => emitter.on('close', () => resolve(order.push('close'))));
+    const [error] = await new Promise((resolve) => emitter.on('error', (...args) => resolve(args, order.push('error'))));
     assert.equal(error.name, 'MongoServerError');
     await closed;
+    assert.deepEqual(order, ['error', 'close']);
 
     for (const [options, pattern] of [
       [{ fullDocument: 'sometimes' }, /fullDocument/],

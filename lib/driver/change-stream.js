@@ -98,7 +98,7 @@ class EngineChangeStream extends EventEmitter {
     for (;;) {
       const change = this._take();
       if (change !== undefined) return change;
-      if (await this._fetch(null) === null) throw new this._ctx.codec.mongo.MongoAPIError(CLOSED);
+      if (await this._read(null) === null) throw new this._ctx.codec.mongo.MongoAPIError(CLOSED);
     }
   }
 
@@ -107,7 +107,7 @@ class EngineChangeStream extends EventEmitter {
     this._setMode('iterator');
     for (;;) {
       if (this._buffer.length > 0) return true;
-      const fetched = await this._fetch(null);
+      const fetched = await this._read(null);
       if (fetched === null) return false;
       if (fetched > 0) return true;
     }
@@ -118,7 +118,7 @@ class EngineChangeStream extends EventEmitter {
     this._setMode('iterator');
     let change = this._take();
     if (change !== undefined) return change;
-    if (await this._fetch(this.options.maxAwaitTimeMS ?? DEFAULT_TRY_WAIT_MS) === null) {
+    if (await this._read(this.options.maxAwaitTimeMS ?? DEFAULT_TRY_WAIT_MS) === null) {
       throw new this._ctx.codec.mongo.MongoAPIError(CLOSED);
     }
     change = this._take();
@@ -135,7 +135,7 @@ class EngineChangeStream extends EventEmitter {
           continue;
         }
         this._setMode('iterator');
-        if (await this._fetch(null) === null) return;
+        if (await this._read(null) === null) return;
       }
     } finally {
       await this.close();
@@ -185,14 +185,23 @@ class EngineChangeStream extends EventEmitter {
     this.emit('resumeTokenChanged', token);
   }
 
+  /** `_fetch` for an iterator: a failure closes the stream before it is thrown. */
+  async _read(waitMs) {
+    try {
+      return await this._fetch(waitMs);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
   /** Reads the next batch into the buffer, waiting up to `waitMs` (null: until one comes). Resolves
    *  to how many changes it brought, or null once the stream is closed. Calls made while a batch is
-   *  on its way share it. Rejects with the failure that ended the stream, which closes it. */
+   *  on its way share it. Rejects with the failure that ended the stream. */
   _fetch(waitMs) {
     if (this._failure !== null) {
       const failure = this._failure;
       if (this._native !== null) this._failure = null;
-      if (!this._closed) this.close().catch(() => {});
       return Promise.reject(failure);
     }
     if (this._closed) return Promise.resolve(null);
@@ -228,7 +237,10 @@ class EngineChangeStream extends EventEmitter {
         else if (await this._fetch(null) === null) break;
       }
     } catch (err) {
+      // As the Node driver's: the error, then the stream closes.
+      this._pumping = false;
       this.emit('error', err);
+      await this.close();
     } finally {
       this._pumping = false;
     }
