@@ -24,6 +24,7 @@ use crate::cluster::{Anchoring, Lease};
 use crate::error::Error;
 use crate::logging::Log;
 use crate::namespace::Namespace;
+use crate::session::is_primary;
 
 /// Changes (and resume tokens) a stream holds for its reader before it stops asking for more.
 const QUEUE: usize = 256;
@@ -167,14 +168,6 @@ fn whole(key: &str, n: &Bson) -> Result<u64, Error> {
 
 fn invalid_option(key: &str) -> Error {
     Error::InvalidArgument(format!("invalid value for change stream option {key:?}"))
-}
-
-fn is_primary(pref: &Bson) -> bool {
-    match pref {
-        Bson::String(mode) => mode == "primary",
-        Bson::Document(d) => d.get_str("mode").is_ok_and(|mode| mode == "primary"),
-        _ => false,
-    }
 }
 
 /// Whether a stream that failed with `error` may be opened again where it stopped: a network error,

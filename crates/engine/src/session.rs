@@ -206,7 +206,7 @@ fn invalid_option(key: &str) -> Error {
 }
 
 /// `'primary'` or `{ mode: 'primary' }` (a ReadPreference as BSON).
-fn is_primary(pref: &Bson) -> bool {
+pub(crate) fn is_primary(pref: &Bson) -> bool {
     match pref {
         Bson::String(mode) => mode == "primary",
         Bson::Document(d) => d.get_str("mode").is_ok_and(|mode| mode == "primary"),
