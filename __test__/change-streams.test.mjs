@@ -96,18 +96,105 @@ test('next(), hasNext(), tryNext() and for await iterate a stream; resumeAfter a
   }
 });
 
-test('a stream sees the changes of every operation started after watch() returned', { timeout: 30_000 }, async () => {
+test('a stream sees the changes of every operation started after watch() returned', { timeout: 60_000 }, async () => {
   const wrapper = wrap();
-  const Items = Item(wrapper).db(`${PREFIX}_after`);
+  const db = `${PREFIX}_after`;
+  const Items = Item(wrapper).db(db);
   try {
-    for (let n = 0; n < 20; n++) {
-      const stream = Items.collection.watch();
-      const next = stream.next();
-      await Items.create({ n });
-      assert.equal((await next).fullDocument.n, n);
-      await stream.close();
+    // A collection's stream, and a database's: Mongoose's connection.watch() would open the latter
+    // on the next turn of the event loop, after the insert below has started.
+    for (const open of [() => Items.collection.watch(), () => wrapper.watch(db), () => Items.db.watch()]) {
+      for (let n = 0; n < 10; n++) {
+        const stream = open();
+        const next = stream.next();
+        await Items.create({ n });
+        assert.equal((await next).fullDocument.n, n, String(open));
+        await stream.close();
+      }
+    }
+    // As with Mongoose's own, 'ready' comes after watch() returns.
+    const ready = wrapper.watch(db);
+    await once(ready, 'ready');
+    await ready.close();
+    // Closed as soon as it is opened, a database's stream leaves nothing open in the engine.
+    const stream = wrapper.watch(db);
+    stream.on('change', () => {});
+    assert.equal(await wrapper.actions.closeAllWatches(), 1);
+    await sleep(300);
+    assert.equal(stream.closed, true);
+    assert.equal(wrapper.stats.general().streams.open, 0);
+  } finally {
+    await wrapper.disconnect();
+  }
+});
+
+test('Mongoose\'s streams take for await, hydrated for Model.watch({ hydrate: true })', { timeout: 30_000 }, async () => {
+  const wrapper = wrap();
+  const db = `${PREFIX}_forawait`;
+  const M = Item(wrapper).db(db);
+  try {
+    for (const [stream, hydrated] of [[M.watch([], { hydrate: true }), true], [wrapper.watch(db), false]]) {
+      const seen = [];
+      const loop = (async () => {
+        for await (const change of stream) {
+          seen.push(change.fullDocument);
+          if (seen.length === 2) break;
+        }
+      })();
+      await M.create([{ n: 1 }, { n: 2 }]);
+      await loop;
+      assert.deepEqual(seen.map((d) => d.n), [1, 2]);
+      assert.equal(seen[0] instanceof M, hydrated);
+      assert.equal(stream.driverChangeStream.closed, true);
+      await M.deleteMany({});
     }
   } finally {
+    await wrapper.disconnect();
+  }
+});
+
+test('a next(), hasNext() or tryNext() waiting when the stream closes rejects, as the Node driver\'s; a throwing listener is an \'error\' event and the stream goes on', { timeout: 30_000 }, async () => {
+  const wrapper = wrap();
+  const db = `${PREFIX}_pending`;
+  const M = Item(wrapper).db(db);
+  const plain = await mongoose.mongo.MongoClient.connect(suite.uri);
+  try {
+    const outcomes = async (coll) => {
+      const out = [];
+      for (const method of ['next', 'hasNext', 'tryNext']) {
+        const stream = coll.watch([], { maxAwaitTimeMS: 5000 });
+        const settled = stream[method]().then((v) => `resolved ${v}`, (e) => `${e.name}: ${e.message}`);
+        await sleep(300);
+        await stream.close();
+        out.push(await settled);
+      }
+      return out;
+    };
+    const [ours, theirs] = [await outcomes(M.collection), await outcomes(plain.db(db).collection('items'))];
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(ours, Array(3).fill('MongoAPIError: ChangeStream is closed'));
+
+    const listened = async (coll, write) => {
+      const stream = coll.watch();
+      const events = [];
+      stream.on('change', (c) => {
+        events.push(`change ${c.fullDocument.n}`);
+        if (c.fullDocument.n === 1) throw new Error('boom');
+      });
+      stream.on('error', (e) => events.push(`error ${e.message}`));
+      await sleep(300);
+      for (const n of [1, 2, 3]) await write(n);
+      for (const deadline = Date.now() + 10_000; events.length < 4 && Date.now() < deadline;) await sleep(20);
+      const closed = stream.closed;
+      await stream.close();
+      return [events, closed];
+    };
+    const mine = await listened(M.collection, (n) => M.create({ n }));
+    const node = await listened(plain.db(db).collection('items'), (n) => plain.db(db).collection('items').insertOne({ n }));
+    assert.deepEqual(mine, node);
+    assert.deepEqual(mine, [['change 1', 'error boom', 'change 2', 'change 3'], false]);
+  } finally {
+    await plain.close();
     await wrapper.disconnect();
   }
 });
@@ -191,7 +278,11 @@ test('closeDBstream closes exactly its database\'s streams; closeAllWatches the 
     assert.equal(await wrapper.actions.closeAllWatches(), 1);
     assert.deepEqual(closed, [true, true, true]);
     assert.equal(wrapper.stats.general().streams.open, 0);
-    await assert.rejects(wrapper.actions.closeDBstream('bad.name'), { code: 'ERR_INVALID_DB_NAME' });
+    M.db(b).collection.watch().on('change', () => {});
+    for (const name of ['bad.name', null, undefined, 42]) {
+      await assert.rejects(wrapper.actions.closeDBstream(name), { name: 'TypeError', code: 'ERR_INVALID_DB_NAME' }, String(name));
+    }
+    assert.equal(wrapper.stats.general().streams.open, 1);
   } finally {
     await wrapper.disconnect();
   }
@@ -294,6 +385,7 @@ test('a stream that cannot run fails with the server\'s error, and options it ca
       [{ maxTimeMS: 5 }, /maxTimeMS/],
       [{ readPreference: 'secondary' }, /readPreference/],
       [{ session: M.db.client.startSession() }, /session/],
+      [{ comment: 'c' }, /comment/],
     ]) {
       await assert.rejects(M.collection.watch([], options).next(), { message: pattern }, JSON.stringify(Object.keys(options)));
     }

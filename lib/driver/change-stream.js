@@ -17,9 +17,10 @@ const CLOSED = 'ChangeStream is closed';
 const DEFAULT_TRY_WAIT_MS = 1000;
 /** The change stream options the engine takes, by the Node driver's names. */
 const STREAM_OPTIONS = ['fullDocument', 'fullDocumentBeforeChange', 'resumeAfter', 'startAfter', 'startAtOperationTime',
-  'maxAwaitTimeMS', 'batchSize', 'collation', 'comment', 'showExpandedEvents', 'readConcern', 'readPreference'];
-/** Aggregate options the Node driver takes on a change stream's `aggregate` and the engine does not. */
-const NOT_FOR_STREAMS = ['maxTimeMS', 'hint', 'allowDiskUse', 'let', 'bypassDocumentValidation'];
+  'maxAwaitTimeMS', 'batchSize', 'collation', 'showExpandedEvents', 'readConcern', 'readPreference'];
+/** Aggregate options the Node driver takes on a change stream's `aggregate` and the engine does not
+ *  (`comment`: the Rust driver would send it inside `$changeStream`, which the server refuses). */
+const NOT_FOR_STREAMS = ['maxTimeMS', 'hint', 'allowDiskUse', 'let', 'bypassDocumentValidation', 'comment'];
 
 /** The streams opened on each engine (a NativeWrapper) and not closed. */
 const live = new WeakMap();
@@ -51,6 +52,8 @@ class EngineChangeStream extends EventEmitter {
     this._resumeToken = options.startAfter ?? options.resumeAfter ?? null;
     this._mode = false;
     this._closed = false;
+    /** Whether the server ended the stream (an invalidate event), rather than `close()`. */
+    this._exhausted = false;
     this._fetching = null;
     this._pumping = false;
     this._native = null;
@@ -102,27 +105,37 @@ class EngineChangeStream extends EventEmitter {
     }
   }
 
-  /** Whether a change is (or, once one arrives, will be) there to read; false once closed. */
+  /** Whether a change is (or, once one arrives, will be) there to read: false on a closed stream or
+   *  one the server ended (after an invalidate event); rejects with MongoAPIError 'ChangeStream is
+   *  closed' when it is closed while waiting, as the Node driver's. */
   async hasNext() {
     this._setMode('iterator');
+    const wasClosed = this._closed;
     for (;;) {
+      this._passTokens();
       if (this._buffer.length > 0) return true;
       const fetched = await this._read(null);
-      if (fetched === null) return false;
+      if (fetched === null) {
+        if (wasClosed || this._exhausted) return false;
+        throw new this._ctx.codec.mongo.MongoAPIError(CLOSED);
+      }
+      // A change came, even if a `next()` waiting alongside has taken it.
       if (fetched > 0) return true;
     }
   }
 
-  /** The next change if one arrives within `maxAwaitTimeMS` (1 s by default), else null. */
+  /** The next change if one arrives within `maxAwaitTimeMS` (1 s by default), else null. Rejects as
+   *  `next()` does once the stream is closed. */
   async tryNext() {
     this._setMode('iterator');
-    let change = this._take();
-    if (change !== undefined) return change;
-    if (await this._read(this.options.maxAwaitTimeMS ?? DEFAULT_TRY_WAIT_MS) === null) {
-      throw new this._ctx.codec.mongo.MongoAPIError(CLOSED);
+    const deadline = Date.now() + (this.options.maxAwaitTimeMS ?? DEFAULT_TRY_WAIT_MS);
+    for (;;) {
+      const change = this._take();
+      if (change !== undefined) return change;
+      const left = deadline - Date.now();
+      if (left <= 0) return null;
+      if (await this._read(left) === null) throw new this._ctx.codec.mongo.MongoAPIError(CLOSED);
     }
-    change = this._take();
-    return change === undefined ? null : change;
   }
 
   /** Iterates the changes until the stream is closed; leaving the loop closes it. */
@@ -226,15 +239,23 @@ class EngineChangeStream extends EventEmitter {
   }
 
   /** Emitter mode: emits each change while someone listens for them; a failure is an 'error' event,
-   *  after which the stream is closed. */
+   *  after which the stream is closed. A 'change' listener that throws is an 'error' event too, and
+   *  the stream goes on, as the Node driver's. */
   async _pump() {
     if (this._pumping) return;
     this._pumping = true;
     try {
       while (!this._closed && this.listenerCount('change') > 0) {
         const change = this._take();
-        if (change !== undefined) this.emit('change', change);
-        else if (await this._fetch(null) === null) break;
+        if (change === undefined) {
+          if (await this._fetch(null) === null) break;
+          continue;
+        }
+        try {
+          this.emit('change', change);
+        } catch (err) {
+          this.emit('error', err);
+        }
       }
     } catch (err) {
       // As the Node driver's: the error, then the stream closes.
@@ -251,6 +272,7 @@ class EngineChangeStream extends EventEmitter {
   _ended(byItself) {
     if (this._closed) return;
     this._closed = true;
+    this._exhausted = byItself;
     this._live?.delete(this._ref);
     if (byItself) this.emit('end');
     this.emit('close');

@@ -176,7 +176,12 @@ function mongooseDriver(mongoose) {
   if (typeof processConnectionOptions !== 'function') {
     throw new TypeError('polymongo-rs: mongooseDriver() needs a Mongoose loaded from its package files, not a bundled copy (mark mongoose as external in your bundler)');
   }
+  const watch = connectionWatch(mongoose);
   class EngineConnection extends native.Connection {
+    watch(pipeline, options) {
+      return watch.call(this, pipeline, options);
+    }
+
     async createClient(uri, options = {}) {
       if (typeof uri !== 'string') {
         // Worded so that checks written against Mongoose's own message (/string.*createConnection/) match.
@@ -268,4 +273,44 @@ function mongooseDriver(mongoose) {
   return { Connection: EngineConnection, Collection: native.Collection, BulkWriteResult: native.BulkWriteResult };
 }
 
-module.exports = { contextFor, connectionClass, openConnection, mongooseDriver, mongooseLib };
+/** `connection.watch()` for connections on the engine: Mongoose's, with its ChangeStream (same events
+ *  and methods), except that on a connected connection the engine's stream opens at once, where
+ *  Mongoose opens it later (on the next turn of the event loop in Mongoose 8). So the stream sees the operations started
+ *  after `watch()` returns, and a `close()` right after `watch()` closes it. The stream is also
+ *  async-iterable (`iterable`). Returns the method, for `mongoose`'s connections. */
+function connectionWatch(mongoose) {
+  const ChangeStream = mongooseLib(mongoose, 'cursor/changeStream');
+  const watch = connectionClass(mongoose).prototype.watch;
+  return function watchOnEngine(pipeline, options) {
+    if (ChangeStream === null || this.readyState !== 1) return iterable(watch.call(this, pipeline, options));
+    return iterable(new ChangeStream(opened(this.db.watch(pipeline, options)), pipeline, options));
+  };
+}
+
+/** An open driver stream as Mongoose's ChangeStream constructor takes it: Mongoose 8 calls a function
+ *  back with it, Mongoose 9 takes a promise of it. Either hands it over on a later turn, as Mongoose
+ *  does, so a 'ready' listener added after `watch()` hears the event. */
+function opened(stream) {
+  const promise = Promise.resolve(stream);
+  return Object.assign((callback) => setImmediate(callback, null, stream), { then: promise.then.bind(promise) });
+}
+
+/** `stream`, a Mongoose ChangeStream, made async-iterable as the Node driver's is (Mongoose's is not):
+ *  `for await` gives its changes, hydrated for `Model.watch(pipeline, { hydrate: true })`, until it
+ *  closes; leaving the loop closes it. */
+function iterable(stream) {
+  if (Symbol.asyncIterator in stream) return stream;
+  Object.defineProperty(stream, Symbol.asyncIterator, {
+    configurable: true,
+    async *value() {
+      await stream.$driverChangeStreamPromise;
+      for await (const change of stream.driverChangeStream) {
+        if (change.fullDocument != null && stream.options?.hydrate) change.fullDocument = stream.options.model.hydrate(change.fullDocument);
+        yield change;
+      }
+    },
+  });
+  return stream;
+}
+
+module.exports = { contextFor, connectionClass, openConnection, mongooseDriver, mongooseLib, connectionWatch, iterable };

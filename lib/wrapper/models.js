@@ -9,8 +9,9 @@
 
 const { AsyncLocalStorage } = require('node:async_hooks');
 const { EngineClient } = require('../driver/db');
-const { contextFor, connectionClass, openConnection, mongooseLib } = require('../driver/mongoose');
+const { contextFor, connectionClass, openConnection, mongooseLib, connectionWatch, iterable } = require('../driver/mongoose');
 const { ModelSchema } = require('./schema');
+const { checkDbNameType } = require('./options');
 const { FastPath } = require('./fast');
 
 /** Databases whose connection and model classes are kept ready unless `tenantCacheSize` says otherwise. */
@@ -105,10 +106,16 @@ class Tenancy {
     /** Wrapped models by name, which a tenant's `model(name)` (populate, `this.model()`) finds first. */
     this.named = new Map();
     const tenancy = this;
+    const watch = connectionWatch(mongoose);
     /** A database's connection: `model(name)` gives that database's class of any model of this
      *  Mongoose instance, so populate and `this.model()` stay in the database. It has no parent
-     *  connection to fall back on (Mongoose's `useDb` falls back to the parent's models). */
+     *  connection to fall back on (Mongoose's `useDb` falls back to the parent's models). Its
+     *  `watch()` opens the stream at once (`connectionWatch`). */
     this.Connection = class TenantConnection extends connectionClass(mongoose) {
+      watch(pipeline, options) {
+        return watch.call(this, pipeline, options);
+      }
+
       model(name, schema, collection, options) {
         if (schema === undefined && collection === undefined) {
           if (typeof name === 'string') return this.models[name] ?? tenancy.model(tenancy.rootNamed(name), this);
@@ -125,11 +132,7 @@ class Tenancy {
     const key = name ?? this.defaultDb;
     let conn = this.cache.get(key);
     if (conn === undefined) {
-      if (typeof key !== 'string') {
-        const err = new TypeError(`polymongo-rs: a database name must be a string, got ${typeof key}`);
-        err.code = 'ERR_INVALID_DB_NAME';
-        throw err;
-      }
+      checkDbNameType(key);
       conn = this.databaseConnection(this.client.db(key));
       this.cache.set(key, conn);
     }
@@ -310,6 +313,11 @@ class Tenancy {
     Layer.discriminator = function discriminatorOfRoot(...args) {
       const Discriminator = root.discriminator(...args);
       return this === Layer ? Discriminator : tenancy.model(Discriminator, this.db);
+    };
+    // `for await` over Model.watch(), as over the Node driver's stream.
+    const watch = root.watch;
+    Layer.watch = function watchOnEngine(...args) {
+      return iterable(watch.apply(this, args));
     };
     // Populate resolves every model inside this database, including refs given as model classes.
     const populate = root.populate;

@@ -114,6 +114,15 @@ function rangeError(option, message) {
   return err;
 }
 
+/** Throws a TypeError (`ERR_INVALID_DB_NAME`) when `name` is not a string; the engine checks what
+ *  MongoDB allows in a name. */
+function checkDbNameType(name) {
+  if (typeof name === 'string') return;
+  const err = new TypeError(`polymongo-rs: a database name must be a string, got ${kindOf(name)}`);
+  err.code = 'ERR_INVALID_DB_NAME';
+  throw err;
+}
+
 /** `actions.closeAll` options; none is `{}`. */
 function checkCloseOptions(options) {
   if (options === undefined) return {};
@@ -124,4 +133,4 @@ function checkCloseOptions(options) {
   return options;
 }
 
-module.exports = { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions };
+module.exports = { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions, checkDbNameType };

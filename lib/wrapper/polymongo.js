@@ -5,7 +5,7 @@ const { EventEmitter } = require('node:events');
 const { createRequire } = require('node:module');
 const path = require('node:path');
 const { NativeWrapper } = require('../../native.js');
-const { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions } = require('./options');
+const { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions, checkDbNameType } = require('./options');
 const { Tenancy, wrappedHandle, isMongooseModel, DEFAULT_TENANT_CACHE_SIZE } = require('./models');
 const { logSettings } = require('./logging');
 const { contextFor } = require('../driver/mongoose');
@@ -102,8 +102,13 @@ class PolyMongoWrapper extends EventEmitter {
       /** The same, without waiting: operations in flight fail. */
       forceCloseAll: () => this._close(0),
       /** Closes the change streams open on database `dbName` (those of its collections too), and
-       *  only those; resolves to how many were open, once they are closed. */
-      closeDBstream: (dbName) => this._closeStreams(dbName),
+       *  only those; resolves to how many were open, once they are closed. Rejects with a TypeError
+       *  `ERR_INVALID_DB_NAME` for anything but a valid name (null too: `closeAllWatches()` closes
+       *  every stream). */
+      closeDBstream: async (dbName) => {
+        checkDbNameType(dbName);
+        return this._closeStreams(dbName);
+      },
       /** Closes every change stream of the wrapper; resolves to how many were open, once closed. */
       closeAllWatches: () => this._closeStreams(undefined),
     };

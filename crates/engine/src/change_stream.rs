@@ -83,9 +83,11 @@ impl WatchRequest {
 
 /// A change stream's options as the Node driver takes them: `fullDocument`,
 /// `fullDocumentBeforeChange`, `resumeAfter`, `startAfter` (resume tokens), `startAtOperationTime` (a
-/// Timestamp), `maxAwaitTimeMS`, `batchSize`, `collation`, `comment`, `showExpandedEvents`,
-/// `readConcern`, and `readPreference` when it is the primary's. Errors: `InvalidArgument` for any
-/// other option or a value of the wrong type: none is left out.
+/// Timestamp), `maxAwaitTimeMS`, `batchSize`, `collation`, `showExpandedEvents`, `readConcern`, and
+/// `readPreference` when it is the primary's. Errors: `InvalidArgument` for any other option or a
+/// value of the wrong type: none is left out. `comment` is refused: the Rust driver (mongodb 3.9)
+/// serializes it into the `$changeStream` stage as well as the `aggregate` command, and the server
+/// refuses the stage (40415 IDLUnknownField).
 pub fn change_stream_options(doc: &Document) -> Result<ChangeStreamOptions, Error> {
     let mut options = ChangeStreamOptions::default();
     let token = |key: &str, value: &Bson| {
@@ -122,7 +124,13 @@ pub fn change_stream_options(doc: &Document) -> Result<ChangeStreamOptions, Erro
                 options.collation =
                     Some(bson::deserialize_from_document::<Collation>(c.clone()).map_err(|_| invalid_option(key))?)
             }
-            ("comment", comment) => options.comment = Some(comment.clone()),
+            ("comment", _) => {
+                return Err(Error::InvalidArgument(
+                    "change stream option \"comment\" is not supported: the Rust driver would send it inside the \
+                     $changeStream stage, which the server refuses"
+                        .into(),
+                ))
+            }
             ("showExpandedEvents", Bson::Boolean(b)) => options.show_expanded_events = Some(*b),
             ("readConcern", Bson::Document(rc)) => match rc.get("level") {
                 Some(Bson::String(level)) => options.read_concern = Some(ReadConcern::custom(level)),
@@ -578,7 +586,6 @@ mod tests {
             "maxAwaitTimeMS": 250,
             "batchSize": 10.0,
             "collation": { "locale": "en" },
-            "comment": "c",
             "readPreference": "primary",
             "readConcern": { "level": "majority" },
         })
@@ -593,6 +600,7 @@ mod tests {
             doc! { "fullDocument": "sometimes" },
             doc! { "fullDocument": true },
             doc! { "timeoutMS": 5 },
+            doc! { "comment": "c" },
             doc! { "maxAwaitTimeMS": -1 },
             doc! { "batchSize": 1.5 },
             doc! { "readPreference": "secondary" },

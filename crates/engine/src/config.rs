@@ -66,7 +66,7 @@ impl DbSpecific {
             check_uri("dbSpecific.mongoURI", uri)?;
         }
         if self.max_connections == Some(0) {
-            return Err(Error::range("dbSpecific.options.maxConnections", "must be a positive integer"));
+            return Err(Error::range("dbSpecific.options.maxConnections", "must be a positive integer, got 0"));
         }
         Ok(())
     }
@@ -97,7 +97,7 @@ impl WrapperConfig {
     pub fn validate(&self) -> Result<(), Error> {
         check_uri("mongoURI", &self.mongo_uri)?;
         if self.max_pool_size == 0 {
-            return Err(Error::range("maxPoolSize", "must be a positive integer"));
+            return Err(Error::range("maxPoolSize", "must be a positive integer, got 0"));
         }
         if self.min_free_connections > self.max_pool_size {
             return Err(Error::range(
@@ -115,7 +115,7 @@ impl WrapperConfig {
             ("maxOpenStreams", Some(self.max_open_streams)),
         ] {
             if value == Some(0) {
-                return Err(Error::range(option, "must be a positive integer"));
+                return Err(Error::range(option, "must be a positive integer, got 0"));
             }
         }
         if self.max_total_connections.is_some_and(|max| max < self.max_pool_size) {
