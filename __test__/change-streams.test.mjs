@@ -371,13 +371,27 @@ test('a stream that cannot run fails with the server\'s error, and options it ca
     assert.equal(typeof err.code, 'number');
     assert.equal(bad.closed, true);
 
-    const emitter = M.watch([{ $bogus: 1 }]);
-    const order = [];
-    const closed = new Promise((resolve) => emitter.on('close', () => resolve(order.push('close'))));
-    const [error] = await new Promise((resolve) => emitter.on('error', (...args) => resolve(args, order.push('error'))));
-    assert.equal(error.name, 'MongoServerError');
-    await closed;
-    assert.deepEqual(order, ['error', 'close']);
+    // A stream that cannot open, as an EventEmitter: 'close', then 'error', as the Node driver's.
+    const plain = await mongoose.mongo.MongoClient.connect(suite.uri);
+    try {
+      const events = async (stream) => {
+        const order = [];
+        const closed = new Promise((resolve) => stream.on('close', () => resolve(order.push(`close ${stream.closed}`))));
+        const [error] = await new Promise((resolve) => stream.on('error', (err) => resolve([err, order.push(`error ${stream.closed}`)])));
+        await closed;
+        return [error.name, order];
+      };
+      const ours = await events(M.collection.watch([{ $bogus: 1 }]).on('change', () => {}));
+      const theirs = await events(plain.db(M.db.name).collection('items').watch([{ $bogus: 1 }]).on('change', () => {}));
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(ours, ['MongoServerError', ['close true', 'error true']]);
+      const mongooseStream = M.watch([{ $bogus: 1 }]);
+      const [error] = await once(mongooseStream, 'error');
+      assert.equal(error.name, 'MongoServerError');
+      assert.equal(mongooseStream.closed, true);
+    } finally {
+      await plain.close();
+    }
 
     for (const [options, pattern] of [
       [{ fullDocument: 'sometimes' }, /fullDocument/],

@@ -26,6 +26,48 @@ after(async () => {
 });
 
 describe('wrapper.transaction', () => {
+  test('plain writes after a transaction succeed, each once: their retryable-write numbers never collide with the ended transaction\'s session', async () => {
+    const name = db('after');
+    for (let round = 0; round < 5; round++) {
+      await wrapper.transaction(async (session) => {
+        await Item.db(name).create([{ name: 'in', n: round }], { session });
+      });
+      // The next writes may reuse the transaction's server session: retryable writes number their
+      // statements above any transaction the server remembers on it (else 217 / 225).
+      await Item.db(name).create({ name: 'after', n: round });
+      await Item.db(name).insertMany([{ name: 'many', n: round }]);
+      await Item.db(name).deleteOne({ name: 'many', n: round });
+    }
+    assert.equal(await suite.client.db(name).collection('items').countDocuments({ name: 'in' }), 5);
+    assert.equal(await suite.client.db(name).collection('items').countDocuments({ name: 'after' }), 5);
+    assert.equal(await suite.client.db(name).collection('items').countDocuments({ name: 'many' }), 0);
+  });
+
+  test('a session has the Node driver\'s operationTime and clusterTime once a request ran in it', async () => {
+    const session = await Item.db(db('times')).startSession();
+    assert.equal(session.operationTime, undefined);
+    await Item.db(db('times')).create([{ name: 't', n: 1 }], { session });
+    assert.ok(session.operationTime instanceof mongoose.mongo.Timestamp);
+    assert.ok(session.clusterTime.clusterTime instanceof mongoose.mongo.Timestamp);
+    await session.endSession();
+  });
+
+  test('commits when the connection string reads from secondaries: a transaction reads from the primary', async () => {
+    const uri = `${suite.uri}${suite.uri.includes('?') ? '&' : '/?'}readPreference=secondaryPreferred`;
+    const reading = PolyMongo.createWrapper({ mongoURI: uri, defaultDB: db('rp'), handleSignals: false });
+    try {
+      const M = reading.wrapModel(model('Item', { name: String, n: Number }));
+      await reading.transaction(async (session) => {
+        await M.create([{ name: 'rp', n: 1 }], { session });
+        assert.equal(await M.countDocuments({}).session(session), 1);
+      });
+      await assert.rejects(reading.transaction(async (session) => M.find({}).read('secondary').session(session)), { name: 'MongoTransactionError' });
+      assert.equal(await suite.client.db(db('rp')).collection('items').countDocuments({ name: 'rp' }), 1);
+    } finally {
+      await reading.disconnect();
+    }
+  });
+
   test('commits the writes of two tenant databases together, and a throw inside writes nothing in either', async () => {
     const result = await wrapper.transaction(async (session) => {
       await Item.db(db('a')).create([{ name: 'a', n: 1 }], { session });

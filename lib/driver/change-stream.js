@@ -54,6 +54,8 @@ class EngineChangeStream extends EventEmitter {
     this._closed = false;
     /** Whether the server ended the stream (an invalidate event), rather than `close()`. */
     this._exhausted = false;
+    /** Whether the stream has opened: the engine's first batch says so. */
+    this._opened = false;
     this._fetching = null;
     this._pumping = false;
     this._native = null;
@@ -124,10 +126,16 @@ class EngineChangeStream extends EventEmitter {
     }
   }
 
-  /** The next change if one arrives within `maxAwaitTimeMS` (1 s by default), else null. Rejects as
-   *  `next()` does once the stream is closed. */
+  /** The next change if one arrives within `maxAwaitTimeMS` (1 s by default), else null; as the
+   *  Node driver's, the first call waits for the stream to open (and rejects if it cannot), a call on
+   *  a closed stream resolves to null, and one waiting when the stream closes rejects with
+   *  MongoAPIError 'ChangeStream is closed'. */
   async tryNext() {
     this._setMode('iterator');
+    if (this._closed && this._failure === null) return null;
+    while (!this._opened) {
+      if (await this._read(null) === null) throw new this._ctx.codec.mongo.MongoAPIError(CLOSED);
+    }
     const deadline = Date.now() + (this.options.maxAwaitTimeMS ?? DEFAULT_TRY_WAIT_MS);
     for (;;) {
       const change = this._take();
@@ -225,6 +233,7 @@ class EngineChangeStream extends EventEmitter {
           this._ended(bytes === null && !this._native.closed);
           return null;
         }
+        this._opened = true;
         const { changes } = this._ctx.codec.decode(bytes, this._bson);
         this._buffer.push(...changes);
         return changes.filter((c) => c.event !== undefined).length;
@@ -258,8 +267,10 @@ class EngineChangeStream extends EventEmitter {
         }
       }
     } catch (err) {
-      // As the Node driver's: the error, then the stream closes.
+      // As the Node driver's: a stream that never opened closes, then says why; one that opened
+      // says why, then closes.
       this._pumping = false;
+      if (!this._opened) await this.close();
       this.emit('error', err);
       await this.close();
     } finally {
@@ -290,7 +301,10 @@ function streamOptions(options, errors) {
   }
   const out = {};
   for (const name of STREAM_OPTIONS) if (options[name] !== undefined) out[name] = options[name];
-  if (out.readPreference !== undefined) out.readPreference = toReadPreference(out.readPreference);
+  if (out.readPreference !== undefined) {
+    out.readPreference = toReadPreference(out.readPreference);
+    if (out.readPreference.mode !== 'primary') throw errors.unsupported('a change stream reads from the primary here: readPreference must be \'primary\'');
+  }
   if (out.readConcern !== undefined && typeof out.readConcern !== 'string') out.readConcern = { level: out.readConcern.level };
   return out;
 }

@@ -295,11 +295,18 @@ function opened(stream) {
   return Object.assign((callback) => setImmediate(callback, null, stream), { then: promise.then.bind(promise) });
 }
 
-/** `stream`, a Mongoose ChangeStream, made async-iterable as the Node driver's is (Mongoose's is not):
- *  `for await` gives its changes, hydrated for `Model.watch(pipeline, { hydrate: true })`, until it
- *  closes; leaving the loop closes it. */
+/** `stream`, a Mongoose ChangeStream on the engine: made async-iterable as the Node driver's is
+ *  (Mongoose's is not): `for await` gives its changes, hydrated for `Model.watch(pipeline, { hydrate:
+ *  true })`, until it closes; leaving the loop closes it. Its `closed` turns true when the engine's
+ *  stream closes, however it is used (Mongoose sets it only for a stream it has bound events of). */
 function iterable(stream) {
   if (Symbol.asyncIterator in stream) return stream;
+  stream.$driverChangeStreamPromise.then(
+    () => stream.driverChangeStream.once('close', () => {
+      stream.closed = true;
+    }),
+    () => {},
+  );
   Object.defineProperty(stream, Symbol.asyncIterator, {
     configurable: true,
     async *value() {

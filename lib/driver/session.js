@@ -86,6 +86,8 @@ class EngineSession extends EventEmitter {
     this.serverSession = { id: undefined, lastUse: performance.now() };
     /** The engine's session (a promise of a NativeSession), made by the first request. */
     this._native = null;
+    /** That NativeSession, once made. */
+    this._started = undefined;
     /** A transaction started here and not yet on the engine: its options. */
     this._toStart = undefined;
     /** The engine's start of the current transaction, which its requests wait for. */
@@ -100,6 +102,21 @@ class EngineSession extends EventEmitter {
   /** The session's lsid (`{ id: UUID }`), once a request has run in it; undefined before. */
   get id() {
     return this.serverSession.id;
+  }
+
+  /** The server's `operationTime` (a Timestamp) of the session's last request, as the Node driver's;
+   *  undefined before any. */
+  get operationTime() {
+    return this._times().operationTime;
+  }
+
+  /** The `$clusterTime` (`{ clusterTime, signature }`) last seen by the session; undefined before any. */
+  get clusterTime() {
+    return this._times().clusterTime;
+  }
+
+  _times() {
+    return this._started === undefined ? {} : this._ctx.codec.decode(this._started.times());
   }
 
   get snapshotEnabled() {
@@ -250,6 +267,7 @@ class EngineSession extends EventEmitter {
         // Options the engine refuses throw here, at once.
         this._native = this.client._native.startSession(db, codec.encode(transactionShapes(options)));
         this._native.then((native) => {
+          this._started = native;
           this.serverSession.id = codec.decode(native.id());
         }, () => {});
       }

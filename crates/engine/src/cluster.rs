@@ -3,7 +3,7 @@
 //! operations to it, takes its place under the pool limits, and reports databases coming into use.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -12,6 +12,7 @@ use mongodb::event::sdam::SdamEvent;
 use mongodb::event::EventHandler;
 use mongodb::options::ClientOptions;
 use mongodb::Client;
+use mongodb::ServerType;
 
 use crate::admission::{Admission, Limits, Load, Permit};
 use crate::budget::Budget;
@@ -20,6 +21,7 @@ use crate::error::Error;
 use crate::events::{EventKind, Events, PoolEvent, PoolKind, Reason};
 use crate::logging::Log;
 use crate::redact;
+use crate::retry::WriteSessions;
 use crate::stats::pool::{PoolCounters, PoolStats};
 
 const APP_NAME: &str = "polymongo-rs";
@@ -86,6 +88,9 @@ struct State {
     in_use: HashSet<Arc<str>>,
     /// The driver lost the deployment and has not found it again.
     lost: bool,
+    /// The sessions the client's retryable writes are numbered in; none when the URI turns retryable
+    /// writes off (`retryWrites=false`).
+    writes: Option<Arc<WriteSessions>>,
 }
 
 pub struct Cluster {
@@ -112,6 +117,9 @@ pub struct Cluster {
     /// stream sees every change of the operations started after its `watch()`.
     anchoring: AtomicUsize,
     anchored: tokio::sync::Notify,
+    /// Whether the deployment takes retryable writes, as last seen by the driver: a replica set's
+    /// primary, a mongos or a load balancer (not a standalone server, which refuses `txnNumber`).
+    takes_retryable_writes: AtomicBool,
 }
 
 /// A change stream taking its start point on a cluster; dropping it lets waiting operations go.
@@ -201,6 +209,7 @@ impl Cluster {
                 last_used: Instant::now(),
                 in_use: HashSet::new(),
                 lost: false,
+                writes: None,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
             leases: AtomicUsize::new(0),
@@ -209,6 +218,7 @@ impl Cluster {
             stream_pool: Arc::default(),
             anchoring: AtomicUsize::new(0),
             anchored: tokio::sync::Notify::new(),
+            takes_retryable_writes: AtomicBool::new(false),
         })
     }
 
@@ -297,6 +307,15 @@ impl Cluster {
             anchored.await;
         }
         self.anchor_lease(db).await
+    }
+
+    /// The sessions retryable writes are numbered in (`retry::run_write`): those of the open client,
+    /// when the deployment takes retryable writes and the URI did not turn them off; else `None`.
+    pub fn write_sessions(&self) -> Option<Arc<WriteSessions>> {
+        if !self.takes_retryable_writes.load(Ordering::Acquire) {
+            return None;
+        }
+        self.lock().writes.clone()
     }
 
     /// `lease` for a change stream taking its start point, which does not wait for itself.
@@ -440,6 +459,7 @@ impl Cluster {
             }
             state.phase = ConnectionState::Disconnected;
             state.lost = false;
+            state.writes = None;
             let gone: Vec<Arc<str>> = state.in_use.drain().collect();
             (state.client.take()?, gone)
         };
@@ -478,9 +498,10 @@ impl Cluster {
         let client = {
             let mut state = self.lock();
             match dialed {
-                Ok(client) => {
+                Ok((client, writes)) => {
                     state.phase = ConnectionState::Connected;
                     state.client = Some(client.clone());
+                    state.writes = writes;
                     state.last_used = Instant::now();
                     client
                 }
@@ -513,7 +534,7 @@ impl Cluster {
     }
 
     /// Builds the client and waits for the server to answer a ping, retrying with backoff.
-    async fn dial(self: &Arc<Self>) -> Result<Client, Error> {
+    async fn dial(self: &Arc<Self>) -> Result<(Client, Option<Arc<WriteSessions>>), Error> {
         let mut options = self.client_options().await?;
         options.max_pool_size = Some(self.settings.max_pool_size);
         options.min_pool_size = Some(self.settings.min_pool_size);
@@ -526,18 +547,33 @@ impl Cluster {
         options.sdam_event_handler = Some(EventHandler::callback(move |event| {
             events.emit_heartbeat(&event);
             if let SdamEvent::TopologyDescriptionChanged(change) = event {
+                let Some(cluster) = cluster.upgrade() else { return };
+                let retryable = change.new_description.servers().values().any(|server| {
+                    matches!(
+                        server.server_type(),
+                        ServerType::RsPrimary | ServerType::Mongos | ServerType::LoadBalancer
+                    )
+                });
+                // Kept while the deployment is out of reach: writes then wait for it to come back.
+                if retryable || change.new_description.has_writable_server() {
+                    cluster.takes_retryable_writes.store(retryable, Ordering::Release);
+                }
                 let (was, is) =
                     (change.previous_description.has_writable_server(), change.new_description.has_writable_server());
-                if let (true, Some(cluster)) = (was != is, cluster.upgrade()) {
+                if was != is {
                     cluster.reachability_changed(is);
                 }
             }
         }));
+        let retry_writes = options.retry_writes != Some(false);
         let client = Client::with_options(options)?;
         let mut delay = FIRST_RETRY_DELAY;
         for attempt in 0.. {
             match client.database("admin").run_command(doc! { "ping": 1 }).await {
-                Ok(_) => return Ok(client),
+                Ok(_) => {
+                    let writes = retry_writes.then(|| WriteSessions::new(client.clone()));
+                    return Ok((client, writes));
+                }
                 Err(e) if attempt < self.settings.retry => {
                     let error = redact::scrub(&e.to_string(), &self.uri);
                     self.context.log.emit(|| {

@@ -76,6 +76,11 @@ pub enum Error {
 
     #[error(transparent)]
     Driver(#[from] mongodb::error::Error),
+
+    /// A retryable write's network error after its one retry (Retryable Writes specification): the
+    /// write may have been applied, once; the Node driver labels it `RetryableWriteError`.
+    #[error(transparent)]
+    RetriedWrite(mongodb::error::Error),
 }
 
 impl Error {

@@ -18,6 +18,7 @@ pub mod names;
 pub mod namespace;
 pub mod ops;
 pub mod redact;
+pub mod retry;
 pub mod router;
 pub mod schema;
 pub mod session;

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bson::{Bson, Document};
-use mongodb::options::{ReadConcern, SessionOptions, TransactionOptions, WriteConcern};
+use mongodb::options::{
+    ReadConcern, ReadPreference, SelectionCriteria, SessionOptions, TransactionOptions, WriteConcern,
+};
 use mongodb::ClientSession;
 use tokio::sync::{MappedMutexGuard, MutexGuard};
 
@@ -32,12 +34,29 @@ pub struct Session {
     /// Whether a transaction is in progress: its statements carry no write concern of their own (the
     /// driver's state says so only to itself).
     in_transaction: AtomicBool,
+    /// `{ operationTime?, clusterTime? }` as of the last request, for the Node driver's session
+    /// properties of those names; readable while a request holds the session.
+    times: Mutex<Document>,
 }
 
-/// A session checked out for one request.
+/// A session checked out for one request; notes the session's times when dropped.
 pub struct Checkout<'a> {
     pub session: MappedMutexGuard<'a, ClientSession>,
     pub in_transaction: bool,
+    times: &'a Mutex<Document>,
+}
+
+impl Drop for Checkout<'_> {
+    fn drop(&mut self) {
+        let mut times = Document::new();
+        if let Some(operation_time) = self.session.operation_time() {
+            times.insert("operationTime", operation_time);
+        }
+        if let Some(cluster_time) = self.session.cluster_time().and_then(|t| bson::serialize_to_document(t).ok()) {
+            times.insert("clusterTime", cluster_time);
+        }
+        *self.times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = times;
+    }
 }
 
 impl Session {
@@ -54,6 +73,7 @@ impl Session {
             lease: Mutex::new(Some(lease)),
             inner: tokio::sync::Mutex::new(Some(session)),
             in_transaction: AtomicBool::new(false),
+            times: Mutex::new(Document::new()),
         })
     }
 
@@ -72,7 +92,12 @@ impl Session {
             )));
         }
         let session = self.lock().await?;
-        Ok(Checkout { session, in_transaction: self.in_transaction.load(Ordering::Acquire) })
+        Ok(Checkout { session, in_transaction: self.in_transaction.load(Ordering::Acquire), times: &self.times })
+    }
+
+    /// `{ operationTime?, clusterTime? }`: the session's times as of its last request (none before).
+    pub fn times(&self) -> Document {
+        self.times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     async fn lock(&self) -> Result<MappedMutexGuard<'_, ClientSession>, Error> {
@@ -82,6 +107,10 @@ impl Session {
     /// Starts a transaction; its first request sends `startTransaction`. Errors: a transaction in
     /// progress, a server without transactions (a standalone), `SessionEnded`.
     pub async fn start_transaction(&self, options: Option<TransactionOptions>) -> Result<(), Error> {
+        let mut options = options.unwrap_or_default();
+        // A transaction reads from the primary, whatever the connection string's read preference
+        // (which the driver would otherwise give it, and then refuse).
+        options.selection_criteria = Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
         let mut session = self.lock().await?;
         let _lease = self.cluster.lease(&self.db).await?;
         session.start_transaction().with_options(options).await?;

@@ -93,6 +93,13 @@ fn describe(err: &Error) -> (String, Description) {
         Error::ObjectParameter { path, value } => with_path("ObjectParameterError", path).with_prop("value", value),
         Error::ObjectExpected { path, .. } => with_path("ObjectExpectedError", path),
         Error::Driver(e) => return driver_error(e),
+        Error::RetriedWrite(e) => {
+            let (message, mut d) = driver_error(e);
+            d.labels.push(mongodb::error::RETRYABLE_WRITE_ERROR.to_owned());
+            d.labels.sort();
+            d.labels.dedup();
+            return (message, d);
+        }
     };
     (message, description)
 }

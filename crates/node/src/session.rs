@@ -36,6 +36,13 @@ impl NativeSession {
     /// Starts a transaction with `options` (BSON of the Node driver's TransactionOptions); its first
     /// request sends `startTransaction`. Rejects for a transaction in progress, a server without
     /// transactions, an option the engine does not take, or an ended session.
+    /// `{ operationTime?, clusterTime? }` as of the session's last request, as BSON.
+    #[napi]
+    pub fn times<'e>(&self, env: &'e Env) -> napi::Result<BufferSlice<'e>> {
+        let bytes = bson::serialize_to_vec(&self.inner.times()).map_err(|e| js_error(env, &e.into()))?;
+        BufferSlice::copy_from(env, bytes)
+    }
+
     #[napi(ts_return_type = "Promise<void>")]
     pub fn start_transaction<'e>(&self, env: &'e Env, options: Buffer) -> napi::Result<PromiseRaw<'e, ()>> {
         let options = decode::<Document>("transaction options", &options)

@@ -7,9 +7,11 @@ use mongodb::ClientSession;
 use serde::Deserialize;
 
 use super::cursor::Opened;
+use super::write;
 use crate::cluster::Lease;
 use crate::error::Error;
 use crate::namespace::Namespace;
+use crate::retry;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,9 +39,13 @@ pub async fn run(
     req: CommandRequest,
     session: Option<&mut ClientSession>,
 ) -> Result<RawDocumentBuf, Error> {
-    req.name()?;
+    let name = req.name()?;
     let db = ns.database().await?;
-    let reply = db.run_raw_command(req.command).optional(session, |a, s| a.session(s)).await?;
+    // findAndModify changes one document: a retryable write (specification), unless unacknowledged.
+    let unacknowledged = req.command.get_document("writeConcern").is_ok_and(write::unacknowledged);
+    let retryable = name.eq_ignore_ascii_case("findAndModify") && !unacknowledged;
+    let writes = if retryable { ns.cluster().write_sessions() } else { None };
+    let reply = retry::run_write(&db, writes.as_ref(), req.command, session).await?;
     Ok(RawDocumentBuf::try_from(&reply)?)
 }
 

@@ -8,13 +8,13 @@
 
 use bson::oid::ObjectId;
 use bson::raw::CStr;
-use bson::{cstr, doc, rawdoc, Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf};
-use mongodb::action::Action;
+use bson::{cstr, doc, rawdoc, Bson, Document, RawArrayBuf, RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
 use mongodb::ClientSession;
 use serde::Deserialize;
 
 use crate::error::Error;
 use crate::namespace::Namespace;
+use crate::retry;
 
 /// The server's `maxWriteBatchSize` since MongoDB 3.6.
 const MAX_BATCH_OPS: usize = 100_000;
@@ -163,10 +163,13 @@ struct Entry {
     body: RawDocumentBuf,
     /// The `_id` of an inserted document.
     id: Option<Bson>,
+    /// Whether it writes one document at most, which a retryable write may hold only.
+    single: bool,
 }
 
 impl WriteModel {
     fn into_entry(self, index: usize) -> Result<Entry, Error> {
+        let single = !matches!(self, WriteModel::UpdateMany(_) | WriteModel::DeleteMany(_));
         let (kind, body, id) = match self {
             WriteModel::InsertOne { document } => {
                 let (document, id) = with_id(document)?;
@@ -178,7 +181,7 @@ impl WriteModel {
             WriteModel::DeleteOne(m) => (Kind::Delete, delete_statement(m, 1), None),
             WriteModel::DeleteMany(m) => (Kind::Delete, delete_statement(m, 0), None),
         };
-        Ok(Entry { index, kind, body, id })
+        Ok(Entry { index, kind, body, id, single })
     }
 }
 
@@ -282,10 +285,7 @@ pub async fn bulk_write(
     }
     .filter(|wc| !wc.is_empty());
     // `w: 0`, given with the call or by the connection string.
-    result.unacknowledged = write_concern.as_ref().and_then(|wc| wc.get("w").ok().flatten()).is_some_and(|w| {
-        matches!(w, bson::RawBsonRef::Int32(0) | bson::RawBsonRef::Int64(0))
-            || matches!(w, bson::RawBsonRef::Double(n) if n == 0.0)
-    });
+    result.unacknowledged = write_concern.as_deref().is_some_and(unacknowledged);
     for batch in batches {
         let kind = batch[0].kind;
         let mut items = RawArrayBuf::new();
@@ -311,13 +311,23 @@ pub async fn bulk_write(
         if let (Some(vars), false) = (&req.let_vars, kind == Kind::Insert) {
             command.append(cstr!("let"), vars.as_ref());
         }
-        let reply = db.run_raw_command(command).optional(session.as_deref_mut(), |a, s| a.session(s)).await?;
+        // Retryable Writes: a batch of single-document writes, acknowledged, outside the application's sessions.
+        let retryable = !result.unacknowledged && batch.iter().all(|entry| entry.single);
+        let writes = if retryable { ns.cluster().write_sessions() } else { None };
+        let reply = retry::run_write(&db, writes.as_ref(), command, session.as_deref_mut()).await?;
         if merge_reply(&mut result, kind, &batch, &reply, req.ordered) {
             break;
         }
     }
     let failed = !result.write_errors.is_empty() || !result.write_concern_errors.is_empty();
     Ok((RawDocumentBuf::try_from(&result.to_document())?, failed))
+}
+
+/// Whether write concern `write_concern` is `w: 0`.
+pub(crate) fn unacknowledged(write_concern: &RawDocument) -> bool {
+    let w = write_concern.get("w").ok().flatten();
+    matches!(w, Some(RawBsonRef::Int32(0) | RawBsonRef::Int64(0)))
+        || matches!(w, Some(RawBsonRef::Double(n)) if n == 0.0)
 }
 
 /// Groups entries into server batches: consecutive runs of one kind when ordered, one group per kind

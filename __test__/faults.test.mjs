@@ -1,0 +1,150 @@
+// Faults between the engine and the server, through a TCP proxy (scripts/fault-proxy.mjs) in front of
+// a test server of this file's own: replies lost after the server applied a write, connections cut,
+// a blackholed server, a restart. Retryable writes (the specification's lsid + txnNumber) are applied
+// exactly once, as with the Node driver in the same scenario; a write that cannot be retried fails
+// with the Node driver's error classes and labels; pools recover by themselves.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startProxy } from '../scripts/fault-proxy.mjs';
+import { startServer } from '../scripts/test-server.mjs';
+import { PolyMongo } from '../index.mjs';
+import { model, mongoose } from './helpers.mjs';
+
+const { MongoClient } = mongoose.mongo;
+const DB = 'faults';
+let server;
+let proxy;
+let observer;
+
+before(async () => {
+  server = await startServer();
+  proxy = await startProxy(server.uri);
+  observer = await MongoClient.connect(server.uri);
+});
+
+after(async () => {
+  await observer.close();
+  await proxy.close();
+  await server.stop();
+});
+
+/** Resolves once `condition()` holds; rejects after `ms`. */
+async function until(condition, what, ms = 20_000) {
+  for (const deadline = Date.now() + ms; !(await condition());) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Runs `write` while the proxy drops the server's replies; once `landed()` sees its effect on the
+ *  server, cuts every connection, so the client gets a network error for a write the server applied.
+ *  Resolves to the write's error, or null when it succeeded. */
+async function lostReply(write, landed) {
+  proxy.set({ dropReplies: true });
+  const outcome = write().then(() => null, (err) => err);
+  try {
+    await until(landed, 'the write to reach the server');
+  } finally {
+    proxy.cut();
+    proxy.set();
+  }
+  return outcome;
+}
+
+const Item = (wrapper) => wrapper.wrapModel(model('Item', { k: String, n: Number, ids: [String] }));
+const items = () => observer.db(DB).collection('items');
+const count = (filter) => () => items().countDocuments(filter).then((n) => n > 0);
+
+/** Each write as the wrapper sends it and as the Node driver sends it, with what shows it landed and
+ *  what it must have done, once. */
+function writes(M, coll, tag) {
+  return [
+    ['insertOne', () => M.create({ k: `i${tag}` }), () => coll.insertOne({ k: `i${tag}` }), { k: `i${tag}` }],
+    ['updateOne', () => M.updateOne({ k: 'counter' }, { $inc: { n: 1 }, $push: { ids: `u${tag}` } }),
+      () => coll.updateOne({ k: 'counter' }, { $inc: { n: 1 }, $push: { ids: `u${tag}` } }), { ids: `u${tag}` }],
+    ['findOneAndUpdate', () => M.findOneAndUpdate({ k: 'counter' }, { $push: { ids: `f${tag}` } }),
+      () => coll.findOneAndUpdate({ k: 'counter' }, { $push: { ids: `f${tag}` } }), { ids: `f${tag}` }],
+    ['insertMany', () => M.insertMany([{ k: `m${tag}` }, { k: `m${tag}` }]), () => coll.insertMany([{ k: `m${tag}` }, { k: `m${tag}` }]), { k: `m${tag}` }],
+  ];
+}
+
+test('a write whose reply is lost is retried with its txnNumber and applied once, as by the Node driver', { timeout: 120_000 }, async () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: proxy.uri, defaultDB: DB, handleSignals: false });
+  // The Node driver leaves a server selection's timer behind after a cut: a short one lets the
+  // process exit soon.
+  const node = await MongoClient.connect(proxy.uri, { serverSelectionTimeoutMS: 3000 });
+  try {
+    const M = Item(wrapper);
+    await items().deleteMany({});
+    await items().insertOne({ k: 'counter', n: 0, ids: [] });
+    for (const [client, tag, pick] of [['polymongo-rs', 'E', 1], ['Node driver', 'N', 2]]) {
+      for (const entry of writes(M, node.db(DB).collection('items'), tag)) {
+        const [name, landedWhen] = [entry[0], entry[3]];
+        // A pooled connection, so the write needs no handshake (whose reply would be dropped too).
+        await (pick === 1 ? M.findOne() : node.db(DB).collection('items').findOne());
+        const err = await lostReply(entry[pick], count(landedWhen));
+        assert.equal(err, null, `${client} ${name}: ${err}`);
+        const expected = name === 'insertMany' ? 2 : 1;
+        assert.equal(await items().countDocuments(landedWhen), expected, `${client} ${name} applied once`);
+      }
+    }
+    const counter = await items().findOne({ k: 'counter' });
+    assert.equal(counter.n, 2);
+    assert.deepEqual(counter.ids, ['uE', 'fE', 'uN', 'fN']);
+  } finally {
+    await node.close();
+    await wrapper.disconnect();
+  }
+});
+
+test('a write that cannot be retried fails with MongoNetworkError and was applied once: retryWrites=false, a multi-document update', { timeout: 60_000 }, async () => {
+  const off = PolyMongo.createWrapper({ mongoURI: `${proxy.uri}&retryWrites=false`, defaultDB: DB, handleSignals: false });
+  const on = PolyMongo.createWrapper({ mongoURI: proxy.uri, defaultDB: DB, handleSignals: false });
+  try {
+    await items().deleteMany({});
+    await items().insertMany([{ k: 'many' }, { k: 'many' }]);
+    for (const [what, M, write, landed] of [
+      ['retryWrites=false', Item(off), (M) => M.create({ k: 'off' }), { k: 'off' }],
+      ['updateMany', Item(on), (M) => M.updateMany({ k: 'many' }, { $inc: { n: 1 } }), { k: 'many', n: 1 }],
+    ]) {
+      await M.findOne();
+      const err = await lostReply(() => write(M), count(landed));
+      assert.ok(err instanceof mongoose.mongo.MongoNetworkError, `${what}: ${err}`);
+      assert.deepEqual(err.errorLabels, [], what);
+      assert.equal(await items().countDocuments({ k: landed.k }), what === 'updateMany' ? 2 : 1, what);
+    }
+    assert.equal(await items().countDocuments({ k: 'many', n: 1 }), 2);
+  } finally {
+    await off.disconnect();
+    await on.disconnect();
+  }
+});
+
+test('a blackholed server: a write fails with a labelled network error and is not applied; the pool recovers by itself', { timeout: 60_000 }, async () => {
+  const wrapper = PolyMongo.createWrapper({
+    mongoURI: `${proxy.uri}&serverSelectionTimeoutMS=1000&connectTimeoutMS=1000&heartbeatFrequencyMS=500`,
+    defaultDB: DB,
+    handleSignals: false,
+  });
+  const events = [];
+  wrapper.on('disconnect', (info) => events.push(`disconnect ${info.reason}`));
+  wrapper.on('reconnect', (info) => events.push(`reconnect ${info.reason}`));
+  try {
+    const M = Item(wrapper);
+    await items().deleteMany({});
+    await M.findOne();
+    proxy.set({ blackhole: true });
+    const err = await M.create({ k: 'hole' }).then(() => null, (e) => e);
+    assert.ok(err instanceof mongoose.mongo.MongoNetworkError || err instanceof mongoose.mongo.MongoServerSelectionError, String(err));
+    if (err instanceof mongoose.mongo.MongoNetworkError) assert.deepEqual(err.errorLabels, ['RetryableWriteError']);
+    proxy.cut();
+    proxy.set();
+    await until(async () => (await M.create({ k: 'back' }).then(() => true, () => false)), 'a write to succeed again');
+    assert.equal(await items().countDocuments({ k: 'hole' }), 0);
+    await until(() => events.includes('reconnect found'), 'the reconnect event');
+    assert.deepEqual(events, ['disconnect lost', 'reconnect found']);
+  } finally {
+    await wrapper.disconnect();
+  }
+});
