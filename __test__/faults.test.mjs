@@ -2,13 +2,15 @@
 // a test server of this file's own: replies lost after the server applied a write, connections cut,
 // a blackholed server, a restart. Retryable writes (the specification's lsid + txnNumber) are applied
 // exactly once, as with the Node driver in the same scenario; a write that cannot be retried fails
-// with the Node driver's error classes and labels; pools recover by themselves.
+// with the Node driver's error classes and labels; pools recover by themselves. A panic in the addon
+// is a JS error.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProxy } from '../scripts/fault-proxy.mjs';
 import { startServer } from '../scripts/test-server.mjs';
 import { PolyMongo } from '../index.mjs';
+import native from '../native.js';
 import { model, mongoose } from './helpers.mjs';
 
 const { MongoClient } = mongoose.mongo;
@@ -144,6 +146,26 @@ test('a blackholed server: a write fails with a labelled network error and is no
     assert.equal(await items().countDocuments({ k: 'hole' }), 0);
     await until(() => events.includes('reconnect found'), 'the reconnect event');
     assert.deepEqual(events, ['disconnect lost', 'reconnect found']);
+  } finally {
+    await wrapper.disconnect();
+  }
+});
+
+test('a panic in the addon is a JS error, thrown or rejected, never an aborted process', async () => {
+  const { panicForTests } = native;
+  assert.throws(() => panicForTests('call'), /for tests/);
+  process.env.POLYMONGO_RS_TEST_PANICS = '1';
+  try {
+    assert.throws(() => panicForTests('call'), /a deliberate panic in a call/);
+    await assert.rejects(panicForTests('promise'), /a deliberate panic in a promise's work/);
+  } finally {
+    delete process.env.POLYMONGO_RS_TEST_PANICS;
+  }
+  // The runtime goes on serving.
+  const wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: DB, handleSignals: false });
+  try {
+    await Item(wrapper).create({ k: 'after panic' });
+    assert.equal(await items().countDocuments({ k: 'after panic' }), 1);
   } finally {
     await wrapper.disconnect();
   }

@@ -380,9 +380,18 @@ async fn run(
     log: Log,
 ) {
     let _running = Running(running);
+    // In a task of its own, so that a panic is reported as the stream's failure, not an ending.
+    let following = tokio::spawn({
+        let sender = sender.clone();
+        async move { follow(&ns, request, &sender, anchoring, &log).await }
+    });
+    let abort = following.abort_handle();
     let outcome = tokio::select! {
-        _ = stop.wait_for(|closed| *closed) => return,
-        outcome = follow(&ns, request, &sender, anchoring, &log) => outcome,
+        _ = stop.wait_for(|closed| *closed) => {
+            abort.abort();
+            return;
+        }
+        joined = following => joined.unwrap_or_else(|failure| Err(Error::internal("a change stream's task", failure))),
     };
     if let Err(error) = outcome {
         let _ = sender.send(Item::Failed(error)).await;

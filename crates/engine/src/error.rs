@@ -77,6 +77,11 @@ pub enum Error {
     #[error(transparent)]
     Driver(#[from] mongodb::error::Error),
 
+    /// A task of the engine that panicked or was cancelled (a bug): what it was doing failed, and the
+    /// engine goes on.
+    #[error("polymongo-rs: internal error in {0}; please report it")]
+    Internal(String),
+
     /// A retryable write's network error after its one retry (Retryable Writes specification): the
     /// write may have been applied, once; the Node driver labels it `RetryableWriteError`.
     #[error(transparent)]
@@ -84,6 +89,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// `Internal` for `what` (a task), from the panic or cancellation that ended it.
+    pub fn internal(what: &str, failure: tokio::task::JoinError) -> Self {
+        let reason = match failure.try_into_panic() {
+            Ok(panic) => panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned()),
+            Err(_) => "a cancellation".to_owned(),
+        };
+        Error::Internal(format!("{what} ({reason})"))
+    }
+
     pub fn range(option: &'static str, message: impl Into<String>) -> Self {
         Error::Config { option, message: message.into(), range: true }
     }

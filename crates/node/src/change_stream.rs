@@ -46,14 +46,14 @@ fn batch_bytes(changes: Vec<Change>) -> Result<Vec<u8>, Error> {
 #[napi]
 impl NativeChangeStream {
     /// The database the stream watches.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn db_name(&self) -> String {
         self.inner.db().to_owned()
     }
 
     /// Whether the stream was closed: by `close()`, its database's or every stream's closing, or the
     /// wrapper's. False for a stream the server ended or a failure did.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn closed(&self) -> bool {
         self.inner.closed()
     }
@@ -61,7 +61,7 @@ impl NativeChangeStream {
     /// The next changes as BSON (see `batch_bytes`), waiting up to `waitMs` (without limit when
     /// null) for the first, possibly none; null once the stream is closed or has ended. Rejects with
     /// the failure that ended the stream, once.
-    #[napi(ts_return_type = "Promise<Buffer | null>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Buffer | null>")]
     pub fn next_batch<'e>(
         &self,
         env: &'e Env,
@@ -84,7 +84,7 @@ impl NativeChangeStream {
     }
 
     /// Closes the stream; resolves once its task has ended.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
         let watch = self.inner.clone();
         promise(

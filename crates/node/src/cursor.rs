@@ -32,7 +32,7 @@ impl NativeCursor {
 
 #[napi]
 impl NativeCursor {
-    #[napi(ts_return_type = "Promise<Chunk>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Chunk>")]
     pub fn next_chunk<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, Chunk>> {
         let inner = self.inner.clone();
         promise(env, async move { inner.lock().await.next_chunk().await }, |_, chunk| {
@@ -41,7 +41,7 @@ impl NativeCursor {
     }
 
     /// Releases the cursor on the server; waits for a chunk in flight to finish first.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
         let inner = self.inner.clone();
         let work = async move {

@@ -85,6 +85,7 @@ fn describe(err: &Error) -> (String, Description) {
             Description::ours(Class::Error, "PoolLimitError", "ERR_POOL_LIMIT").with_prop("dbName", db)
         }
         Error::StreamLimit { .. } => Description::ours(Class::Error, "PolyMongoError", "ERR_TOO_MANY_STREAMS"),
+        Error::Internal(_) => Description::ours(Class::Error, "PolyMongoError", "ERR_INTERNAL"),
         Error::InvalidArgument(_) => Description::new(Class::Error, "MongoInvalidArgumentError"),
         Error::Validation { errors, .. } => schema_error("ValidationError", errors),
         Error::Cast { error, .. } => schema_error("CastError", std::slice::from_ref(error.as_ref())),

@@ -26,3 +26,26 @@ fn init() {
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
     }
 }
+
+/// A deliberate panic, for the tests that check a panic becomes a JS error and never aborts the
+/// process: `at` is `'call'` (panics in this call, which throws) or `'promise'` (panics in the work
+/// behind the returned promise, which rejects). Refused unless the environment variable
+/// `POLYMONGO_RS_TEST_PANICS` is `1`: it exists for tests only.
+#[napi_derive::napi(catch_unwind, ts_return_type = "Promise<void>")]
+pub fn panic_for_tests<'e>(env: &'e napi::Env, at: String) -> napi::Result<napi::bindgen_prelude::PromiseRaw<'e, ()>> {
+    if std::env::var("POLYMONGO_RS_TEST_PANICS").as_deref() != Ok("1") {
+        return Err(napi::Error::from_reason("panicForTests() is for tests: set POLYMONGO_RS_TEST_PANICS=1"));
+    }
+    if at == "call" {
+        panic!("a deliberate panic in a call");
+    }
+    env.spawn_future_with_callback(
+        async move {
+            if at == "promise" {
+                panic!("a deliberate panic in a promise's work");
+            }
+            Ok(())
+        },
+        |_, ()| Ok(()),
+    )
+}

@@ -40,13 +40,13 @@ fn reply_value(env: &Env, reply: Reply) -> napi::Result<ReplyValue<'_>> {
 
 #[napi]
 impl NativeNamespace {
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn db_name(&self) -> String {
         self.ns.db.clone()
     }
 
     /// The collection's name; null for a database.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn collection_name(&self) -> Option<String> {
         self.ns.coll.clone()
     }
@@ -56,7 +56,7 @@ impl NativeNamespace {
     /// (the fast path), synchronously: a malformed request or a failed cast throws before any I/O.
     /// With `session`, it runs in that session (and its transaction). Resolves to the reply as BSON,
     /// a count, or null (no document).
-    #[napi(ts_return_type = "Promise<Buffer | number | null>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Buffer | number | null>")]
     pub fn execute<'e>(
         &self,
         env: &'e Env,
@@ -74,7 +74,7 @@ impl NativeNamespace {
 
     /// Opens a cursor for request `op` (`find`, `aggregate`, `command`); nothing is sent until its first
     /// chunk is asked for. `schema` and `session` as for `execute`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn cursor(
         &self,
         env: Env,

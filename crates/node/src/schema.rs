@@ -25,14 +25,14 @@ fn bytes<'e>(env: &'e Env, doc: &Document) -> napi::Result<BufferSlice<'e>> {
 #[napi]
 impl NativeSchema {
     /// Parses a spec written as canonical Extended JSON.
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(env: Env, spec: String) -> napi::Result<Self> {
         let inner = Schema::parse(&spec).map_err(|e| js_error(&env, &e))?;
         Ok(NativeSchema { inner: Arc::new(inner) })
     }
 
     /// The validator ids whose patterns Rust cannot run; the facade runs them.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn js_validators(&self) -> Vec<u32> {
         self.inner.js_checks().to_vec()
     }
@@ -42,7 +42,7 @@ impl NativeSchema {
     /// Throws a ValidationError or StrictModeError. `next_id` gives the 12 bytes of a new ObjectId
     /// (the application's maker, `new ObjectId().id`); the cast calls it for each auto `_id`, in
     /// Mongoose's order.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn cast_document<'e>(
         &self,
         env: &'e Env,
@@ -75,13 +75,13 @@ impl NativeSchema {
     }
 
     /// The `$jsonSchema` validator derived from the schema, as BSON.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn json_schema<'e>(&self, env: &'e Env) -> napi::Result<BufferSlice<'e>> {
         bytes(env, &self.inner.json_schema())
     }
 
     /// A filter as the operations cast it; throws a CastError.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn cast_filter<'e>(&self, env: &'e Env, filter: Buffer) -> napi::Result<BufferSlice<'e>> {
         let cast = decode::<Document>("filter", &filter).and_then(|mut f| self.inner.cast_filter(&mut f).map(|_| f));
         bytes(env, &cast.map_err(|e| js_error(env, &e))?)

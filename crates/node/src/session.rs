@@ -27,7 +27,7 @@ impl NativeSession {
 #[napi]
 impl NativeSession {
     /// The session's `lsid`, `{ id: UUID }`, as BSON.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn id<'e>(&self, env: &'e Env) -> napi::Result<BufferSlice<'e>> {
         let bytes = bson::serialize_to_vec(self.inner.id()).map_err(|e| js_error(env, &e.into()))?;
         BufferSlice::copy_from(env, bytes)
@@ -37,13 +37,13 @@ impl NativeSession {
     /// request sends `startTransaction`. Rejects for a transaction in progress, a server without
     /// transactions, an option the engine does not take, or an ended session.
     /// `{ operationTime?, clusterTime? }` as of the session's last request, as BSON.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn times<'e>(&self, env: &'e Env) -> napi::Result<BufferSlice<'e>> {
         let bytes = bson::serialize_to_vec(&self.inner.times()).map_err(|e| js_error(env, &e.into()))?;
         BufferSlice::copy_from(env, bytes)
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn start_transaction<'e>(&self, env: &'e Env, options: Buffer) -> napi::Result<PromiseRaw<'e, ()>> {
         let options = decode::<Document>("transaction options", &options)
             .and_then(|o| session::transaction_options(&o))
@@ -52,20 +52,20 @@ impl NativeSession {
         promise(env, async move { session.start_transaction(Some(options)).await }, |_, ()| Ok(()))
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn commit_transaction<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
         let session = self.inner.clone();
         promise(env, async move { session.commit_transaction().await }, |_, ()| Ok(()))
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn abort_transaction<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
         let session = self.inner.clone();
         promise(env, async move { session.abort_transaction().await }, |_, ()| Ok(()))
     }
 
     /// Ends the session, aborting a transaction in progress.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn end<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
         let session = self.inner.clone();
         promise(

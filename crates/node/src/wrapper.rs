@@ -196,7 +196,7 @@ pub struct NativeWrapper {
 #[napi]
 impl NativeWrapper {
     /// `logSink`, when given, gets every log record at the level `debug` chooses.
-    #[napi(constructor, ts_args_type = "options: WrapperOptions, logSink?: (record: LogRecord) => void")]
+    #[napi(catch_unwind, constructor, ts_args_type = "options: WrapperOptions, logSink?: (record: LogRecord) => void")]
     pub fn new(
         env: Env,
         options: WrapperOptions,
@@ -216,30 +216,30 @@ impl NativeWrapper {
         Ok(NativeWrapper { engine: Arc::new(engine), events_wanted: Arc::default() })
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn default_db(&self) -> String {
         self.engine.default_db().to_owned()
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn cold_start(&self) -> bool {
         self.engine.config().cold_start
     }
 
     /// The URI with its password masked.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn redacted_uri(&self) -> String {
         self.engine.redacted_uri()
     }
 
     /// 'not initialized' | 'connecting' | 'connected' | 'disconnecting' | 'disconnected'
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn state(&self) -> &'static str {
         self.engine.state().as_str()
     }
 
     /// Resolves to whether the wrapper already was connected.
-    #[napi(ts_return_type = "Promise<boolean>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
     pub fn connect<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, bool>> {
         let engine = self.engine.clone();
         promise(env, async move { engine.connect().await }, |_, already| Ok(already))
@@ -247,7 +247,7 @@ impl NativeWrapper {
 
     /// Stops admitting operations at once, waits up to `graceMs` for those in flight, then closes every
     /// pool; operations fail until `connect()`.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'e>(&self, env: &'e Env, grace_ms: f64) -> napi::Result<PromiseRaw<'e, ()>> {
         let grace = millis("timeoutMS", grace_ms).map_err(|e| js_error(env, &e))?;
         let engine = self.engine.clone();
@@ -260,14 +260,14 @@ impl NativeWrapper {
 
     /// The error operations fail with once the wrapper is closed, for the facade to reject with while it
     /// closes.
-    #[napi(ts_return_type = "Error")]
+    #[napi(catch_unwind, ts_return_type = "Error")]
     pub fn closed_error<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
         build_error(env, &Error::Closed)
     }
 
     /// Calls `listener` with each pool event. It never keeps Node running: an idle wrapper lets the
     /// process exit.
-    #[napi(ts_args_type = "listener: (event: PoolEvent) => void")]
+    #[napi(catch_unwind, ts_args_type = "listener: (event: PoolEvent) => void")]
     pub fn on_event(&self, listener: Function<PoolEventObject, ()>) -> napi::Result<()> {
         let tsfn = Arc::new(listener.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?);
         let wanted = self.events_wanted.clone();
@@ -292,6 +292,7 @@ impl NativeWrapper {
     /// connectionId, serverConnectionId?, address, duration? (ms), document? (the command or the reply,
     /// BSON), failure? (an Error as operations fail with) }`. Never keeps Node running.
     #[napi(
+        catch_unwind,
         ts_args_type = "listener: (event: { name: 'commandStarted' | 'commandSucceeded' | 'commandFailed'; commandName: string; databaseName: string; requestId: number; connectionId: number; serverConnectionId?: number; address: string; duration?: number; document?: Buffer; failure?: Error }) => void"
     )]
     pub fn on_command_event(&self, listener: Function<CommandEventValue, ()>) -> napi::Result<()> {
@@ -307,6 +308,7 @@ impl NativeWrapper {
     /// 'serverHeartbeatFailed'), address ('host:port'), awaited, duration? (ms), reply? (the `hello`
     /// reply, BSON), failure? (an Error as operations fail with) }`. Never keeps Node running.
     #[napi(
+        catch_unwind,
         ts_args_type = "listener: (event: { name: 'serverHeartbeatStarted' | 'serverHeartbeatSucceeded' | 'serverHeartbeatFailed'; address: string; awaited: boolean; duration?: number; reply?: Buffer; failure?: Error }) => void"
     )]
     pub fn on_heartbeat_event(&self, listener: Function<HeartbeatEventValue, ()>) -> napi::Result<()> {
@@ -319,13 +321,13 @@ impl NativeWrapper {
 
     /// Whether `onEvent`'s listener gets pool events: the facade turns them on while it has
     /// listeners for them.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_events_wanted(&self, wanted: bool) {
         self.events_wanted.store(wanted, Ordering::Relaxed);
     }
 
     /// Opens the dedicated pools configured with `coldStart: false`.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn open_eager_pools<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {
         let engine = self.engine.clone();
         promise(env, async move { engine.open_eager_pools().await }, |_, ()| Ok(()))
@@ -334,7 +336,7 @@ impl NativeWrapper {
     /// Gives databases their own pools (`scale.setDB`); with `open`, opens them now (`scale.connectDB`).
     /// The routing changes before this returns; the promise settles when replaced pools are closed and
     /// eager ones open.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn set_db<'e>(
         &self,
         env: &'e Env,
@@ -351,7 +353,7 @@ impl NativeWrapper {
     }
 
     /// Logs a record from the facade (a listener that threw, a background failure) where the engine's go.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn log(&self, level: String, message: String) {
         self.engine.log().emit(|| match level.as_str() {
             "error" => tracing::error!("{message}"),
@@ -362,13 +364,13 @@ impl NativeWrapper {
     }
 
     /// Every pool's connections and every database's operations. No I/O.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn general_stats(&self) -> GeneralObject {
         stats::general(self.engine.general_stats())
     }
 
     /// The size of `db` (the default database when null) and its collections, with its pool's numbers.
-    #[napi(ts_return_type = "Promise<DbStatsObject>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<DbStatsObject>")]
     pub fn db_stats<'e>(&self, env: &'e Env, db: Option<String>) -> napi::Result<PromiseRaw<'e, DbStatsObject>> {
         let (pool, metrics) = self.engine.db_stats(db.as_deref()).map_err(|e| js_error(env, &e))?;
         let engine = self.engine.clone();
@@ -378,20 +380,20 @@ impl NativeWrapper {
     }
 
     /// The databases of the main deployment with their size on disk.
-    #[napi(ts_return_type = "Promise<Array<DatabaseSizeObject>>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Array<DatabaseSizeObject>>")]
     pub fn list_databases<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, Vec<DatabaseSizeObject>>> {
         let engine = self.engine.clone();
         promise(env, async move { engine.list_databases().await }, |_, list| Ok(stats::database_sizes(list)))
     }
 
     /// The Prometheus text exposition format (0.0.4). No I/O.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn prometheus(&self) -> String {
         self.engine.prometheus()
     }
 
     /// Resolves to the round-trip time in milliseconds.
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn ping<'e>(&self, env: &'e Env, db: Option<String>) -> napi::Result<PromiseRaw<'e, f64>> {
         let engine = self.engine.clone();
         promise(env, async move { engine.ping(db.as_deref()).await }, |_, rtt| Ok(rtt.as_secs_f64() * 1000.0))
@@ -399,7 +401,7 @@ impl NativeWrapper {
 
     /// Starts a session on the pool serving `db` (the default database when null) with `options` (BSON
     /// of the Node driver's ClientSessionOptions); its transactions span that pool's databases.
-    #[napi(ts_return_type = "Promise<NativeSession>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeSession>")]
     pub fn start_session<'e>(
         &self,
         env: &'e Env,
@@ -419,7 +421,7 @@ impl NativeWrapper {
     /// database when `coll` is null) with `request` (BSON `{ pipeline, options }`, the options in the
     /// Node driver's ChangeStreamOptions shape). Throws for a malformed request, an invalid name, or
     /// `maxOpenStreams` open streams (ERR_TOO_MANY_STREAMS).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn watch(
         &self,
         env: Env,
@@ -437,7 +439,7 @@ impl NativeWrapper {
 
     /// Closes the change streams open on `db` (every one when null); resolves to how many were open
     /// once they have ended.
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn close_streams<'e>(&self, env: &'e Env, db: Option<String>) -> napi::Result<PromiseRaw<'e, u32>> {
         let engine = self.engine.clone();
         promise(env, async move { Ok(engine.close_streams(db.as_deref()).await) }, |_, n| Ok(n as u32))
@@ -445,7 +447,7 @@ impl NativeWrapper {
 
     /// The collection `coll` in `db` (the default database when null), or the database itself when
     /// `coll` is null; checks the names, does no I/O.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn namespace(&self, env: Env, db: Option<String>, coll: Option<String>) -> napi::Result<NativeNamespace> {
         let ns = self.engine.namespace(db.as_deref(), coll.as_deref()).map_err(|e| js_error(&env, &e))?;
         Ok(NativeNamespace::new(ns))
