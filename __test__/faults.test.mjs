@@ -170,3 +170,22 @@ test('a panic in the addon is a JS error, thrown or rejected, never an aborted p
     await wrapper.disconnect();
   }
 });
+
+test('a request nested deeper than MongoDB allows is refused before it is sent; the server stays up', async () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: server.uri, defaultDB: DB, handleSignals: false });
+  try {
+    const M = Item(wrapper);
+    let filter = { n: 1 };
+    for (let level = 0; level < 500; level++) filter = { $and: [filter] };
+    // Sent as it is, a filter 2,000 levels deep overflows the test server's stack and kills it.
+    await assert.rejects(M.collection.find(filter).toArray(), { name: 'MongoInvalidArgumentError', message: /deeper than 200 levels/ });
+    await assert.rejects(M.collection.countDocuments(filter), { name: 'MongoInvalidArgumentError' });
+    let doc = { n: 1 };
+    for (let level = 0; level < 300; level++) doc = { a: doc };
+    await assert.rejects(M.collection.insertOne(doc), { name: 'MongoInvalidArgumentError', message: /maxBSONDepth/ });
+    await M.create({ k: 'still up' });
+    assert.equal(await items().countDocuments({ k: 'still up' }), 1);
+  } finally {
+    await wrapper.disconnect();
+  }
+});

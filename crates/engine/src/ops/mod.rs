@@ -11,7 +11,7 @@ pub mod prepare;
 pub mod read;
 pub mod write;
 
-use bson::RawDocumentBuf;
+use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
@@ -23,9 +23,41 @@ use command::CommandRequest;
 use read::{AggregateRequest, DistinctRequest, FilterRequest};
 use write::BulkWriteRequest;
 
-/// Decodes a request document, naming what was wrong with it.
+/// MongoDB's limit on how deeply a command's BSON nests (the server parameter `maxBSONDepth`, 200 by
+/// default): a request nested deeper is refused before it is sent, as the server would refuse it.
+/// A server that does not check (the test server overflows its stack on a 2,000-deep `$and`) is
+/// never sent one.
+const MAX_DEPTH: usize = 200;
+
+/// Decodes a request document, naming what was wrong with it. Errors: `InvalidArgument` for
+/// malformed BSON, a request nested deeper than `MAX_DEPTH`, or one that is not a `T`.
 pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error> {
+    check_depth(bytes).map_err(|e| Error::InvalidArgument(format!("invalid {what}: {e}")))?;
     bson::deserialize_from_slice(bytes).map_err(|e| Error::InvalidArgument(format!("invalid {what}: {e}")))
+}
+
+/// Walks `bytes` (a BSON document) without recursion, so that no depth overflows the stack; fails
+/// past `MAX_DEPTH` levels, or on malformed BSON.
+fn check_depth(bytes: &[u8]) -> Result<(), String> {
+    let malformed = |e: bson::error::Error| format!("malformed BSON: {e}");
+    let mut stack = vec![RawDocument::from_bytes(bytes).map_err(malformed)?.iter()];
+    while let Some(top) = stack.last_mut() {
+        let Some(element) = top.next() else {
+            stack.pop();
+            continue;
+        };
+        let nested = match element.map_err(malformed)?.1 {
+            RawBsonRef::Document(doc) => doc,
+            RawBsonRef::Array(array) => RawDocument::from_bytes(array.as_bytes()).map_err(malformed)?,
+            RawBsonRef::JavaScriptCodeWithScope(code) => code.scope,
+            _ => continue,
+        };
+        if stack.len() >= MAX_DEPTH {
+            return Err(format!("it nests deeper than {MAX_DEPTH} levels, which MongoDB refuses (maxBSONDepth)"));
+        }
+        stack.push(nested.iter());
+    }
+    Ok(())
 }
 
 /// A request that resolves to one reply.
@@ -145,4 +177,37 @@ pub async fn execute(ns: &Namespace, request: Request, session: Option<&Session>
         })
     };
     ns.track(run, |reply| !matches!(reply, Reply::Written { failed: true, .. })).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    /// A BSON document `levels` documents (or arrays) deep around `{ n: 1 }`, written out byte by byte:
+    /// building it as a `Bson` value would recurse as deep.
+    fn nested(levels: usize, arrays: bool) -> Vec<u8> {
+        let inner = bson::serialize_to_vec(&doc! { "n": 1 }).unwrap();
+        let wrappers = levels - 1;
+        let mut out = Vec::with_capacity(inner.len() + 8 * wrappers);
+        for k in (1..=wrappers).rev() {
+            let child_is_array = arrays && k > 1;
+            out.extend_from_slice(&((inner.len() + 8 * k) as i32).to_le_bytes());
+            out.extend_from_slice(&[if child_is_array { 4 } else { 3 }, if arrays { b'0' } else { b'a' }, 0]);
+        }
+        out.extend_from_slice(&inner);
+        out.resize(out.len() + wrappers, 0);
+        out
+    }
+
+    #[test]
+    fn requests_nested_deeper_than_mongodb_allows_are_refused() {
+        for arrays in [false, true] {
+            assert_eq!(check_depth(&nested(MAX_DEPTH, arrays)), Ok(()));
+            let refused = check_depth(&nested(MAX_DEPTH + 1, arrays)).unwrap_err();
+            assert!(refused.contains("deeper than 200 levels"), "{refused}");
+        }
+        assert!(check_depth(&nested(100_000, false)).is_err());
+        assert!(check_depth(&[5, 0, 0, 0, 1]).unwrap_err().contains("malformed BSON"));
+    }
 }
