@@ -174,21 +174,20 @@ impl Engine {
     pub fn idle_sweeper(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let router = Arc::downgrade(&self.router);
         let changed = self.router.changed();
+        let log = self.log.clone();
         async move {
             loop {
                 let Some(router) = router.upgrade() else { return };
-                let mut next = MAX_SWEEP_INTERVAL;
-                for (spec, cluster) in router.dedicated() {
-                    if !spec.auto_close {
-                        continue;
+                // Each pass in a task of its own: should one panic (a bug), it is logged and the
+                // sweeps go on, so pools still close after their ttl.
+                let next = match tokio::spawn(sweep_idle(router)).await {
+                    Ok(next) => next,
+                    Err(failure) => {
+                        let error = Error::internal("the idle sweep", failure).to_string();
+                        log.emit(|| tracing::error!(error, "idle sweep failed"));
+                        MAX_SWEEP_INTERVAL
                     }
-                    let ttl = spec.ttl.unwrap_or(DEFAULT_POOL_TTL);
-                    next = next.min(ttl / 4);
-                    if cluster.idle_for().is_some_and(|idle| idle >= ttl) {
-                        cluster.evict_if_idle(ttl, Reason::Idle).await;
-                    }
-                }
-                drop(router);
+                };
                 // A pool given a short ttl is looked at from then on, not after the current wait.
                 tokio::select! {
                     () = tokio::time::sleep(next.max(MIN_SWEEP_INTERVAL)) => {}
@@ -287,6 +286,24 @@ impl Engine {
             Some(name) => check_db_name(name).map(|()| name),
         }
     }
+}
+
+/// One pass of the idle sweep: closes the dedicated pools with `autoClose` idle for their ttl;
+/// resolves to how long to wait before the next pass (a quarter of the shortest ttl, at most
+/// `MAX_SWEEP_INTERVAL`).
+async fn sweep_idle(router: Arc<Router>) -> Duration {
+    let mut next = MAX_SWEEP_INTERVAL;
+    for (spec, cluster) in router.dedicated() {
+        if !spec.auto_close {
+            continue;
+        }
+        let ttl = spec.ttl.unwrap_or(DEFAULT_POOL_TTL);
+        next = next.min(ttl / 4);
+        if cluster.idle_for().is_some_and(|idle| idle >= ttl) {
+            cluster.evict_if_idle(ttl, Reason::Idle).await;
+        }
+    }
+    next
 }
 
 #[cfg(test)]
