@@ -151,6 +151,25 @@ test('a blackholed server: a write fails with a labelled network error and is no
   }
 });
 
+test('packets sliced into 7-byte writes and delayed still carry whole requests and replies', { timeout: 60_000 }, async () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: proxy.uri, defaultDB: DB, handleSignals: false });
+  try {
+    const M = Item(wrapper);
+    await items().deleteMany({});
+    await M.findOne();
+    proxy.set({ sliceBytes: 7, delayMs: 20 });
+    const started = Date.now();
+    await M.insertMany(Array.from({ length: 50 }, (_, n) => ({ k: 'sliced', n })));
+    const found = await M.find({ k: 'sliced' }).sort({ n: 1 }).lean();
+    assert.deepEqual(found.map((d) => d.n), Array.from({ length: 50 }, (_, n) => n));
+    // Two round trips, each request and reply held 20 ms: the proxy did stand in the way.
+    assert.ok(Date.now() - started >= 80, `${Date.now() - started} ms`);
+  } finally {
+    proxy.set();
+    await wrapper.disconnect();
+  }
+});
+
 test('a panic in the addon is a JS error, thrown or rejected, never an aborted process', async () => {
   const { panicForTests } = native;
   assert.throws(() => panicForTests('call'), /for tests/);

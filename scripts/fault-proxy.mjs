@@ -11,13 +11,11 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
  *  - `uri`: `mongodb://127.0.0.1:<port>/?directConnection=true`;
  *  - `set({ delayMs, blackhole, dropReplies, sliceBytes })`: how it forwards from now on (each
  *    setting stays until set again; `set()` with nothing restores plain forwarding);
- *  - `cut()`: resets every open connection, on both sides;
- *  - `forwarded()`: bytes forwarded to the server so far;
+ *  - `cut()`: closes every open connection, on both sides;
  *  - `close()`: cuts everything and stops listening. */
 export async function startProxy(target) {
   const [host, port] = target.replace(/^mongodb:\/\/(?:[^@/]*@)?/, '').split(/[/?,]/)[0].split(':');
   let mode = {};
-  let toServer = 0;
   const pairs = new Set();
 
   const server = net.createServer((client) => {
@@ -42,7 +40,6 @@ export async function startProxy(target) {
       chain = chain.then(async () => {
         if (mode.blackhole || (direction === 'reply' && mode.dropReplies)) return;
         if (mode.delayMs) await sleep(mode.delayMs);
-        if (direction === 'request') toServer += chunk.length;
         const size = mode.sliceBytes || chunk.length;
         for (let at = 0; at < chunk.length; at += size) {
           if (to.destroyed) return;
@@ -66,7 +63,6 @@ export async function startProxy(target) {
       }
       pairs.clear();
     },
-    forwarded: () => toServer,
     async close() {
       this.cut();
       await new Promise((resolve) => server.close(resolve));

@@ -269,7 +269,6 @@ class EngineChangeStream extends EventEmitter {
     } catch (err) {
       // As the Node driver's: a stream that never opened closes, then says why; one that opened
       // says why, then closes.
-      this._pumping = false;
       if (!this._opened) await this.close();
       this.emit('error', err);
       await this.close();

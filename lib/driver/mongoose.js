@@ -275,9 +275,9 @@ function mongooseDriver(mongoose) {
 
 /** `connection.watch()` for connections on the engine: Mongoose's, with its ChangeStream (same events
  *  and methods), except that on a connected connection the engine's stream opens at once, where
- *  Mongoose opens it later (on the next turn of the event loop in Mongoose 8). So the stream sees the operations started
- *  after `watch()` returns, and a `close()` right after `watch()` closes it. The stream is also
- *  async-iterable (`iterable`). Returns the method, for `mongoose`'s connections. */
+ *  Mongoose opens it later (on the next turn of the event loop in Mongoose 8). So the stream sees
+ *  the operations started after `watch()` returns, and a `close()` right after `watch()` closes it.
+ *  The stream is also async-iterable (`iterable`). Returns the method, for `mongoose`'s connections. */
 function connectionWatch(mongoose) {
   const ChangeStream = mongooseLib(mongoose, 'cursor/changeStream');
   const watch = connectionClass(mongoose).prototype.watch;

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex, Weak};
 
 use std::time::Duration;
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, Timestamp};
 use mongodb::options::{
     ReadConcern, ReadPreference, SelectionCriteria, SessionOptions, TransactionOptions, WriteConcern,
 };
-use mongodb::ClientSession;
+use mongodb::{ClientSession, ClusterTime};
 use tokio::sync::{MappedMutexGuard, MutexGuard};
 
 use crate::cluster::{Cluster, Lease};
@@ -34,27 +34,24 @@ pub struct Session {
     /// Whether a transaction is in progress: its statements carry no write concern of their own (the
     /// driver's state says so only to itself).
     in_transaction: AtomicBool,
-    /// `{ operationTime?, clusterTime? }` as of the last request, for the Node driver's session
+    /// The operation time and cluster time as of the last request, for the Node driver's session
     /// properties of those names; readable while a request holds the session.
-    times: Mutex<Document>,
+    times: Mutex<Times>,
 }
+
+/// A session's operation time and cluster time.
+type Times = (Option<Timestamp>, Option<ClusterTime>);
 
 /// A session checked out for one request; notes the session's times when dropped.
 pub struct Checkout<'a> {
     pub session: MappedMutexGuard<'a, ClientSession>,
     pub in_transaction: bool,
-    times: &'a Mutex<Document>,
+    times: &'a Mutex<Times>,
 }
 
 impl Drop for Checkout<'_> {
     fn drop(&mut self) {
-        let mut times = Document::new();
-        if let Some(operation_time) = self.session.operation_time() {
-            times.insert("operationTime", operation_time);
-        }
-        if let Some(cluster_time) = self.session.cluster_time().and_then(|t| bson::serialize_to_document(t).ok()) {
-            times.insert("clusterTime", cluster_time);
-        }
+        let times = (self.session.operation_time(), self.session.cluster_time().cloned());
         *self.times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = times;
     }
 }
@@ -73,7 +70,7 @@ impl Session {
             lease: Mutex::new(Some(lease)),
             inner: tokio::sync::Mutex::new(Some(session)),
             in_transaction: AtomicBool::new(false),
-            times: Mutex::new(Document::new()),
+            times: Mutex::new((None, None)),
         })
     }
 
@@ -97,7 +94,15 @@ impl Session {
 
     /// `{ operationTime?, clusterTime? }`: the session's times as of its last request (none before).
     pub fn times(&self) -> Document {
-        self.times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        let (operation_time, cluster_time) = self.times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let mut times = Document::new();
+        if let Some(operation_time) = operation_time {
+            times.insert("operationTime", operation_time);
+        }
+        if let Some(cluster_time) = cluster_time.and_then(|t| bson::serialize_to_document(&t).ok()) {
+            times.insert("clusterTime", cluster_time);
+        }
+        times
     }
 
     async fn lock(&self) -> Result<MappedMutexGuard<'_, ClientSession>, Error> {
