@@ -56,6 +56,11 @@ export interface WrapperOptions {
   /** Change streams open at once across the wrapper (default 100); each holds one connection of its
    *  pool's stream client while open. One more fails with ERR_TOO_MANY_STREAMS. */
   maxOpenStreams?: number;
+  /** False refuses every request that would run JavaScript on the server (`$where`, `$function`,
+   *  `$accumulator`, `mapReduce`, a BSON code value), anywhere in it and by any path, with a
+   *  PolyMongoError ERR_JAVASCRIPT_DISABLED before it is sent (default true, as MongoDB's
+   *  `security.javascriptEnabled`). */
+  javascriptEnabled?: boolean;
   dbSpecific?: DbSpecific[];
   /** Operations of one database in flight at once on the shared pool (default: half of maxPoolSize). */
   maxConcurrentPerDb?: number;

@@ -1,6 +1,6 @@
 // Faults between the engine and the server, through a TCP proxy (scripts/fault-proxy.mjs) in front of
 // a test server of this file's own: replies lost after the server applied a write, connections cut,
-// a blackholed server, a restart. Retryable writes (the specification's lsid + txnNumber) are applied
+// a blackholed server, a restart, replies corrupted on the way. Retryable writes (the specification's lsid + txnNumber) are applied
 // exactly once, as with the Node driver in the same scenario; a write that cannot be retried fails
 // with the Node driver's error classes and labels; pools recover by themselves. A panic in the addon
 // is a JS error.
@@ -311,4 +311,42 @@ test('100 tenants under a steady write load through cuts, blackholes and restart
     }
   }
   assert.ok(failed.size > 0, 'the faults did fail some writes');
+});
+
+test('a reply with a string that is not UTF-8 fails as with the Node driver, on every path, and the next request is served', async () => {
+  const wrapper = PolyMongo.createWrapper({ mongoURI: proxy.uri, defaultDB: DB, handleSignals: false });
+  const node = await MongoClient.connect(proxy.uri);
+  try {
+    const M = Item(wrapper);
+    await items().deleteMany({});
+    await M.create({ k: 'text <QQ> more', n: 1 });
+    // The server's replies carry the string with two bytes that are not UTF-8 where `QQ` was.
+    proxy.set({ rewriteReplies: [Buffer.from('<QQ>'), Buffer.from([0x3c, 0xc3, 0x28, 0x3e])] });
+    const coll = node.db(DB).collection('items');
+    const paths = {
+      'find, lean': [() => M.find().lean(), () => coll.find().toArray()],
+      'find, documents': [() => M.find(), () => coll.find().toArray()],
+      'findOne, lean': [() => M.findOne().lean(), () => coll.findOne()],
+      'the driver collection': [() => M.collection.find().toArray(), () => coll.find().toArray()],
+      distinct: [() => M.distinct('k'), () => coll.distinct('k')],
+      aggregate: [() => M.aggregate([{ $match: {} }]), () => coll.aggregate([{ $match: {} }]).toArray()],
+      findOneAndUpdate: [() => M.findOneAndUpdate({}, { $inc: { n: 1 } }), () => coll.findOneAndUpdate({}, { $inc: { n: 1 } })],
+    };
+    const failure = (run) => run().then(() => null, (err) => err);
+    for (const [what, [ours, theirs]] of Object.entries(paths)) {
+      const [a, b] = [await failure(ours), await failure(theirs)];
+      assert.ok(b instanceof mongoose.mongo.BSON.BSONError, `${what}, the Node driver: ${b}`);
+      assert.ok(a instanceof mongoose.mongo.BSON.BSONError, `${what}: ${a}`);
+      assert.equal(a.message, b.message, what);
+    }
+    // Turned off, as with the Node driver, the string is read with replacement characters.
+    const [doc] = await M.collection.find({}, { enableUtf8Validation: false }).toArray();
+    assert.equal(doc.k, 'text <\uFFFD(> more');
+    proxy.set();
+    assert.equal((await M.findOne().lean()).k, 'text <QQ> more');
+  } finally {
+    proxy.set();
+    await node.close();
+    await wrapper.disconnect();
+  }
 });

@@ -22,10 +22,13 @@ for (const Class of [PolyMongoError, WaitQueueTimeoutError, PoolLimitError]) {
 }
 const OWN_CLASSES = { PolyMongoError, WaitQueueTimeoutError, PoolLimitError };
 
-/** An error from the addon that is one of ours, made an instance of its class (the addon names it). */
+/** An error from the addon that is one of ours, made an instance of its class (the addon names it).
+ *  Its name comes from its class, as a class's instances' do, not as an own enumerable property
+ *  (which the Node driver's error constructors would copy, and MongoBulkWriteError cannot take). */
 function ours(err) {
   const Class = err != null && Object.hasOwn(OWN_CLASSES, err.name) ? OWN_CLASSES[err.name] : undefined;
   if (Class !== undefined && !(err instanceof Class)) Object.setPrototypeOf(err, Class.prototype);
+  if (err != null && Object.hasOwn(err, 'name') && Object.getPrototypeOf(err)?.name === err.name) delete err.name;
   return err;
 }
 

@@ -50,6 +50,7 @@ function schemaAddsToQueries(root) {
  *  and alias casts, debug printing, maxTimeMS and allowDiskUse applied to every query, and the
  *  session it takes from AsyncLocalStorage. */
 function optionsAddToQueries(model) {
+  if (model.db.config?.sanitizeFilter) return true;
   for (const options of [model.base.options, model.db.options]) {
     if (options == null) continue;
     if (options.sanitizeFilter || options.sanitizeProjection || options.strictQuery || options.translateAliases || options.debug) return true;

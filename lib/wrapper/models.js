@@ -143,7 +143,12 @@ class Tenancy {
    *  collections, listeners); the rest, the same for every database, comes from one template
    *  connection, so a database costs a few hundred bytes rather than a whole Connection. */
   databaseConnection(db) {
-    this.template ??= openConnection(new this.Connection(this.mongoose), this.client, this.client.db(this.defaultDb));
+    if (this.template === undefined) {
+      this.template = openConnection(new this.Connection(this.mongoose), this.client, this.client.db(this.defaultDb));
+      // Mongoose's queries read `sanitizeFilter` from their connection's config first, which
+      // `useDb` copies from its parent: here, from the wrapped models' own connections.
+      Object.defineProperty(this.template.config, 'sanitizeFilter', { get: () => this.sanitizeFilter(), enumerable: true, configurable: true });
+    }
     const conn = Object.create(this.template);
     conn.name = db.databaseName;
     conn.$dbName = db.databaseName;
@@ -154,6 +159,21 @@ class Tenancy {
     conn._events = undefined;
     conn._eventsCount = 0;
     return conn;
+  }
+
+  /** The `sanitizeFilter` of the databases' connections: true when the connection of any wrapped
+   *  model asks for it (its config, as `mongoose.connect(uri, { sanitizeFilter })` sets it, or its
+   *  options, as `connection.set()` does), since the databases of one Mongoose instance share
+   *  connections; false when every one says false; else undefined, and Mongoose reads the global
+   *  option and the query's. */
+  sanitizeFilter() {
+    let all = this.layers.size > 0;
+    for (const { root } of this.layers.values()) {
+      const value = root.db?.config?.sanitizeFilter ?? root.db?.options?.sanitizeFilter;
+      if (value) return true;
+      all &&= value === false;
+    }
+    return all ? false : undefined;
   }
 
   /** The connection of database `name` if it is in the cache, else undefined. */

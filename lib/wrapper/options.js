@@ -22,6 +22,7 @@ const WRAPPER_OPTIONS = {
   tenantCacheSize: 'number',
   maxDatabaseLabels: 'number',
   maxOpenStreams: 'number',
+  javascriptEnabled: 'boolean',
   logger: 'object',
   logMaxBytes: 'number',
   logMaxFiles: 'number',

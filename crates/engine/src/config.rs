@@ -46,6 +46,10 @@ pub struct WrapperConfig {
     pub server_api: Option<mongodb::options::ServerApi>,
     /// Change streams open at once across the wrapper; each holds one connection while open.
     pub max_open_streams: u32,
+    /// Whether requests may run JavaScript on the server (`$where`, `$function`, `$accumulator`,
+    /// `mapReduce`), as a server's `security.javascriptEnabled`; false refuses them before they are
+    /// sent, whatever path they come by.
+    pub javascript_enabled: bool,
 }
 
 /// A database with its own pool, possibly on another cluster (routed by the pool engine).
@@ -91,6 +95,7 @@ impl WrapperConfig {
             monitor_commands: false,
             server_api: None,
             max_open_streams: DEFAULT_MAX_OPEN_STREAMS,
+            javascript_enabled: true,
         }
     }
 

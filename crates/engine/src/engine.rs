@@ -248,7 +248,13 @@ impl Engine {
         if let Some(coll) = coll {
             check_collection_name(coll)?;
         }
-        Ok(Namespace::new(self.router.clone(), self.databases.clone(), db.to_owned(), coll.map(str::to_owned)))
+        Ok(Namespace::new(
+            self.router.clone(),
+            self.databases.clone(),
+            db.to_owned(),
+            coll.map(str::to_owned),
+            self.config.javascript_enabled,
+        ))
     }
 
     /// Starts a session on the pool serving `db` (the default database when `None`); its transactions

@@ -48,6 +48,11 @@ pub enum Error {
     #[error("polymongo-rs: {0}")]
     InvalidArgument(String),
 
+    /// Server-side JavaScript (`$where`, `$function`, `$accumulator`, `mapReduce`, a BSON code value)
+    /// in a request while the wrapper's `javascriptEnabled` is false; names what was found.
+    #[error("polymongo-rs: the request has {0}, which runs JavaScript on the server, and this wrapper refuses it (javascriptEnabled: false)")]
+    JavaScriptDisabled(String),
+
     /// A document or update that fails the model's schema: Mongoose's ValidationError.
     #[error("{model} validation failed: {}", describe_paths(.errors))]
     Validation { model: String, errors: Vec<FieldError> },

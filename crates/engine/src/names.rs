@@ -6,9 +6,17 @@ use crate::error::Error;
 /// The characters MongoDB forbids in database names on any platform (the Windows set, the strictest).
 const FORBIDDEN: &[char] = &['/', '\\', '.', ' ', '"', '$', '*', '<', '>', ':', '|', '?', '\0'];
 
+/// Why a name with U+FFFD is refused: JS strings reach the engine as UTF-8 with each lone surrogate
+/// replaced by U+FFFD, so `'a\uD800'` and `'a\uDC00'` would both name database `a\u{FFFD}`.
+const REPLACEMENT: &str = "it contains U+FFFD, which a string that is not valid Unicode (a lone surrogate) becomes";
+
 /// Database names must be shorter than this many bytes.
 const MAX_BYTES: usize = 64;
 
+/// Checks `name` against MongoDB's database-name rules (not empty, under 64 bytes of UTF-8, none of
+/// the characters any platform forbids) and ours (no U+FFFD). Names are case-sensitive, as MongoDB's:
+/// `Acme` and `acme` are two names, and MongoDB refuses to create the second (13297,
+/// DatabaseDifferCase). Errors: `InvalidDbName` with the reason.
 pub fn check_db_name(name: &str) -> Result<(), Error> {
     let reason = if name.is_empty() {
         "it is empty"
@@ -16,16 +24,22 @@ pub fn check_db_name(name: &str) -> Result<(), Error> {
         "it must be shorter than 64 bytes"
     } else if name.contains(FORBIDDEN) {
         "it contains one of the characters / \\ . space \" $ * < > : | ? or NUL"
+    } else if name.contains(char::REPLACEMENT_CHARACTER) {
+        REPLACEMENT
     } else {
         return Ok(());
     };
     Err(Error::InvalidDbName { name: name.to_owned(), reason })
 }
 
-/// A collection name the server takes for user data: not empty, no NUL or `$`, not a `system.` one.
+/// A collection name the server takes for user data: not empty, no NUL or `$`, not a `system.` one;
+/// and no U+FFFD, as for databases.
 pub fn check_collection_name(name: &str) -> Result<(), Error> {
     if name.is_empty() || name.contains('\0') || name.contains('$') || name.starts_with("system.") {
         return Err(Error::InvalidArgument(format!("invalid collection name {name:?}")));
+    }
+    if name.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(Error::InvalidArgument(format!("invalid collection name {name:?}: {REPLACEMENT}")));
     }
     Ok(())
 }
@@ -44,8 +58,25 @@ mod tests {
     #[test]
     fn rejects_what_mongodb_rejects() {
         let long = "a".repeat(64);
-        for name in ["", "a.b", "a/b", "a\\b", "a b", "a\"b", "$a", "a*", "<a", "a>", "a:b", "a|b", "a?", "a\0b", &long]
-        {
+        for name in [
+            "",
+            "a.b",
+            "a/b",
+            "a\\b",
+            "a b",
+            "a\"b",
+            "$a",
+            "a*",
+            "<a",
+            "a>",
+            "a:b",
+            "a|b",
+            "a?",
+            "a\0b",
+            "..",
+            "a\u{FFFD}",
+            &long,
+        ] {
             match check_db_name(name) {
                 Err(Error::InvalidDbName { name: n, .. }) => assert_eq!(n, name),
                 other => panic!("{name:?} gave {other:?}"),
@@ -57,7 +88,7 @@ mod tests {
     fn collection_names_follow_the_server() {
         assert!(check_collection_name("users").is_ok());
         assert!(check_collection_name("a.b").is_ok());
-        for name in ["", "a$b", "a\0", "system.users"] {
+        for name in ["", "a$b", "a\0", "system.users", "a\u{FFFD}"] {
             assert!(check_collection_name(name).is_err(), "{name:?}");
         }
     }

@@ -19,12 +19,20 @@ pub struct Namespace {
     pub db: String,
     /// None for a database: only database-level requests (commands) run there.
     pub coll: Option<String>,
+    /// Whether its requests may run JavaScript on the server (the wrapper's `javascriptEnabled`).
+    pub javascript_enabled: bool,
 }
 
 impl Namespace {
     /// Names already checked by the engine.
-    pub(crate) fn new(router: Arc<Router>, databases: Arc<Databases>, db: String, coll: Option<String>) -> Self {
-        Namespace { router, databases, db, coll }
+    pub(crate) fn new(
+        router: Arc<Router>,
+        databases: Arc<Databases>,
+        db: String,
+        coll: Option<String>,
+        javascript_enabled: bool,
+    ) -> Self {
+        Namespace { router, databases, db, coll, javascript_enabled }
     }
 
     /// Runs one request on this namespace, counting it in its database's metrics as failed when it

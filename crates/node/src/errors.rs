@@ -87,6 +87,7 @@ fn describe(err: &Error) -> (String, Description) {
         Error::StreamLimit { .. } => Description::ours(Class::Error, "PolyMongoError", "ERR_TOO_MANY_STREAMS"),
         Error::Internal(_) => Description::ours(Class::Error, "PolyMongoError", "ERR_INTERNAL"),
         Error::InvalidArgument(_) => Description::new(Class::Error, "MongoInvalidArgumentError"),
+        Error::JavaScriptDisabled(_) => Description::ours(Class::Error, "PolyMongoError", "ERR_JAVASCRIPT_DISABLED"),
         Error::Validation { errors, .. } => schema_error("ValidationError", errors),
         Error::Cast { error, .. } => schema_error("CastError", std::slice::from_ref(error.as_ref())),
         Error::NotCastable(_) => Description::ours(Class::Error, "PolyMongoError", "ERR_NOT_CASTABLE"),
@@ -159,6 +160,7 @@ fn driver_error(e: &mongodb::error::Error) -> (String, Description) {
             (w.message.clone(), Description::server("MongoWriteConcernError", w.code, Some(w.code_name.clone())))
         }
         ErrorKind::Shutdown => return describe(&Error::Closed),
+        kind if invalid_utf8(kind) => (INVALID_UTF8.to_owned(), Description::new(Class::Error, "BSONError")),
         kind => {
             let name = match kind {
                 ErrorKind::ServerSelection { .. } => "MongoServerSelectionError",
@@ -178,6 +180,22 @@ fn driver_error(e: &mongodb::error::Error) -> (String, Description) {
     };
     d.labels = labels;
     (message, d)
+}
+
+/// js-bson's message for a string that is not UTF-8, which the Node driver reports in a BSONError
+/// however it read the reply.
+const INVALID_UTF8: &str = "Invalid UTF-8 string in BSON document";
+
+/// Whether the driver failed on a reply with a string that is not UTF-8 (a typed reply it decoded,
+/// or a raw one it checked).
+fn invalid_utf8(kind: &ErrorKind) -> bool {
+    match kind {
+        ErrorKind::BsonDeserialization(e) | ErrorKind::Bson(e) => {
+            matches!(e.kind, bson::error::ErrorKind::Utf8Encoding { .. })
+        }
+        ErrorKind::InvalidResponse { message, .. } => message.contains("Invalid UTF-8"),
+        _ => false,
+    }
 }
 
 /// The JS error object for an engine error.

@@ -65,7 +65,8 @@ impl NativeNamespace {
         schema: Option<&NativeSchema>,
         session: Option<&NativeSession>,
     ) -> napi::Result<PromiseRaw<'e, ReplyValue<'e>>> {
-        let request = ops::prepare(Request::decode(&op, &request), schema.map(|s| &*s.inner));
+        let request =
+            ops::prepare(Request::decode(&op, &request, self.ns.javascript_enabled), schema.map(|s| &*s.inner));
         let request = request.map_err(|e| js_error(env, &e))?;
         let ns = self.ns.clone();
         let session = session.map(|s| s.inner.clone());
@@ -83,7 +84,8 @@ impl NativeNamespace {
         schema: Option<&NativeSchema>,
         session: Option<&NativeSession>,
     ) -> napi::Result<NativeCursor> {
-        let request = ops::prepare(CursorRequest::decode(&op, &request), schema.map(|s| &*s.inner));
+        let request =
+            ops::prepare(CursorRequest::decode(&op, &request, self.ns.javascript_enabled), schema.map(|s| &*s.inner));
         let request = request.map_err(|e| js_error(&env, &e))?;
         let session = session.map(|s| s.inner.clone());
         Ok(NativeCursor::new(DocCursor::new(self.ns.clone(), request, session)))

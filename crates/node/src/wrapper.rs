@@ -21,7 +21,7 @@ use polymongo_engine::engine::Engine;
 use polymongo_engine::error::Error;
 use polymongo_engine::events::{CommandEvent, HeartbeatEvent, PoolEvent};
 use polymongo_engine::logging::{Log, LogConfig, Record, Sink};
-use polymongo_engine::ops::decode;
+use polymongo_engine::ops::{decode, decode_request};
 use polymongo_engine::session;
 
 #[napi(object)]
@@ -55,6 +55,8 @@ pub struct WrapperOptions {
     pub server_api: Option<ServerApiOptions>,
     /// Change streams open at once across the wrapper (default 100).
     pub max_open_streams: Option<f64>,
+    /// False refuses requests that run JavaScript on the server (default true).
+    pub javascript_enabled: Option<bool>,
 }
 
 /// The Node driver's `serverApi` option: `{ version: '1', strict?, deprecationErrors? }`.
@@ -107,6 +109,7 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
         config.max_database_labels = whole_number("maxDatabaseLabels", n)? as usize;
     }
     config.monitor_commands = options.monitor_commands.unwrap_or(false);
+    config.javascript_enabled = options.javascript_enabled.unwrap_or(true);
     if let Some(n) = options.max_open_streams {
         config.max_open_streams = whole_number("maxOpenStreams", n)?;
     }
@@ -429,10 +432,11 @@ impl NativeWrapper {
         coll: Option<String>,
         request: Buffer,
     ) -> napi::Result<NativeChangeStream> {
-        let (watch, task) = decode::<Document>("change stream request", &request)
-            .and_then(|r| WatchRequest::decode(&r))
-            .and_then(|request| self.engine.watch(db.as_deref(), coll.as_deref(), request))
-            .map_err(|e| js_error(&env, &e))?;
+        let (watch, task) =
+            decode_request::<Document>("change stream request", &request, self.engine.config().javascript_enabled)
+                .and_then(|r| WatchRequest::decode(&r))
+                .and_then(|request| self.engine.watch(db.as_deref(), coll.as_deref(), request))
+                .map_err(|e| js_error(&env, &e))?;
         napi::bindgen_prelude::spawn(task);
         Ok(NativeChangeStream::new(watch))
     }

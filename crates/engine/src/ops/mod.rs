@@ -29,31 +29,68 @@ use write::BulkWriteRequest;
 /// never sent one.
 const MAX_DEPTH: usize = 200;
 
-/// Decodes a request document, naming what was wrong with it. Errors: `InvalidArgument` for
-/// malformed BSON, a request nested deeper than `MAX_DEPTH`, or one that is not a `T`.
+/// Keys that run JavaScript on the server: the query operator `$where`, the aggregation operators
+/// `$function` and `$accumulator`, and the `mapReduce` command (any case, as the server takes it).
+const JAVASCRIPT_KEYS: [&str; 3] = ["$where", "$function", "$accumulator"];
+
+/// Decodes a document the engine reads (options, a document to cast), naming what was wrong with it.
+/// Errors: `InvalidArgument` for malformed BSON, a document nested deeper than `MAX_DEPTH`, or one
+/// that is not a `T`.
 pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error> {
-    check_depth(bytes).map_err(|e| Error::InvalidArgument(format!("invalid {what}: {e}")))?;
+    decode_request(what, bytes, true)
+}
+
+/// Decodes a request the engine sends, as `decode`; with `javascript_enabled` false (the wrapper's
+/// `javascriptEnabled: false`, as a server's `security.javascriptEnabled`), a request with
+/// server-side JavaScript anywhere in it (`JAVASCRIPT_KEYS`, or a BSON JavaScript code value) is
+/// `JavaScriptDisabled`, before anything is sent.
+pub fn decode_request<T: DeserializeOwned>(what: &str, bytes: &[u8], javascript_enabled: bool) -> Result<T, Error> {
+    check_request(bytes, javascript_enabled).map_err(|refusal| match refusal {
+        Refusal::Invalid(e) => Error::InvalidArgument(format!("invalid {what}: {e}")),
+        Refusal::JavaScript(key) => Error::JavaScriptDisabled(key),
+    })?;
     bson::deserialize_from_slice(bytes).map_err(|e| Error::InvalidArgument(format!("invalid {what}: {e}")))
 }
 
+/// Why `check_request` refused a request.
+#[derive(Debug, PartialEq)]
+enum Refusal {
+    Invalid(String),
+    /// The key or BSON type that runs JavaScript.
+    JavaScript(String),
+}
+
 /// Walks `bytes` (a BSON document) without recursion, so that no depth overflows the stack; fails
-/// past `MAX_DEPTH` levels, or on malformed BSON.
-fn check_depth(bytes: &[u8]) -> Result<(), String> {
-    let malformed = |e: bson::error::Error| format!("malformed BSON: {e}");
+/// past `MAX_DEPTH` levels, on malformed BSON, and at server-side JavaScript unless
+/// `javascript_enabled`.
+fn check_request(bytes: &[u8], javascript_enabled: bool) -> Result<(), Refusal> {
+    let malformed = |e: bson::error::Error| Refusal::Invalid(format!("malformed BSON: {e}"));
     let mut stack = vec![RawDocument::from_bytes(bytes).map_err(malformed)?.iter()];
     while let Some(top) = stack.last_mut() {
         let Some(element) = top.next() else {
             stack.pop();
             continue;
         };
-        let nested = match element.map_err(malformed)?.1 {
+        let (key, value) = element.map_err(malformed)?;
+        if !javascript_enabled {
+            let key = key.as_str();
+            if JAVASCRIPT_KEYS.contains(&key) || key.eq_ignore_ascii_case("mapReduce") {
+                return Err(Refusal::JavaScript(key.to_owned()));
+            }
+            if matches!(value, RawBsonRef::JavaScriptCode(_) | RawBsonRef::JavaScriptCodeWithScope(_)) {
+                return Err(Refusal::JavaScript("a BSON JavaScript code value".to_owned()));
+            }
+        }
+        let nested = match value {
             RawBsonRef::Document(doc) => doc,
             RawBsonRef::Array(array) => RawDocument::from_bytes(array.as_bytes()).map_err(malformed)?,
             RawBsonRef::JavaScriptCodeWithScope(code) => code.scope,
             _ => continue,
         };
         if stack.len() >= MAX_DEPTH {
-            return Err(format!("it nests deeper than {MAX_DEPTH} levels, which MongoDB refuses (maxBSONDepth)"));
+            return Err(Refusal::Invalid(format!(
+                "it nests deeper than {MAX_DEPTH} levels, which MongoDB refuses (maxBSONDepth)"
+            )));
         }
         stack.push(nested.iter());
     }
@@ -106,30 +143,41 @@ pub enum Reply {
 
 impl Request {
     /// The request `op` (`findOne`, `countDocuments`, `estimatedDocumentCount`, `distinct`, `write`,
-    /// `command`, `clientWrite`) read from `bytes`; an unknown name or a malformed request is `InvalidArgument`.
-    pub fn decode(op: &str, bytes: &[u8]) -> Result<Self, Error> {
+    /// `command`, `clientWrite`) read from `bytes`; an unknown name or a malformed request is `InvalidArgument`,
+    /// server-side JavaScript without `javascript_enabled` `JavaScriptDisabled` (`decode_request`).
+    pub fn decode(op: &str, bytes: &[u8], javascript_enabled: bool) -> Result<Self, Error> {
+        // A closure cannot be generic over what it decodes.
+        macro_rules! decode {
+            ($what:literal) => {
+                decode_request($what, bytes, javascript_enabled)?
+            };
+        }
         Ok(match op {
-            "findOne" => Request::FindOne(decode("findOne request", bytes)?),
-            "countDocuments" => Request::CountDocuments(decode("countDocuments request", bytes)?),
-            "estimatedDocumentCount" => {
-                Request::EstimatedDocumentCount(decode("estimatedDocumentCount request", bytes)?)
-            }
-            "distinct" => Request::Distinct(decode("distinct request", bytes)?),
-            "write" => Request::Write(decode("write request", bytes)?),
-            "command" => Request::Command(decode("command request", bytes)?),
-            "clientWrite" => Request::ClientWrite(decode("client bulkWrite request", bytes)?),
+            "findOne" => Request::FindOne(decode!("findOne request")),
+            "countDocuments" => Request::CountDocuments(decode!("countDocuments request")),
+            "estimatedDocumentCount" => Request::EstimatedDocumentCount(decode!("estimatedDocumentCount request")),
+            "distinct" => Request::Distinct(decode!("distinct request")),
+            "write" => Request::Write(decode!("write request")),
+            "command" => Request::Command(decode!("command request")),
+            "clientWrite" => Request::ClientWrite(decode!("client bulkWrite request")),
             other => return Err(Error::InvalidArgument(format!("unknown request {other:?}"))),
         })
     }
 }
 
 impl CursorRequest {
-    /// The cursor request `op` (`find`, `aggregate`, `command`) read from `bytes`.
-    pub fn decode(op: &str, bytes: &[u8]) -> Result<Self, Error> {
+    /// The cursor request `op` (`find`, `aggregate`, `command`) read from `bytes`, as `Request::decode`.
+    pub fn decode(op: &str, bytes: &[u8], javascript_enabled: bool) -> Result<Self, Error> {
+        // A closure cannot be generic over what it decodes.
+        macro_rules! decode {
+            ($what:literal) => {
+                decode_request($what, bytes, javascript_enabled)?
+            };
+        }
         Ok(match op {
-            "find" => CursorRequest::Find(decode("find request", bytes)?),
-            "aggregate" => CursorRequest::Aggregate(decode("aggregate request", bytes)?),
-            "command" => CursorRequest::Command(decode("command request", bytes)?),
+            "find" => CursorRequest::Find(decode!("find request")),
+            "aggregate" => CursorRequest::Aggregate(decode!("aggregate request")),
+            "command" => CursorRequest::Command(decode!("command request")),
             other => return Err(Error::InvalidArgument(format!("unknown cursor request {other:?}"))),
         })
     }
@@ -203,11 +251,43 @@ mod tests {
     #[test]
     fn requests_nested_deeper_than_mongodb_allows_are_refused() {
         for arrays in [false, true] {
-            assert_eq!(check_depth(&nested(MAX_DEPTH, arrays)), Ok(()));
-            let refused = check_depth(&nested(MAX_DEPTH + 1, arrays)).unwrap_err();
+            assert_eq!(check_request(&nested(MAX_DEPTH, arrays), true), Ok(()));
+            let Err(Refusal::Invalid(refused)) = check_request(&nested(MAX_DEPTH + 1, arrays), true) else { panic!() };
             assert!(refused.contains("deeper than 200 levels"), "{refused}");
         }
-        assert!(check_depth(&nested(100_000, false)).is_err());
-        assert!(check_depth(&[5, 0, 0, 0, 1]).unwrap_err().contains("malformed BSON"));
+        assert!(check_request(&nested(100_000, false), true).is_err());
+        let Err(Refusal::Invalid(refused)) = check_request(&[5, 0, 0, 0, 1], true) else { panic!() };
+        assert!(refused.contains("malformed BSON"), "{refused}");
+    }
+
+    #[test]
+    fn server_side_javascript_is_refused_anywhere_in_a_request_when_disabled() {
+        let refused = |request: bson::Document| {
+            let bytes = bson::serialize_to_vec(&request).unwrap();
+            assert_eq!(check_request(&bytes, true), Ok(()), "allowed by default: {request}");
+            match check_request(&bytes, false) {
+                Err(Refusal::JavaScript(what)) => what,
+                other => panic!("{request}: {other:?}"),
+            }
+        };
+        assert_eq!(refused(doc! { "filter": { "$where": "sleep(100) || true" } }), "$where");
+        assert_eq!(refused(doc! { "filter": { "$or": [{ "a": 1 }, { "$where": "true" }] } }), "$where");
+        let function = doc! { "$function": { "body": "function() { return 1 }", "args": [], "lang": "js" } };
+        assert_eq!(refused(doc! { "filter": { "$expr": function.clone() } }), "$function");
+        assert_eq!(
+            refused(
+                doc! { "pipeline": [{ "$lookup": { "from": "b", "pipeline": [{ "$addFields": { "x": function } }], "as": "b" } }] }
+            ),
+            "$function"
+        );
+        assert_eq!(
+            refused(doc! { "pipeline": [{ "$group": { "_id": null, "a": { "$accumulator": {} } } }] }),
+            "$accumulator"
+        );
+        assert_eq!(refused(doc! { "command": { "mapreduce": "items", "map": "function() {}" } }), "mapreduce");
+        let code = bson::Bson::JavaScriptCode("this.a > 1".to_owned());
+        assert_eq!(refused(doc! { "filter": { "a": code } }), "a BSON JavaScript code value");
+        let plain = bson::serialize_to_vec(&doc! { "filter": { "where": "$where", "n": { "$gt": 1 } } }).unwrap();
+        assert_eq!(check_request(&plain, false), Ok(()));
     }
 }
