@@ -36,7 +36,8 @@ export async function serverConnections(client) {
  *  whose name starts with `prefix` and stops what the suite started. */
 export async function openSuite(prefix) {
   const server = await useServer();
-  const client = await MongoClient.connect(server.uri, { maxPoolSize: 1 });
+  // Polling monitoring: the client keeps the connections it has, with no RTT connection opening later.
+  const client = await MongoClient.connect(server.uri, { maxPoolSize: 1, serverMonitoringMode: 'poll' });
   const close = async () => {
     const { databases } = await client.db('admin').command({ listDatabases: 1, nameOnly: true });
     await Promise.all(databases.filter((d) => d.name.startsWith(prefix)).map((d) => client.db(d.name).dropDatabase()));

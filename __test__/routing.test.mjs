@@ -84,7 +84,7 @@ describe('routing', () => {
   test('bad scale arguments are refused before any change', async () => {
     assert.throws(() => wrapper.scale.setDB([], {}), { code: 'ERR_INVALID_ARG_TYPE', option: 'names' });
     assert.throws(() => wrapper.scale.setDB('x', { pool: 1 }), { option: 'scale options.pool' });
-    assert.throws(() => wrapper.scale.setDB('a/b'), { code: 'ERR_INVALID_ARG_VALUE', option: 'dbSpecific.dbName' });
+    assert.throws(() => wrapper.scale.setDB('a/b'), { name: 'TypeError', code: 'ERR_INVALID_DB_NAME', dbName: 'a/b' });
     assert.throws(() => wrapper.scale.setDB('ok', { mongoURI: 'http://x' }), { option: 'dbSpecific.mongoURI' });
     assert.throws(() => wrapper.scale.setDB('ok', { maxConnections: 0 }), { name: 'RangeError' });
   });

@@ -8,6 +8,12 @@ const SERIALIZE_DEFAULTS = { checkKeys: false, ignoreUndefined: false, serialize
 /** The BSON type byte of an array. */
 const BSON_ARRAY = 0x04;
 
+/** MongoDB's largest document (16 MiB). js-bson serializes into a working buffer of 17 MiB and,
+ *  past its end, cuts a string short or drops what follows without an error: the document it gives
+ *  can read back as another one (a filter that lost its projection or limit). So js-bson's output
+ *  is trusted only below this size; a request this large is put together from parts that are. */
+const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
 /** A BSON document of `elements` (each a type byte, a key and a value, already encoded). */
 function documentOf(elements) {
   const size = elements.reduce((n, e) => n + e.length, 5);
@@ -27,26 +33,37 @@ class Codec {
   }
 
   /** `value` as BSON; `options` may carry the Node driver's `ignoreUndefined` and `serializeFunctions`.
-   *  A request of any size: past js-bson's working buffer (17 MiB, as a bulk write of many documents
-   *  is), it goes into a buffer of its exact size. */
+   *  A request of any size made of parts under 16 MiB (as a bulk write of many documents is); a part
+   *  of 16 MiB or more (a document, a filter) is a RangeError, as the Node driver's BSON raises for
+   *  one past its buffer. */
   encode(value, options) {
     const bsonOptions = options === undefined || (options.ignoreUndefined === undefined && options.serializeFunctions === undefined)
       ? SERIALIZE_DEFAULTS
       : { checkKeys: false, ignoreUndefined: options.ignoreUndefined === true, serializeFunctions: options.serializeFunctions === true };
     try {
-      return this.BSON.serialize(value, bsonOptions);
+      return this.serialize(value, bsonOptions);
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
       return this.encodeLarge(value, bsonOptions);
     }
   }
 
+  /** js-bson's `serialize` of `what`, a RangeError from `MAX_DOCUMENT_BYTES` on. */
+  serialize(value, bsonOptions, what = 'the request') {
+    const bytes = this.BSON.serialize(value, bsonOptions);
+    if (bytes.length >= MAX_DOCUMENT_BYTES) {
+      throw new RangeError(`polymongo-rs: ${what} takes ${bytes.length} bytes of BSON or more, over MongoDB's 16 MiB limit`);
+    }
+    return bytes;
+  }
+
   /** `value` as BSON assembled from its fields, an array field from its elements, each serialized on
    *  its own: a request bigger than js-bson's working buffer, made of parts that each fit in it (a
-   *  bulk write's operations, each at most a 16 MiB document). */
+   *  bulk write's operations, each at most a 16 MiB document). A part that does not fit is a
+   *  RangeError, as with the Node driver. */
   encodeLarge(value, bsonOptions) {
     const element = (key, v) => {
-      const bytes = this.BSON.serialize({ [key]: v }, bsonOptions);
+      const bytes = this.serialize({ [key]: v }, bsonOptions, `field ${JSON.stringify(key)}`);
       return bytes.subarray(4, bytes.length - 1);
     };
     const elements = Object.keys(value).map((key) => {

@@ -158,6 +158,9 @@ class EngineCollection {
     try {
       raw = await this._write(ops, options, session);
     } catch (err) {
+      // A request too large or too deep to encode was never sent: as with the Node driver, whose
+      // bulk sizes its operations before it runs them, that is the RangeError itself.
+      if (err instanceof RangeError) throw err;
       throw this._ctx.errors.bulkFailure(err, ordered, ops);
     }
     return { raw, result: this._ctx.errors.bulkOutcome(raw, ordered, ops) };

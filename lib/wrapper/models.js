@@ -153,6 +153,9 @@ class Tenancy {
     conn.name = db.databaseName;
     conn.$dbName = db.databaseName;
     conn.db = db;
+    // Its own config, over the template's: `conn.set('sanitizeFilter', ...)` then sets this
+    // database's options alone, as on a connection of `useDb()`.
+    conn.config = Object.create(this.template.config);
     conn.models = {};
     conn.collections = {};
     // Listeners are the database's own: EventEmitter makes `_events` on the first listener.

@@ -71,7 +71,7 @@ class PolyMongoWrapper extends EventEmitter {
        *  Synchronous, no I/O. */
       general: () => generalStats(this._native.generalStats()),
       /** A database's size and collections (dbStats / $collStats, read-only) with its pool's numbers. */
-      db: (dbName) => this._operation(async () => dbStats(await this._settle(this._native.dbStats(dbName ?? null)))),
+      db: (dbName) => this._operation(async () => dbStats(await this._settle(this._native.dbStats(this._dbName(dbName))))),
       /** `[{ dbName, sizeInMB }]` for the main deployment. */
       listDatabases: () => this._operation(() => this._settle(this._native.listDatabases())),
       /** Pools and databases in the Prometheus text format (0.0.4), for a `/metrics` route. No I/O. */
@@ -107,7 +107,7 @@ class PolyMongoWrapper extends EventEmitter {
        *  every stream). */
       closeDBstream: async (dbName) => {
         checkDbNameType(dbName);
-        return this._closeStreams(dbName);
+        return this._closeStreams(this._dbName(dbName));
       },
       /** Closes every change stream of the wrapper; resolves to how many were open, once closed. */
       closeAllWatches: () => this._closeStreams(undefined),
@@ -145,6 +145,7 @@ class PolyMongoWrapper extends EventEmitter {
 
   _onThese(event, names, callback) {
     const { list } = checkHookArgs(names, callback);
+    for (const name of list) this._dbName(name);
     const wanted = new Set(list);
     return this.on(event, (info) => {
       if (wanted.has(info.dbName)) callback(info);
@@ -223,7 +224,6 @@ class PolyMongoWrapper extends EventEmitter {
   }
 
   async _closeStreams(dbName) {
-    if (dbName !== undefined) this._native.namespace(dbName, null);
     const closed = await this._settle(this._native.closeStreams(dbName ?? null));
     streamsClosedWith(this._native, dbName);
     return closed;
@@ -236,8 +236,18 @@ class PolyMongoWrapper extends EventEmitter {
 
   _setDb(names, options = {}, open) {
     const list = checkScaleArgs(names, options);
+    for (const name of list) this._dbName(name);
     const { mongoURI, ...pool } = options;
     return this._settle(this._native.setDb(list.map((dbName) => ({ dbName, mongoURI, options: pool })), open));
+  }
+
+  /** `name` if it is a database name MongoDB takes, null for null or undefined (the default
+   *  database); else throws a TypeError `ERR_INVALID_DB_NAME`, as `.db(name)` does. No I/O. */
+  _dbName(name) {
+    if (name == null) return null;
+    checkDbNameType(name);
+    this._native.namespace(name, null);
+    return name;
   }
 
   /** The database used by `.db()` / `.db(null)`. */
@@ -350,7 +360,7 @@ class PolyMongoWrapper extends EventEmitter {
   /** `{ ok: true, latency }` in ms, or `{ ok: false, latency: null, error }` when the server does not answer. */
   async ping(db) {
     try {
-      return { ok: true, latency: await this._settle(this._native.ping(db ?? null)) };
+      return { ok: true, latency: await this._settle(this._native.ping(this._dbName(db))) };
     } catch (error) {
       if (error.code === 'ERR_INVALID_DB_NAME') throw error;
       return { ok: false, latency: null, error };

@@ -32,10 +32,11 @@ pub fn check_db_name(name: &str) -> Result<(), Error> {
     Err(Error::InvalidDbName { name: name.to_owned(), reason })
 }
 
-/// A collection name the server takes for user data: not empty, no NUL or `$`, not a `system.` one;
-/// and no U+FFFD, as for databases.
+/// A collection name the server takes: not empty, no NUL or `$`; and no U+FFFD, as for databases.
+/// `system.` collections (`system.profile`, `system.js`) are the server's to allow or refuse, as
+/// with the Node driver. Errors: `InvalidArgument`.
 pub fn check_collection_name(name: &str) -> Result<(), Error> {
-    if name.is_empty() || name.contains('\0') || name.contains('$') || name.starts_with("system.") {
+    if name.is_empty() || name.contains('\0') || name.contains('$') {
         return Err(Error::InvalidArgument(format!("invalid collection name {name:?}")));
     }
     if name.contains(char::REPLACEMENT_CHARACTER) {
@@ -88,7 +89,8 @@ mod tests {
     fn collection_names_follow_the_server() {
         assert!(check_collection_name("users").is_ok());
         assert!(check_collection_name("a.b").is_ok());
-        for name in ["", "a$b", "a\0", "system.users", "a\u{FFFD}"] {
+        assert!(check_collection_name("system.profile").is_ok());
+        for name in ["", "a$b", "a\0", "a\u{FFFD}"] {
             assert!(check_collection_name(name).is_err(), "{name:?}");
         }
     }

@@ -53,9 +53,30 @@ fn key() -> impl Strategy<Value = String> {
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "", " 42 ", "1e400", "-0", "NaN", "Infinity", "0x1F", "12abc", "true", "false", "yes", "0", "1",
-            "2024-02-30", "1970-01-01T00:00:00Z", "+275760-09-13T00:00:00.000Z", "Tue, 01 Dec 2026 10:00:00 GMT",
-            "507f1f77bcf86cd799439011", "507f1f77bcf86cd79943901", "ANN@X.IO", "bob", "on", "\u{0}", "é\u{FFFD}",
+            "",
+            " 42 ",
+            "1e400",
+            "-0",
+            "NaN",
+            "Infinity",
+            "0x1F",
+            "12abc",
+            "true",
+            "false",
+            "yes",
+            "0",
+            "1",
+            "2024-02-30",
+            "1970-01-01T00:00:00Z",
+            "+275760-09-13T00:00:00.000Z",
+            "Tue, 01 Dec 2026 10:00:00 GMT",
+            "507f1f77bcf86cd799439011",
+            "507f1f77bcf86cd79943901",
+            "ANN@X.IO",
+            "bob",
+            "on",
+            "\u{0}",
+            "é\u{FFFD}",
         ])
         .prop_map(str::to_owned),
         any::<String>(),
@@ -76,9 +97,8 @@ fn scalar() -> impl Strategy<Value = Bson> {
         any::<[u8; 12]>().prop_map(|b| Bson::ObjectId(ObjectId::from_bytes(b))),
         any::<i64>().prop_map(|ms| Bson::DateTime(DateTime::from_millis(ms))),
         any::<[u8; 16]>().prop_map(|b| Bson::Decimal128(Decimal128::from_bytes(b))),
-        (prop::sample::select(vec![0u8, 4, 5, 128]), prop::collection::vec(any::<u8>(), 0..24)).prop_map(|(t, bytes)| {
-            Bson::Binary(Binary { subtype: BinarySubtype::from(t), bytes })
-        }),
+        (prop::sample::select(vec![0u8, 4, 5, 128]), prop::collection::vec(any::<u8>(), 0..24))
+            .prop_map(|(t, bytes)| { Bson::Binary(Binary { subtype: BinarySubtype::from(t), bytes }) }),
         (any::<String>(), "[imsux]{0,3}").prop_map(|(pattern, options)| Bson::RegularExpression(Regex {
             pattern: pattern.replace('\0', "").try_into().unwrap(),
             options: options.try_into().unwrap(),
@@ -215,7 +235,8 @@ proptest! {
 
 /// Decodes `bytes` as each kind of request, with server-side JavaScript allowed and refused.
 fn check_requests(bytes: &[u8], op: usize) {
-    const OPS: [&str; 7] = ["findOne", "countDocuments", "estimatedDocumentCount", "distinct", "write", "command", "clientWrite"];
+    const OPS: [&str; 7] =
+        ["findOne", "countDocuments", "estimatedDocumentCount", "distinct", "write", "command", "clientWrite"];
     const CURSOR_OPS: [&str; 3] = ["find", "aggregate", "command"];
     for javascript in [true, false] {
         let _ = Request::decode(OPS[op % OPS.len()], bytes, javascript);

@@ -29,8 +29,9 @@ use write::BulkWriteRequest;
 /// never sent one.
 const MAX_DEPTH: usize = 200;
 
-/// Keys that run JavaScript on the server: the query operator `$where`, the aggregation operators
-/// `$function` and `$accumulator`, and the `mapReduce` command (any case, as the server takes it).
+/// Keys that run JavaScript on the server: the query operator `$where` and the aggregation operators
+/// `$function` and `$accumulator`, wherever they are (a document's field so named included). The
+/// `mapReduce` command (any case, as the server takes it) is refused as a command's name only.
 const JAVASCRIPT_KEYS: [&str; 3] = ["$where", "$function", "$accumulator"];
 
 /// Decodes a document the engine reads (options, a document to cast), naming what was wrong with it.
@@ -42,7 +43,8 @@ pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error>
 
 /// Decodes a request the engine sends, as `decode`; with `javascript_enabled` false (the wrapper's
 /// `javascriptEnabled: false`, as a server's `security.javascriptEnabled`), a request with
-/// server-side JavaScript anywhere in it (`JAVASCRIPT_KEYS`, or a BSON JavaScript code value) is
+/// server-side JavaScript anywhere in it (`JAVASCRIPT_KEYS`, a BSON JavaScript code value, the
+/// `mapReduce` command) is
 /// `JavaScriptDisabled`, before anything is sent.
 pub fn decode_request<T: DeserializeOwned>(what: &str, bytes: &[u8], javascript_enabled: bool) -> Result<T, Error> {
     check_request(bytes, javascript_enabled).map_err(|refusal| match refusal {
@@ -65,22 +67,26 @@ enum Refusal {
 /// `javascript_enabled`.
 fn check_request(bytes: &[u8], javascript_enabled: bool) -> Result<(), Refusal> {
     let malformed = |e: bson::error::Error| Refusal::Invalid(format!("malformed BSON: {e}"));
-    let mut stack = vec![RawDocument::from_bytes(bytes).map_err(malformed)?.iter()];
-    while let Some(top) = stack.last_mut() {
+    // Each level's elements, and whether it is a command request's `command` (whose first key names
+    // the command) and its next element the first.
+    let mut stack = vec![(RawDocument::from_bytes(bytes).map_err(malformed)?.iter(), false)];
+    while let Some((top, command_name_next)) = stack.last_mut() {
         let Some(element) = top.next() else {
             stack.pop();
             continue;
         };
+        let names_command = std::mem::take(command_name_next);
         let (key, value) = element.map_err(malformed)?;
         if !javascript_enabled {
             let key = key.as_str();
-            if JAVASCRIPT_KEYS.contains(&key) || key.eq_ignore_ascii_case("mapReduce") {
+            if JAVASCRIPT_KEYS.contains(&key) || (names_command && key.eq_ignore_ascii_case("mapReduce")) {
                 return Err(Refusal::JavaScript(key.to_owned()));
             }
             if matches!(value, RawBsonRef::JavaScriptCode(_) | RawBsonRef::JavaScriptCodeWithScope(_)) {
                 return Err(Refusal::JavaScript("a BSON JavaScript code value".to_owned()));
             }
         }
+        let is_command = stack.len() == 1 && key.as_str() == "command";
         let nested = match value {
             RawBsonRef::Document(doc) => doc,
             RawBsonRef::Array(array) => RawDocument::from_bytes(array.as_bytes()).map_err(malformed)?,
@@ -92,7 +98,7 @@ fn check_request(bytes: &[u8], javascript_enabled: bool) -> Result<(), Refusal> 
                 "it nests deeper than {MAX_DEPTH} levels, which MongoDB refuses (maxBSONDepth)"
             )));
         }
-        stack.push(nested.iter());
+        stack.push((nested.iter(), is_command));
     }
     Ok(())
 }
@@ -287,7 +293,12 @@ mod tests {
         assert_eq!(refused(doc! { "command": { "mapreduce": "items", "map": "function() {}" } }), "mapreduce");
         let code = bson::Bson::JavaScriptCode("this.a > 1".to_owned());
         assert_eq!(refused(doc! { "filter": { "a": code } }), "a BSON JavaScript code value");
-        let plain = bson::serialize_to_vec(&doc! { "filter": { "where": "$where", "n": { "$gt": 1 } } }).unwrap();
-        assert_eq!(check_request(&plain, false), Ok(()));
+        for plain in [
+            doc! { "filter": { "where": "$where", "n": { "$gt": 1 } } },
+            doc! { "ops": [{ "insertOne": { "document": { "mapReduce": true } } }] },
+            doc! { "command": { "find": "items", "filter": { "mapReduce": true } } },
+        ] {
+            assert_eq!(check_request(&bson::serialize_to_vec(&plain).unwrap(), false), Ok(()), "{plain}");
+        }
     }
 }
