@@ -44,8 +44,7 @@ pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error>
 /// Decodes a request the engine sends, as `decode`; with `javascript_enabled` false (the wrapper's
 /// `javascriptEnabled: false`, as a server's `security.javascriptEnabled`), a request with
 /// server-side JavaScript anywhere in it (`JAVASCRIPT_KEYS`, a BSON JavaScript code value, the
-/// `mapReduce` command) is
-/// `JavaScriptDisabled`, before anything is sent.
+/// `mapReduce` command) is `JavaScriptDisabled`, before anything is sent.
 pub fn decode_request<T: DeserializeOwned>(what: &str, bytes: &[u8], javascript_enabled: bool) -> Result<T, Error> {
     check_request(bytes, javascript_enabled).map_err(|refusal| match refusal {
         Refusal::Invalid(e) => Error::InvalidArgument(format!("invalid {what}: {e}")),
