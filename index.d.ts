@@ -62,7 +62,8 @@ export interface WrapperOptions {
    *  `security.javascriptEnabled`). */
   javascriptEnabled?: boolean;
   dbSpecific?: DbSpecific[];
-  /** Operations of one database in flight at once on the shared pool (default: half of maxPoolSize). */
+  /** The most operations of one database in flight at once on the shared pool (default: half of
+   *  maxPoolSize); each database's share adapts below it, see `DatabaseMetrics.concurrencyLimit`. */
   maxConcurrentPerDb?: number;
   /** How long an operation waits for its turn, or a pool for room, in ms (default 30000; 0: no limit). */
   waitQueueTimeoutMS?: number;
@@ -181,6 +182,10 @@ export interface DatabaseMetrics {
   errors: number;
   inFlight: number;
   queued: number;
+  /** Operations it may have in flight at once now: on the shared pool its adaptive share (a tenth of
+   *  the pool at first, up to `maxConcurrentPerDb`, smaller while its operations are slow and others
+   *  wait); on a pool of its own, that pool's size. */
+  concurrencyLimit: number;
   lastUsed: Date | null;
   /** From an HDR histogram with one significant digit (values within 6.25%). */
   latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number } | null;

@@ -42,6 +42,55 @@ test('a database flooding the shared pool holds at most its share; another datab
   await wrapper.disconnect();
 });
 
+test('a database whose slow operations hold the shared pool while others wait gets a smaller share, and its full share back once they stop', async () => {
+  // maxPoolSize 4: a share of 2 per database, at least 1.
+  const wrapper = wrap({ maxPoolSize: 4 });
+  const [flood] = await seed(wrapper, `${PREFIX}_adapt_flood`, `${PREFIX}_adapt_light`);
+  const lights = Array.from({ length: 8 }, (_, i) => Item(wrapper).db(`${PREFIX}_adapt_light${i}`));
+  await Promise.all(lights.map((light) => light.create({ n: 1 })));
+  const floodLimit = () => wrapper.stats.general().databases.find((d) => d.dbName === `${PREFIX}_adapt_flood`)?.concurrencyLimit;
+  let lightsRun = true;
+  let floodRuns = true;
+  const readers = lights.map(async (light) => {
+    while (lightsRun) await light.findOne({ n: 1 }).lean();
+  });
+  const scans = Array.from({ length: 10 }, async () => {
+    while (floodRuns) await flood.countDocuments({ pad: /never/ });
+  });
+  const seen = new Set();
+  const watch = async (until, ms) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline && !until()) {
+      const entry = wrapper.stats.general().databases.find((d) => d.dbName === `${PREFIX}_adapt_flood`);
+      if (entry) {
+        seen.add(entry.concurrencyLimit);
+        assert.ok(entry.inFlight <= 2, `the flood had ${entry.inFlight} in flight`);
+      }
+      await sleep(5);
+    }
+  };
+  try {
+    // Its scans, many times slower than the light reads, finish while the lights wait for the full pool.
+    await watch(() => floodLimit() === 1, 5_000);
+    assert.equal(floodLimit(), 1, `the flood's limit stayed at ${[...seen]}`);
+    lightsRun = false;
+    await Promise.all(readers);
+    // Nobody waits any more: a second after its last decrease it grows back to its share.
+    await watch(() => floodLimit() === 2, 5_000);
+    assert.equal(floodLimit(), 2);
+  } finally {
+    lightsRun = false;
+    floodRuns = false;
+    await Promise.all([...readers, ...scans]);
+  }
+  // Idle databases leave the admission; one seen again starts with its whole share, nobody having
+  // waited for the pool in the last second.
+  await sleep(1_100);
+  await flood.findOne({}).lean();
+  assert.equal(floodLimit(), 2);
+  await wrapper.disconnect();
+});
+
 test('waiting databases take turns: one waiting operation is not behind another database\'s two hundred', async () => {
   // No per-database share: the whole pool is taken by the flood, so the light read must queue.
   const wrapper = wrap({ maxPoolSize: 2, maxConcurrentPerDb: 2 });

@@ -76,11 +76,12 @@ export async function usage(): Promise<void> {
   if (ping.ok) ping.latency.toFixed(1);
   const general = wrapper.stats.general();
   const busiest = general.databases.sort((a, b) => b.ops - a.ops)[0]?.latencyMs?.p99;
+  const share: number | undefined = general.databases[0]?.concurrencyLimit;
   const sizes = await wrapper.stats.db('tenant_1');
   const docs: number = sizes.collections.reduce((sum, c) => sum + c.docCount, general.primary.poolStats.inUseConnections);
   const text: string = wrapper.stats.prometheus();
   const listed = (await wrapper.stats.listDatabases()).map((d) => d.sizeInMB);
-  void [busiest, docs, text, listed, sizes.lastUsed?.getTime()];
+  void [busiest, share, docs, text, listed, sizes.lastUsed?.getTime()];
   const stream = wrapper.watch<IUser>('tenant_1', [{ $match: { operationType: 'insert' } }], { fullDocument: 'updateLookup' });
   stream.on('change', (change) => void change.operationType);
   const whole = wrapper.watch([], { maxAwaitTimeMS: 500 });

@@ -1,7 +1,7 @@
 // Noisy neighbour: one tenant floods slow queries (collection scans, 50 in flight) while 20 light
 // tenants each do point reads one after another. Reported: the light tenants' p50/p99 latency
 // without and with the flood, and the flood's own throughput. polymongo-rs runs with its default
-// share per database (half the pool) and with a smaller one.
+// ceiling per database (half the pool, under which each database's share adapts) and with a smaller one.
 import { CONTENDERS } from '../contenders.mjs';
 import { alternate, percentile, Rows } from '../report.mjs';
 import { connect, dropDatabases, seed } from '../data.mjs';

@@ -1,25 +1,51 @@
 //! Admission to a pool. The Rust driver hands out connections first come, first served, with no
 //! wait-queue timeout, so one tenant's burst of slow queries can hold every connection of a shared
 //! pool. Operations are admitted here first: at most the pool's size in flight (so the driver's queue
-//! never forms), at most `per_db` for one database, and waiting operations are served round-robin
-//! across databases, so a tenant with one waiting operation is not behind another's five hundred.
+//! never forms), at most a database's own limit for one database, and waiting operations are served
+//! round-robin across databases, so a tenant with one waiting operation is not behind another's five
+//! hundred.
+//!
+//! On a shared pool a database's limit adapts, as AIMD congestion control (TCP's) and adaptive
+//! concurrency limiters do. A database that starts using the pool while operations have waited for
+//! it in the last `GROW_AFTER` starts at `Limits::min_per_db` and gains one place per completed
+//! operation (slow start) up to `per_db`; on a pool nobody waited for, it starts at `per_db`. When
+//! one of its operations takes more than `SLOW_FACTOR` times the pool's typical service time while
+//! other databases wait for the full pool, its limit halves, at most once per round of operations,
+//! down to the minimum: its slow queries now hold fewer connections and less of the server's CPU.
+//! Once `GROW_AFTER` has passed without that, it grows back by one place per round (`1 / limit` per
+//! completion).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
 
 use crate::error::Error;
+
+/// An operation this many times slower than the pool's typical one, while others wait, is a sign
+/// that its database is hogging the pool or the server.
+const SLOW_FACTOR: f64 = 4.0;
+/// A database's limit is multiplied by this on such a sign.
+const DECREASE: f64 = 0.5;
+/// How long a database's limit stays down after its last decrease before it grows again.
+const GROW_AFTER: Duration = Duration::from_secs(1);
+/// Weight of the newest sample in the pool's typical service time (an exponentially weighted
+/// moving average, over about the last 20 operations).
+const TYPICAL_WEIGHT: f64 = 0.05;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Operations in flight at once: the pool's size.
     pub capacity: usize,
-    /// Operations in flight at once for one database.
+    /// Operations in flight at once for one database: the ceiling of its adaptive limit.
     pub per_db: usize,
     /// How long an operation may wait for admission; `None` waits as long as it takes.
     pub wait_timeout: Option<Duration>,
+    /// Whether databases' limits adapt (a shared pool); else each may always use `per_db` (a pool of
+    /// one database's own).
+    pub adaptive: bool,
 }
 
 impl Limits {
@@ -27,6 +53,21 @@ impl Limits {
     /// leaves the other half to everyone else.
     pub fn default_per_db(capacity: usize) -> usize {
         capacity.div_ceil(2).max(1)
+    }
+
+    /// Where an adaptive limit starts and how low it goes: a tenth of the pool, at least one.
+    pub fn min_per_db(&self) -> usize {
+        (self.capacity / 10).clamp(1, self.per_db.max(1))
+    }
+
+    /// Where a database's limit starts: small while others have just waited for the pool (they are
+    /// the ones slow start protects), else the whole share.
+    fn start(&self, contended: bool) -> f64 {
+        if self.adaptive && contended {
+            self.min_per_db() as f64
+        } else {
+            self.per_db as f64
+        }
     }
 }
 
@@ -45,19 +86,68 @@ struct Queues {
     /// The databases with waiting operations, in the order they are served.
     turns: VecDeque<Arc<str>>,
     next_ticket: u64,
+    /// The pool's typical service time in seconds, admission to completion; `None` before the first.
+    typical: Option<f64>,
+    /// When an operation last had to wait because the pool was full.
+    contended: Option<Instant>,
 }
 
-#[derive(Default)]
+impl Queues {
+    fn recently_contended(&self) -> bool {
+        self.contended.is_some_and(|at| at.elapsed() < GROW_AFTER)
+    }
+}
+
 struct Tenant {
     in_flight: usize,
     waiting: VecDeque<(u64, oneshot::Sender<Permit>)>,
+    /// Operations this database may have in flight now, between `min_per_db` and `per_db`.
+    limit: f64,
+    /// When its limit last decreased; `None` while in slow start.
+    decreased: Option<Instant>,
 }
 
-/// Operations in flight and waiting for their turn.
+impl Tenant {
+    fn new(limits: &Limits, contended: bool) -> Self {
+        Tenant { in_flight: 0, waiting: VecDeque::new(), limit: limits.start(contended), decreased: None }
+    }
+
+    fn has_room(&self) -> bool {
+        self.in_flight < self.allowed()
+    }
+
+    fn allowed(&self) -> usize {
+        (self.limit as usize).max(1)
+    }
+
+    /// Adapts the limit to one of its operations, admitted at `started`, that took `service` seconds.
+    fn adapt(&mut self, limits: &Limits, started: Instant, service: f64, typical: Option<f64>, others_wait: bool) {
+        let (min, max) = (limits.min_per_db() as f64, limits.per_db as f64);
+        let slow = typical.is_some_and(|typical| service > SLOW_FACTOR * typical);
+        let now = Instant::now();
+        match self.decreased {
+            // Operations admitted before the last decrease were judged in it already (TCP's rule of
+            // one decrease per window).
+            _ if slow && others_wait => {
+                if self.decreased.is_none_or(|at| started >= at) {
+                    self.limit = (self.limit * DECREASE).max(min);
+                    self.decreased = Some(now);
+                }
+            }
+            None => self.limit = (self.limit + 1.0).min(max),
+            Some(at) if now.duration_since(at) >= GROW_AFTER => self.limit = (self.limit + 1.0 / self.limit).min(max),
+            Some(_) => {}
+        }
+    }
+}
+
+/// A database's operations in flight and waiting for their turn, and how many it may have in flight.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DbLoad {
     pub in_flight: usize,
     pub waiting: usize,
+    /// Its adaptive limit now (see the module's documentation).
+    pub limit: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -65,12 +155,15 @@ pub struct Load {
     pub in_flight: usize,
     pub waiting: usize,
     pub databases: HashMap<Arc<str>, DbLoad>,
+    /// The limit of a database with no operation in flight or waiting: where it starts.
+    pub start_limit: usize,
 }
 
 /// One admitted operation; admits the next waiting one when dropped.
 pub struct Permit {
     admission: Arc<Admission>,
     db: Arc<str>,
+    started: Instant,
     /// False for a permit its waiter gave up on before it arrived: it was never counted as in flight.
     counted: bool,
 }
@@ -78,7 +171,7 @@ pub struct Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         if self.counted {
-            self.admission.release(&self.db);
+            self.admission.release(&self.db, self.started);
         }
     }
 }
@@ -99,22 +192,31 @@ impl Admission {
         let databases: HashMap<Arc<str>, DbLoad> = queues
             .tenants
             .iter()
-            .map(|(db, t)| (db.clone(), DbLoad { in_flight: t.in_flight, waiting: t.waiting.len() }))
+            .map(|(db, t)| {
+                (db.clone(), DbLoad { in_flight: t.in_flight, waiting: t.waiting.len(), limit: t.allowed() })
+            })
             .collect();
-        Load { in_flight: queues.in_flight, waiting: databases.values().map(|d| d.waiting).sum(), databases }
+        let waiting = databases.values().map(|d| d.waiting).sum();
+        let start_limit = self.limits.start(queues.recently_contended()) as usize;
+        Load { in_flight: queues.in_flight, waiting, databases, start_limit }
     }
 
     /// Admits an operation on `db`, at once when the pool and the database have room, else in turn.
+    /// Errors: `Error::WaitQueueTimeout` after `wait_timeout`, `Error::Closed` once closed.
     pub async fn admit(self: &Arc<Self>, db: Arc<str>) -> Result<Permit, Error> {
         let (ticket, mut granted) = {
             let mut queues = self.lock();
             let queues = &mut *queues;
-            let has_room = queues.in_flight < self.limits.capacity;
-            let tenant = queues.tenants.entry(db.clone()).or_default();
-            if has_room && tenant.in_flight < self.limits.per_db && tenant.waiting.is_empty() {
+            let pool_has_room = queues.in_flight < self.limits.capacity;
+            if !pool_has_room {
+                queues.contended = Some(Instant::now());
+            }
+            let contended = queues.recently_contended();
+            let tenant = queues.tenants.entry(db.clone()).or_insert_with(|| Tenant::new(&self.limits, contended));
+            if pool_has_room && tenant.has_room() && tenant.waiting.is_empty() {
                 tenant.in_flight += 1;
                 queues.in_flight += 1;
-                return Ok(Permit { admission: self.clone(), db, counted: true });
+                return Ok(self.permit(db));
             }
             let (sender, receiver) = oneshot::channel();
             let ticket = queues.next_ticket;
@@ -125,19 +227,21 @@ impl Admission {
             tenant.waiting.push_back((ticket, sender));
             (ticket, receiver)
         };
-        let Some(limit) = self.limits.wait_timeout else {
+        let Some(wait) = self.limits.wait_timeout else {
             return granted.await.map_err(|_| Error::Closed);
         };
-        match tokio::time::timeout(limit, &mut granted).await {
+        match tokio::time::timeout(wait, &mut granted).await {
             Ok(permit) => permit.map_err(|_| Error::Closed),
-            Err(_) if self.withdraw(&db, ticket) => Err(Error::WaitQueueTimeout {
-                db: db.to_string(),
-                waited: limit,
-                capacity: self.limits.capacity,
-                per_db: self.limits.per_db,
-            }),
-            // Admitted between the timeout and the withdrawal: the permit is in the channel.
-            Err(_) => granted.await.map_err(|_| Error::Closed),
+            Err(_) => match self.withdraw(&db, ticket) {
+                Some(per_db) => Err(Error::WaitQueueTimeout {
+                    db: db.to_string(),
+                    waited: wait,
+                    capacity: self.limits.capacity,
+                    per_db,
+                }),
+                // Admitted between the timeout and the withdrawal: the permit is in the channel.
+                None => granted.await.map_err(|_| Error::Closed),
+            },
         }
     }
 
@@ -168,32 +272,47 @@ impl Admission {
         tokio::time::timeout(limit, wait).await.is_ok()
     }
 
-    /// Takes a waiter out of line; false when it was admitted first.
-    fn withdraw(&self, db: &str, ticket: u64) -> bool {
+    fn permit(self: &Arc<Self>, db: Arc<str>) -> Permit {
+        Permit { admission: self.clone(), db, started: Instant::now(), counted: true }
+    }
+
+    /// Takes a waiter out of line and tells its database's limit now; `None` when it was admitted first.
+    fn withdraw(&self, db: &str, ticket: u64) -> Option<usize> {
         let mut queues = self.lock();
         let queues = &mut *queues;
-        let Some(tenant) = queues.tenants.get_mut(db) else { return false };
-        let Some(at) = tenant.waiting.iter().position(|(t, _)| *t == ticket) else { return false };
+        let tenant = queues.tenants.get_mut(db)?;
+        let at = tenant.waiting.iter().position(|(t, _)| *t == ticket)?;
         tenant.waiting.remove(at);
+        let limit = tenant.allowed();
         if tenant.waiting.is_empty() {
             queues.turns.retain(|turn| &**turn != db);
             if tenant.in_flight == 0 {
                 queues.tenants.remove(db);
             }
         }
-        true
+        Some(limit)
     }
 
-    fn release(self: &Arc<Self>, db: &str) {
+    fn release(self: &Arc<Self>, db: &str, started: Instant) {
+        let service = started.elapsed().as_secs_f64();
         let mut queues = self.lock();
+        let queues = &mut *queues;
+        let pool_was_full = queues.in_flight >= self.limits.capacity;
         queues.in_flight -= 1;
         if let Some(tenant) = queues.tenants.get_mut(db) {
             tenant.in_flight -= 1;
+            if self.limits.adaptive {
+                // Waiting for the full pool, not for their own limit; a database is in `turns` exactly
+                // when it has waiting operations.
+                let others_wait = pool_was_full && queues.turns.len() > usize::from(!tenant.waiting.is_empty());
+                tenant.adapt(&self.limits, started, service, queues.typical, others_wait);
+            }
             if tenant.in_flight == 0 && tenant.waiting.is_empty() {
                 queues.tenants.remove(db);
             }
         }
-        self.dispatch(&mut queues);
+        queues.typical = Some(queues.typical.map_or(service, |t| t + TYPICAL_WEIGHT * (service - t)));
+        self.dispatch(queues);
         if queues.in_flight == 0 {
             self.drained.notify_waiters();
         }
@@ -206,7 +325,7 @@ impl Admission {
         while queues.in_flight < self.limits.capacity && passed < queues.turns.len() {
             let Some(db) = queues.turns.pop_front() else { break };
             let Some(tenant) = queues.tenants.get_mut(&db) else { continue };
-            if tenant.in_flight >= self.limits.per_db {
+            if !tenant.has_room() {
                 queues.turns.push_back(db);
                 passed += 1;
                 continue;
@@ -214,7 +333,7 @@ impl Admission {
             let Some((_, sender)) = tenant.waiting.pop_front() else { continue };
             tenant.in_flight += 1;
             queues.in_flight += 1;
-            if let Err(mut unwanted) = sender.send(Permit { admission: self.clone(), db: db.clone(), counted: true }) {
+            if let Err(mut unwanted) = sender.send(self.permit(db.clone())) {
                 // Its waiter is gone (the operation was dropped): nobody will release this one.
                 unwanted.counted = false;
                 tenant.in_flight -= 1;
@@ -239,8 +358,48 @@ impl Admission {
 mod tests {
     use super::*;
 
+    /// A pool with fixed limits per database, as a dedicated pool has.
     fn admission(capacity: usize, per_db: usize, wait_ms: Option<u64>) -> Arc<Admission> {
-        Admission::new(Limits { capacity, per_db, wait_timeout: wait_ms.map(Duration::from_millis) })
+        Admission::new(Limits { capacity, per_db, wait_timeout: wait_ms.map(Duration::from_millis), adaptive: false })
+    }
+
+    fn adaptive(capacity: usize, per_db: usize) -> Arc<Admission> {
+        Admission::new(Limits { capacity, per_db, wait_timeout: None, adaptive: true })
+    }
+
+    /// Completes `n` operations of `ms` each on `db`, one after another.
+    async fn run(admission: &Arc<Admission>, db: &str, n: usize, ms: u64) {
+        for _ in 0..n {
+            let permit = admission.admit(db.into()).await.unwrap();
+            tokio::time::advance(Duration::from_millis(ms)).await;
+            drop(permit);
+        }
+    }
+
+    /// Makes an operation wait for the full pool, so that databases new to it start small.
+    async fn contend(admission: &Arc<Admission>) {
+        let mut held = Vec::new();
+        for i in 0..admission.limits.capacity {
+            held.push(admission.admit(format!("filler{}", i / admission.limits.per_db).into()).await.unwrap());
+        }
+        let late = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.admit("late".into()).await.map(drop) }
+        });
+        settle(admission, 1).await;
+        drop(held);
+        late.await.unwrap().unwrap();
+    }
+
+    /// Lets spawned waiters run until `waiting` operations wait.
+    async fn settle(admission: &Admission, waiting: usize) {
+        while admission.load().waiting < waiting {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn limit(admission: &Admission, db: &str) -> usize {
+        admission.load().databases[db].limit
     }
 
     /// Starts an admission in the background, reporting the database it was for once admitted.
@@ -339,5 +498,110 @@ mod tests {
             drop(held);
         });
         assert!(admission.drained(Duration::from_secs(5)).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_database_starts_small_on_a_contended_pool_and_doubles_its_limit_each_round() {
+        let admission = adaptive(20, 6);
+        assert_eq!(admission.load().start_limit, 6);
+        contend(&admission).await;
+        assert_eq!(admission.load().start_limit, 2);
+        let mut held = vec![admission.admit("a".into()).await.unwrap(), admission.admit("a".into()).await.unwrap()];
+        let (order_tx, mut order) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..10 {
+            waiter(&admission, "a", &order_tx);
+        }
+        settle(&admission, 10).await;
+        assert_eq!(admission.load().databases["a"], DbLoad { in_flight: 2, waiting: 10, limit: 2 });
+        // Each completion adds one place: 2 in flight become 4, then 6, the ceiling.
+        held.clear();
+        for _ in 0..4 {
+            held.push(order.recv().await.unwrap().1);
+        }
+        assert_eq!(admission.load().databases["a"], DbLoad { in_flight: 4, waiting: 6, limit: 4 });
+        held.clear();
+        for _ in 0..6 {
+            held.push(order.recv().await.unwrap().1);
+        }
+        assert_eq!(admission.load().databases["a"], DbLoad { in_flight: 6, waiting: 0, limit: 6 });
+        // Nobody has waited for the pool for GROW_AFTER: a new database starts with its whole share.
+        tokio::time::advance(GROW_AFTER).await;
+        assert_eq!(admission.load().start_limit, 6);
+        // A pool of one database's own is not adaptive: all of `per_db` at once.
+        let fixed = self::admission(4, 4, None);
+        let mut all = Vec::new();
+        for _ in 0..4 {
+            all.push(fixed.admit("a".into()).await.unwrap());
+        }
+        assert_eq!(fixed.load().databases["a"], DbLoad { in_flight: 4, waiting: 0, limit: 4 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_database_shrinks_while_others_wait_and_grows_back_when_they_stop() {
+        let admission = adaptive(6, 5);
+        run(&admission, "light", 30, 1).await;
+        // Nobody has waited for the pool: the flood starts with its whole share.
+        let mut flood = Vec::new();
+        for _ in 0..5 {
+            flood.push(admission.admit("flood".into()).await.unwrap());
+        }
+        assert_eq!(limit(&admission, "flood"), 5);
+        // Another database takes the sixth place and a third waits for one.
+        let other = admission.admit("other".into()).await.unwrap();
+        let (order_tx, mut order) = tokio::sync::mpsc::unbounded_channel();
+        waiter(&admission, "third", &order_tx);
+        for _ in 0..3 {
+            waiter(&admission, "flood", &order_tx);
+        }
+        settle(&admission, 4).await;
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // A flood operation 50× slower than typical completes while "third" waits for the full pool:
+        // the limit halves, once for all the operations admitted before the decrease.
+        drop(flood.pop());
+        assert_eq!(limit(&admission, "flood"), 2);
+        let (db, third) = order.recv().await.unwrap();
+        assert_eq!(db, "third");
+        drop(flood.pop());
+        drop(flood.pop());
+        assert_eq!(admission.load().databases["flood"], DbLoad { in_flight: 2, waiting: 3, limit: 2 });
+        drop((other, third));
+        // Within GROW_AFTER of the decrease the limit (2.5) stays; after it, it grows by 1/limit per
+        // completion (2.9, 3.24) now that nobody else waits.
+        drop(flood.pop());
+        let (_, a) = order.recv().await.unwrap();
+        assert_eq!(limit(&admission, "flood"), 2);
+        tokio::time::advance(GROW_AFTER).await;
+        drop(flood.pop());
+        let (_, b) = order.recv().await.unwrap();
+        assert_eq!(limit(&admission, "flood"), 2);
+        drop(a);
+        assert_eq!(limit(&admission, "flood"), 3);
+        let (_, c) = order.recv().await.unwrap();
+        drop((b, c));
+        assert_eq!(admission.in_flight(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_decreases_once_per_round_and_never_below_the_minimum() {
+        let limits = Limits { capacity: 20, per_db: 10, wait_timeout: None, adaptive: true };
+        let mut tenant = Tenant::new(&limits, true);
+        tenant.limit = 8.0;
+        let before = Instant::now();
+        tokio::time::advance(Duration::from_millis(10)).await;
+        tenant.adapt(&limits, before, 0.01, Some(0.001), true);
+        assert_eq!(tenant.allowed(), 4);
+        // Admitted before that decrease: already judged.
+        tenant.adapt(&limits, before, 0.01, Some(0.001), true);
+        assert_eq!(tenant.allowed(), 4);
+        // Slow, but nobody else waits; or others wait, but it was not slow: no decrease.
+        tenant.adapt(&limits, Instant::now(), 0.01, Some(0.001), false);
+        tenant.adapt(&limits, Instant::now(), 0.002, Some(0.001), true);
+        assert_eq!(tenant.allowed(), 4);
+        for _ in 0..5 {
+            let started = Instant::now();
+            tokio::time::advance(Duration::from_millis(10)).await;
+            tenant.adapt(&limits, started, 0.01, Some(0.001), true);
+        }
+        assert_eq!((tenant.allowed(), limits.min_per_db()), (2, 2));
     }
 }

@@ -30,7 +30,8 @@ pub struct WrapperConfig {
     /// Extra attempts at the initial connection, with backoff.
     pub retry: u32,
     pub db_specific: Vec<DbSpecific>,
-    /// Operations in flight at once for one database on the shared pool; `None`: half the pool.
+    /// The most operations in flight at once for one database on the shared pool, the ceiling of its
+    /// adaptive share (see `admission`); `None`: half the pool.
     pub max_concurrent_per_db: Option<u32>,
     /// How long an operation waits for its turn, or a pool for room; `None` waits as long as it takes.
     pub wait_queue_timeout: Option<Duration>,

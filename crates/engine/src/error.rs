@@ -25,9 +25,10 @@ pub enum Error {
     #[error("Use of expired sessions is not permitted")]
     SessionEnded,
 
-    /// An operation waited longer than `waitQueueTimeoutMS` for its turn on a pool.
+    /// An operation waited longer than `waitQueueTimeoutMS` for its turn on a pool; `per_db` is the
+    /// database's limit at the time (its adaptive share on the shared pool).
     #[error(
-        "polymongo-rs: timed out after {} ms waiting for a connection for database {db:?} (pool of {capacity}, at most {per_db} for one database); raise waitQueueTimeoutMS, maxPoolSize or maxConcurrentPerDb",
+        "polymongo-rs: timed out after {} ms waiting for a connection for database {db:?} (pool of {capacity}, at most {per_db} at once for this database now); raise waitQueueTimeoutMS, maxPoolSize or maxConcurrentPerDb",
         .waited.as_millis()
     )]
     WaitQueueTimeout { db: String, waited: std::time::Duration, capacity: usize, per_db: usize },

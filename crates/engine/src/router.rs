@@ -46,6 +46,7 @@ impl Router {
                 .map_or_else(|| Limits::default_per_db(capacity), |n| n as usize)
                 .min(capacity),
             wait_timeout: config.wait_queue_timeout,
+            adaptive: true,
         };
         let shared = Cluster::new(
             config.mongo_uri.clone(),
@@ -100,7 +101,7 @@ impl Router {
         };
         // A pool of its own serves one database, which may use all of it.
         let capacity = settings.max_pool_size as usize;
-        let limits = Limits { capacity, per_db: capacity, wait_timeout: self.wait_timeout };
+        let limits = Limits { capacity, per_db: capacity, wait_timeout: self.wait_timeout, adaptive: false };
         let uri = spec.mongo_uri.clone().unwrap_or_else(|| self.uri.clone());
         let name = spec.db_name.clone();
         let cluster = Cluster::new(uri, name.clone(), PoolKind::Dedicated, settings, limits, self.context.clone());

@@ -81,6 +81,8 @@ pub struct DatabaseObject {
     pub errors: f64,
     pub in_flight: u32,
     pub queued: u32,
+    /// Operations it may have in flight now (its adaptive share of a shared pool).
+    pub concurrency_limit: u32,
     /// Epoch ms of the last operation's end.
     pub last_used: Option<f64>,
     pub latency_ms: Option<LatencyObject>,
@@ -185,6 +187,7 @@ pub fn database(info: DbInfo) -> DatabaseObject {
         errors: info.errors as f64,
         in_flight: info.in_flight as u32,
         queued: info.queued as u32,
+        concurrency_limit: info.concurrency_limit as u32,
         last_used: info.last_used.map(epoch_ms),
         latency_ms: info.latency.map(|l| LatencyObject {
             p50: l.p50,

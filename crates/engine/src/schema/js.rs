@@ -238,7 +238,8 @@ pub fn parse_legacy_date(s: &str) -> Option<i64> {
     };
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month[(month - 1) as usize] {
+    // Beyond ±275,760 years is outside a JS date (`time_clip`), and the day count would overflow.
+    if year.abs() > 300_000 || !(1..=12).contains(&month) || day < 1 || day > days_in_month[(month - 1) as usize] {
         return None;
     }
     time_clip(days_from_civil(year, month, day) as f64 * 86_400_000.0)
@@ -372,7 +373,7 @@ mod tests {
         ] {
             assert_eq!(date(s).as_deref(), Some(expected), "{s}");
         }
-        for bad in ["13", "31", "1e3", "abc", "2.30", ""] {
+        for bad in ["13", "31", "1e3", "abc", "2.30", "", "275761", "99999999999999999", "1/1/9223372036854775807"] {
             assert_eq!(parse_legacy_date(bad), None, "{bad}");
         }
     }

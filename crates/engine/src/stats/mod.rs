@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use bson::{doc, Document};
 use futures_util::TryStreamExt;
 
+use crate::admission::DbLoad;
 use crate::cluster::{Cluster, ClusterStats};
 use crate::config::DbSpecific;
 use crate::error::Error;
@@ -43,6 +44,8 @@ pub struct DbInfo {
     pub errors: u64,
     pub in_flight: usize,
     pub queued: usize,
+    /// Operations it may have in flight now: its adaptive limit on the shared pool (see `admission`).
+    pub concurrency_limit: usize,
     pub last_used: Option<SystemTime>,
     pub latency: Option<Latency>,
 }
@@ -93,13 +96,15 @@ impl GeneralStats {
 
 impl DbInfo {
     pub fn of(name: Arc<str>, metrics: &DbMetrics, pool: &PoolInfo) -> Self {
-        let load = pool.cluster.load.databases.get(&name).copied().unwrap_or_default();
+        let load = &pool.cluster.load;
+        let own = load.databases.get(&name).copied().unwrap_or(DbLoad { limit: load.start_limit, ..DbLoad::default() });
         DbInfo {
             kind: pool.kind,
             ops: metrics.ops(),
             errors: metrics.errors(),
-            in_flight: load.in_flight,
-            queued: load.waiting,
+            in_flight: own.in_flight,
+            queued: own.waiting,
+            concurrency_limit: own.limit,
             last_used: metrics.last_used(),
             latency: metrics.latency(),
             name,
