@@ -7,10 +7,11 @@ export type ConnectionState = 'not initialized' | 'connecting' | 'connected' | '
 export interface DbSpecificPoolOptions {
   /** Size of this database's own pool. */
   maxConnections?: number;
-  /** Close the pool once idle (no operation in flight, no open cursor) for `ttl` ms; it reopens on
-   *  its next use. */
+  /** Close the pool once idle (no operation in flight, session or change stream, no cursor read
+   *  within `ttl`) for `ttl` ms; it reopens on its next use. */
   autoClose?: boolean;
-  /** Default 300,000. */
+  /** ms; default 300,000. Also how long a cursor may sit unread and still keep the pool open (with or
+   *  without `autoClose`); read after its pool closed, it fails with ERR_CURSOR_TIMED_OUT. */
   ttl?: number;
   coldStart?: boolean;
 }

@@ -206,6 +206,100 @@ test('maxTotalConnections: a pool that does not fit waits for an idle one, then 
   await wrapper.disconnect();
 });
 
+test('a cursor left unread for its pool\'s ttl no longer keeps the pool open: it makes room, or closes as idle, and reading the cursor then fails with a coded error', async () => {
+  const [a, b, c] = ['a', 'b', 'c'].map((x) => `${PREFIX}_unread_${x}`);
+  const TTL = 400;
+  const wrapper = wrap({ maxPoolSize: 2, maxOpenPools: 1, waitQueueTimeoutMS: 5_000 });
+  await wrapper.scale.setDB([a, b], { maxConnections: 2, ttl: TTL });
+  const Items = Item(wrapper);
+  const disconnected = [];
+  wrapper.onDbDisconnect((info) => disconnected.push([info.dbName, info.reason]));
+  await Items.db(a).insertMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
+
+  // Read every 100 ms, well within the ttl: the pool stays open and b waits for it.
+  const reader = Items.db(a).find({}).sort('n').batchSize(1).cursor();
+  assert.equal((await reader.next()).n, 1);
+  const started = Date.now();
+  const other = Items.db(b).countDocuments();
+  const read = [];
+  for (let doc = await reader.next(); doc; doc = await reader.next()) {
+    read.push(doc.n);
+    assert.deepEqual(disconnected, []);
+    await sleep(100);
+  }
+  assert.deepEqual(read, [2, 3]);
+  assert.equal(await other, 0);
+  assert.deepEqual(disconnected, [[a, 'evicted']]);
+
+  // Abandoned after its first document (not closed, still referenced): a waits for it only TTL ms.
+  const abandoned = Items.db(b).find({}).batchSize(1).cursor();
+  await Items.db(b).insertMany([{ n: 1 }, { n: 2 }]);
+  const opened = Date.now();
+  await abandoned.next();
+  assert.equal(await Items.db(a).countDocuments(), 3);
+  const waited = Date.now() - opened;
+  assert.ok(waited >= TTL - 50 && waited < 3_000, `a waited ${waited} ms for b's unread cursor`);
+  assert.deepEqual(disconnected, [[a, 'evicted'], [b, 'evicted']]);
+  await assert.rejects(abandoned.next(), (err) => {
+    assert.equal(err.name, 'PolyMongoError');
+    assert.equal(err.code, 'ERR_CURSOR_TIMED_OUT');
+    assert.equal(err.dbName, b);
+    assert.match(err.message, /unread for longer than the pool's ttl, 400 ms/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 5_000);
+
+  // With autoClose, an unread cursor no longer holds the pool past its ttl either.
+  await wrapper.scale.setDB([c], { maxConnections: 2, autoClose: true, ttl: TTL });
+  await Items.db(c).insertMany([{ n: 1 }, { n: 2 }]);
+  const idle = Items.db(c).find({}).batchSize(1).cursor();
+  await idle.next();
+  for (let i = 0; i < 100 && !disconnected.some(([db]) => db === c); i++) await sleep(20);
+  assert.deepEqual(disconnected.filter(([db]) => db === c), [[c, 'idle']]);
+  await assert.rejects(idle.next(), { code: 'ERR_CURSOR_TIMED_OUT' });
+  await wrapper.disconnect();
+});
+
+test('10,000 tenants with 1,000 operations in flight while 40 pools of their own churn under maxOpenPools 4: every operation completes within the limits and nothing is left waiting', { timeout: 120_000 }, async () => {
+  const wrapper = wrap({ maxPoolSize: 10, maxOpenPools: 4, waitQueueTimeoutMS: 60_000 });
+  const own = Array.from({ length: 40 }, (_, i) => `${PREFIX}_churn_own${i}`);
+  await wrapper.scale.setDB(own, { maxConnections: 2, autoClose: true, ttl: 100 });
+  const Items = Item(wrapper);
+  let mostOpen = 0;
+  const sample = () => {
+    const general = wrapper.stats.general();
+    mostOpen = Math.max(mostOpen, general.separateDB.filter((pool) => pool.isInitialized).length);
+    return general;
+  };
+  const sampler = setInterval(sample, 5);
+  const evicted = new Set();
+  wrapper.onDbDisconnect((info) => info.reason === 'evicted' && evicted.add(info.dbName));
+  const OPS = 20_000;
+  let next = 0;
+  let done = 0;
+  // Reads of databases that have no data: nothing to seed, and nothing created.
+  const worker = async () => {
+    for (let i = next++; i < OPS; i = next++) {
+      const db = i % 10 === 0 ? own[(i / 10) % own.length] : `${PREFIX}_churn_t${i % 10_000}`;
+      assert.equal(await Items.db(db).findOne({ n: i }).lean(), null);
+      done++;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: 1_000 }, worker));
+  } finally {
+    clearInterval(sampler);
+  }
+  assert.equal(done, OPS);
+  assert.ok(mostOpen <= 4, `${mostOpen} pools of their own were open at once`);
+  assert.ok(evicted.size >= 10, `only ${evicted.size} pools were evicted: no churn`);
+  const general = sample();
+  assert.equal(general.primary.poolStats.waitQueueSize, 0);
+  assert.equal(general.primary.poolStats.inFlight, 0);
+  assert.deepEqual(general.databases.filter((d) => d.inFlight || d.queued), []);
+  await wrapper.disconnect();
+});
+
 test('limits that can never be met are refused when the wrapper is created', () => {
   assert.throws(() => wrap({ maxPoolSize: 10, maxTotalConnections: 5 }), { name: 'RangeError', option: 'maxTotalConnections' });
   assert.throws(() => wrap({ maxOpenPools: 0 }), { name: 'RangeError', option: 'maxOpenPools' });

@@ -89,28 +89,35 @@ describe('routing', () => {
     assert.throws(() => wrapper.scale.setDB('ok', { maxConnections: 0 }), { name: 'RangeError' });
   });
 
-  test('an autoClose pool closes after ttl without use, not while a cursor is open, and reopens on use', { timeout: 20_000 }, async () => {
+  test('an autoClose pool closes after ttl without use, not while a cursor is read, and reopens on use', { timeout: 20_000 }, async () => {
     const idle = `${PREFIX}_idle`;
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    /** Waits until `check()` holds, for up to 5 s. */
+    const until = async (check) => {
+      for (let i = 0; i < 250 && !(await check()); i++) await sleep(20);
+      return check();
+    };
     const baseline = await serverConnections(secondClient);
     await wrapper.scale.setDB(idle, { mongoURI: second.uri, maxConnections: 2, autoClose: true, ttl: 300 });
     const hooks = [];
     wrapper.onTheseDBConnect(idle, (info) => hooks.push(`connect ${info.reason}`));
     wrapper.onTheseDBDisconnect(idle, (info) => hooks.push(`disconnect ${info.reason}`));
-    await Item.db(idle).insertMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await Item.db(idle).insertMany(Array.from({ length: 8 }, (_, i) => ({ n: i + 1 })));
     assert.ok(await serverConnections(secondClient) > baseline);
 
-    const cursor = Item.db(idle).find({}).batchSize(1).cursor();
-    assert.equal((await cursor.next()).n, 1);
-    await sleep(700);
-    assert.ok(await serverConnections(secondClient) > baseline, 'closed while a cursor was open');
-    assert.equal(await Item.db(idle).countDocuments({}), 3);
-    assert.equal((await cursor.next()).n, 2);
-    await cursor.close();
+    // Read every 100 ms for 700 ms, more than twice the ttl: the pool stays open.
+    const cursor = Item.db(idle).find({}).sort('n').batchSize(1).cursor();
+    for (let n = 1; n <= 7; n++) {
+      assert.equal((await cursor.next()).n, n);
+      await sleep(100);
+    }
+    assert.deepEqual(hooks, ['connect opened']);
+    assert.ok(await serverConnections(secondClient) > baseline, 'closed while a cursor was read');
 
-    await sleep(700);
-    assert.equal(await serverConnections(secondClient), baseline, 'the idle pool was not closed');
-    assert.equal(await Item.db(idle).countDocuments({}), 3);
+    // Left unread, the cursor no longer keeps it: it closes after ttl, and the cursor is gone with it.
+    assert.ok(await until(async () => await serverConnections(secondClient) === baseline), 'the idle pool was not closed');
+    await assert.rejects(cursor.next(), { code: 'ERR_CURSOR_TIMED_OUT', dbName: idle });
+    assert.equal(await Item.db(idle).countDocuments({}), 8);
     assert.ok(await serverConnections(secondClient) > baseline, 'the pool did not reopen');
     assert.deepEqual(hooks, ['connect opened', 'disconnect idle', 'connect opened']);
   });

@@ -604,4 +604,59 @@ mod tests {
         }
         assert_eq!((tenant.allowed(), limits.min_per_db()), (2, 2));
     }
+
+    /// 1,000 operations at a time over 10,000 databases on 4 threads, some dropped while waiting:
+    /// every admitted operation stays within the pool and its database's ceiling, every wait ends
+    /// (the waits have no timeout of their own), and nothing is left behind; with fixed and adaptive
+    /// limits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_databases_and_operations_at_once_leave_nothing_behind() {
+        for adaptive in [false, true] {
+            stress(Admission::new(Limits { capacity: 50, per_db: 25, wait_timeout: None, adaptive })).await;
+        }
+    }
+
+    async fn stress(admission: Arc<Admission>) {
+        let over = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut tasks = tokio::task::JoinSet::new();
+        let run = async {
+            for i in 0..20_000u64 {
+                // Rounds of 1,000 over 3 databases, where their ceiling binds, alternate with rounds
+                // over 10,000, where the pool's does.
+                let db: Arc<str> = format!("db{}", if i / 1_000 % 2 == 0 { i % 3 } else { i * 7919 % 10_000 }).into();
+                let (admission, over) = (admission.clone(), over.clone());
+                tasks.spawn(async move {
+                    let admit = admission.admit(db.clone());
+                    let permit = if i % 11 == 0 {
+                        // Dropped while it may still wait.
+                        match tokio::time::timeout(Duration::from_micros(i % 500), admit).await {
+                            Ok(permit) => permit,
+                            Err(_) => return,
+                        }
+                    } else {
+                        admit.await
+                    };
+                    let Ok(permit) = permit else { return };
+                    let load = admission.load();
+                    let own = load.databases.get(&db).copied().unwrap_or_default();
+                    if load.in_flight > 50 || own.in_flight > 25 {
+                        over.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_micros(i % 4 * 1_000)).await;
+                    drop(permit);
+                });
+                if tasks.len() >= 1_000 {
+                    tasks.join_next().await.unwrap().unwrap();
+                }
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), run).await.expect("a wait never ended");
+        assert!(!over.load(std::sync::atomic::Ordering::Relaxed));
+        assert_eq!(admission.in_flight(), 0);
+        let queues = admission.lock();
+        assert!(queues.tenants.is_empty() && queues.turns.is_empty());
+    }
 }

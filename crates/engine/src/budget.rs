@@ -20,6 +20,14 @@ pub struct BudgetLimits {
     pub wait_timeout: Option<Duration>,
 }
 
+/// Why a pool does not fit yet.
+enum Full {
+    /// This idle pool closes to make room.
+    Evict(Arc<Cluster>),
+    /// Wait for a pool to close or turn idle; at most this long, when one will turn idle by itself then.
+    Wait(Option<Duration>),
+}
+
 pub struct Budget {
     limits: BudgetLimits,
     /// The pools open or opening. Weak, so a pool dropped with its wrapper is not kept alive here.
@@ -45,8 +53,12 @@ impl Budget {
                 freed.as_mut().enable();
                 match self.make_room(cluster) {
                     Ok(()) => return,
-                    Err(Some(victim)) => victim.evict_if_idle(Duration::ZERO, Reason::Evicted).await,
-                    Err(None) => freed.await,
+                    Err(Full::Evict(victim)) => victim.evict_if_idle(Duration::ZERO, Reason::Evicted).await,
+                    Err(Full::Wait(None)) => freed.await,
+                    // A pool whose only use is paused cursors turns idle then, telling nobody.
+                    Err(Full::Wait(Some(idle_after))) => {
+                        let _ = tokio::time::timeout(idle_after, freed).await;
+                    }
                 }
             }
         };
@@ -74,8 +86,9 @@ impl Budget {
         self.freed.notify_waiters();
     }
 
-    /// Counts `cluster` as open if it fits; else names the least recently used idle pool to close, if any.
-    fn make_room(&self, cluster: &Arc<Cluster>) -> Result<(), Option<Arc<Cluster>>> {
+    /// Counts `cluster` as open if it fits; else names the least recently used idle pool to close, or
+    /// how long until one may be idle.
+    fn make_room(&self, cluster: &Arc<Cluster>) -> Result<(), Full> {
         // Lock order: this list, then a cluster's state (`idle_for`); a cluster never calls in here
         // while holding its state.
         let mut open = self.lock();
@@ -101,7 +114,10 @@ impl Budget {
             .filter_map(|pool| pool.idle_for().map(|idle| (idle, pool)))
             .max_by_key(|(idle, _)| *idle)
             .map(|(_, pool)| pool.clone());
-        Err(least_recently_used)
+        match least_recently_used {
+            Some(pool) => Err(Full::Evict(pool)),
+            None => Err(Full::Wait(pools.iter().filter(dedicated).filter_map(|pool| pool.idle_after()).min())),
+        }
     }
 
     fn describe(&self) -> String {

@@ -566,7 +566,7 @@ async fn open(
 ) -> Result<(ChangeStream<RawDocumentBuf>, Lease), Error> {
     let cluster = ns.cluster();
     let (_, mut lease) = cluster.lease(&ns.db).await?;
-    lease.pause();
+    lease.hold();
     let db = cluster.stream_client().await?.database(&ns.db);
     let stream = match &ns.coll {
         Some(coll) => db

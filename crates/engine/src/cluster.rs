@@ -37,6 +37,9 @@ pub struct PoolSettings {
     pub max_idle_time: Option<Duration>,
     /// Extra attempts at the initial connection.
     pub retry: u32,
+    /// How long a cursor may sit unread before it no longer keeps the pool from closing as idle (a
+    /// dedicated pool's `ttl`); `None`: it keeps it open as long as it lives.
+    pub cursor_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +84,11 @@ struct State {
     client: Option<Client>,
     /// Set by `close()`: operations fail until `connect()` reopens the cluster.
     closed: bool,
-    /// When the last lease ended (or the cluster opened).
+    /// When the last lease in use ended or paused (or the cluster opened).
     last_used: Instant,
+    /// How many times the client has opened: a paused cursor's client is still open while this
+    /// stays what it was.
+    openings: u64,
     /// The databases used since the client opened: each had its `connect` event, and gets a
     /// `disconnect` when the client closes.
     in_use: HashSet<Arc<str>>,
@@ -104,8 +110,12 @@ pub struct Cluster {
     state: Mutex<State>,
     /// Serialises opening and closing so that concurrent first uses open one client, not several.
     lifecycle: tokio::sync::Mutex<()>,
-    /// Operations in flight and cursors open on this cluster: while any, it is not idle.
+    /// Leases in use (operations in flight, sessions, change streams, cursors fetching): while any,
+    /// the cluster is not idle.
     leases: AtomicUsize,
+    /// Leases of cursors between batches: they keep the cluster from being idle for
+    /// `settings.cursor_timeout` after its last use.
+    paused: AtomicUsize,
     /// The driver's connection events, counted.
     pool: Arc<PoolCounters>,
     /// The client change streams run on, opened with the first stream: a stream's getMore waits on
@@ -147,24 +157,53 @@ pub struct ClusterStats {
     pub stream_pool: PoolStats,
 }
 
-/// Use of a cluster by one operation or cursor, for as long as it lives. It holds a place in the
-/// cluster's admission while it does I/O; a cursor between batches lets it go (`pause`).
+/// Use of a cluster by one operation, cursor, session or change stream, for as long as it lives. It
+/// holds a place in the cluster's admission while it does I/O; a session or a change stream between
+/// operations lets it go (`hold`), and so does a cursor between batches (`pause`).
 pub struct Lease {
     cluster: Arc<Cluster>,
     db: Arc<str>,
     permit: Option<Permit>,
     /// A look at the cluster (stats) rather than a use of it: it leaves the idle clock running.
     quiet: bool,
+    /// Paused: counted in the cluster's `paused`, not its `leases`.
+    paused: bool,
+    /// The opening of the client the lease's cursor was opened on (`State::openings`).
+    opening: u64,
 }
 
 impl Lease {
-    /// Gives up the place in admission (a cursor waiting for its reader to ask for more).
-    pub fn pause(&mut self) {
+    /// Gives up the place in admission and keeps the cluster open (a session, a change stream).
+    pub fn hold(&mut self) {
         self.permit = None;
     }
 
-    /// Takes a place in admission again before more I/O.
+    /// Gives up the place in admission for a cursor waiting for its reader to ask for more. Unread for
+    /// the pool's `cursor_timeout`, it no longer keeps the pool open: an abandoned cursor does not pin
+    /// a pool until JavaScript's garbage collector finds it.
+    pub fn pause(&mut self) {
+        self.permit = None;
+        if !self.paused {
+            self.paused = true;
+            self.cluster.paused.fetch_add(1, Ordering::AcqRel);
+            self.cluster.end_use(self.quiet);
+        }
+    }
+
+    /// Takes a place in admission again before more I/O. Errors: `Error::Closed` after `close()`,
+    /// `Error::CursorTimedOut` when the pool closed while the cursor was paused, the admission's.
     pub async fn resume(&mut self) -> Result<(), Error> {
+        if self.paused {
+            // Counted in use before the check, so an idle sweep from now on sees the pool in use.
+            self.cluster.leases.fetch_add(1, Ordering::AcqRel);
+            self.cluster.paused.fetch_sub(1, Ordering::AcqRel);
+            self.paused = false;
+            let state = self.cluster.lock();
+            if state.client.is_none() || state.openings != self.opening {
+                let timeout = self.cluster.settings.cursor_timeout.unwrap_or_default();
+                return Err(Error::CursorTimedOut { db: self.db.to_string(), timeout });
+            }
+        }
         if self.permit.is_none() {
             self.cluster.check_open()?;
             self.permit = Some(self.cluster.admission.admit(self.db.clone()).await?);
@@ -177,11 +216,10 @@ impl Drop for Lease {
     fn drop(&mut self) {
         // The place in admission goes first: a cluster seen idle has nothing in flight.
         self.permit = None;
-        if self.cluster.leases.fetch_sub(1, Ordering::AcqRel) == 1 {
-            if !self.quiet {
-                self.cluster.lock().last_used = Instant::now();
-            }
-            self.cluster.context.budget.idle();
+        if self.paused {
+            self.cluster.paused.fetch_sub(1, Ordering::AcqRel);
+        } else {
+            self.cluster.end_use(self.quiet);
         }
     }
 }
@@ -207,12 +245,14 @@ impl Cluster {
                 client: None,
                 closed: false,
                 last_used: Instant::now(),
+                openings: 0,
                 in_use: HashSet::new(),
                 lost: false,
                 writes: None,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
             leases: AtomicUsize::new(0),
+            paused: AtomicUsize::new(0),
             pool: Arc::default(),
             streams: tokio::sync::Mutex::new(None),
             stream_pool: Arc::default(),
@@ -320,8 +360,11 @@ impl Cluster {
 
     /// `lease` for a change stream taking its start point, which does not wait for itself.
     pub async fn anchor_lease(self: &Arc<Self>, db: &str) -> Result<(Client, Lease), Error> {
-        let lease = self.admit(db, false).await?;
-        Ok((self.client(db).await?, lease))
+        let mut lease = self.admit(db, false).await?;
+        let client = self.client(db).await?;
+        // The lease is in use, so the client cannot have closed as idle since `client` took it.
+        lease.opening = self.lock().openings;
+        Ok((client, lease))
     }
 
     /// Holds back the operations leased from now on until the returned guard drops: a change stream
@@ -340,7 +383,8 @@ impl Cluster {
 
     async fn admit(self: &Arc<Self>, db: &str, quiet: bool) -> Result<Lease, Error> {
         self.leases.fetch_add(1, Ordering::AcqRel);
-        let mut lease = Lease { cluster: self.clone(), db: Arc::from(db), permit: None, quiet };
+        let mut lease =
+            Lease { cluster: self.clone(), db: Arc::from(db), permit: None, quiet, paused: false, opening: 0 };
         if let Err(e) = lease.resume().await {
             if !matches!(e, Error::Closed) {
                 self.context
@@ -352,12 +396,37 @@ impl Cluster {
         Ok(lease)
     }
 
-    /// How long an open cluster has had no operation in flight and no open cursor; `None` while in use
-    /// or closed.
+    /// How long an open cluster has been idle (no lease in use, and any paused cursor unread for
+    /// `cursor_timeout`); `None` while in use or closed.
     pub fn idle_for(&self) -> Option<Duration> {
         let state = self.lock();
-        let idle = self.leases.load(Ordering::Acquire) == 0 && state.client.is_some();
-        idle.then(|| state.last_used.elapsed())
+        (self.idle_in(&state)? == Duration::ZERO).then(|| state.last_used.elapsed())
+    }
+
+    /// How long until the open cluster is idle if nothing uses it meanwhile: zero when it is; `None`
+    /// while in use for as long as that lasts, or closed.
+    pub fn idle_after(&self) -> Option<Duration> {
+        self.idle_in(&self.lock())
+    }
+
+    fn idle_in(&self, state: &State) -> Option<Duration> {
+        if self.leases.load(Ordering::Acquire) > 0 || state.client.is_none() {
+            return None;
+        }
+        if self.paused.load(Ordering::Acquire) == 0 {
+            return Some(Duration::ZERO);
+        }
+        Some(self.settings.cursor_timeout?.saturating_sub(state.last_used.elapsed()))
+    }
+
+    /// A lease stops being in use (ended or paused); the last one starts the idle clock.
+    fn end_use(&self, quiet: bool) {
+        if self.leases.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if !quiet {
+                self.lock().last_used = Instant::now();
+            }
+            self.context.budget.idle();
+        }
     }
 
     /// Closes the client if the cluster is still idle (checked again under the lock that operations
@@ -365,7 +434,7 @@ impl Cluster {
     pub async fn evict_if_idle(&self, idle_at_least: Duration, reason: Reason) {
         let _guard = self.lifecycle.lock().await;
         let idle =
-            |state: &State| self.leases.load(Ordering::Acquire) == 0 && state.last_used.elapsed() >= idle_at_least;
+            |state: &State| self.idle_in(state) == Some(Duration::ZERO) && state.last_used.elapsed() >= idle_at_least;
         if let Some(client) = self.take_client(idle, reason) {
             client.shutdown().immediate(true).await;
             self.close_stream_client().await;
@@ -503,6 +572,7 @@ impl Cluster {
                     state.client = Some(client.clone());
                     state.writes = writes;
                     state.last_used = Instant::now();
+                    state.openings += 1;
                     client
                 }
                 Err(e) => {

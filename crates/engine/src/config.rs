@@ -64,7 +64,16 @@ pub struct DbSpecific {
     pub cold_start: bool,
 }
 
+/// How long a dedicated pool with `autoClose` may sit idle when it names no `ttl`.
+pub const DEFAULT_POOL_TTL: Duration = Duration::from_secs(300);
+
 impl DbSpecific {
+    /// How long the pool may sit idle before it closes (with `autoClose`), and a cursor unread before
+    /// it no longer keeps the pool open: `ttl`, else `DEFAULT_POOL_TTL`.
+    pub fn ttl(&self) -> Duration {
+        self.ttl.unwrap_or(DEFAULT_POOL_TTL)
+    }
+
     pub fn validate(&self) -> Result<(), Error> {
         check_db_name(&self.db_name).map_err(|e| Error::type_error("dbSpecific.dbName", e.to_string()))?;
         if let Some(uri) = &self.mongo_uri {

@@ -31,8 +31,6 @@ pub struct Engine {
     log: Log,
 }
 
-/// How long a dedicated pool with `autoClose` may sit idle when it names no `ttl`.
-pub const DEFAULT_POOL_TTL: Duration = Duration::from_secs(300);
 /// The idle sweep looks this often at most, and every quarter of the shortest `ttl` at least.
 const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(10);
@@ -303,7 +301,7 @@ async fn sweep_idle(router: Arc<Router>) -> Duration {
         if !spec.auto_close {
             continue;
         }
-        let ttl = spec.ttl.unwrap_or(DEFAULT_POOL_TTL);
+        let ttl = spec.ttl();
         next = next.min(ttl / 4);
         if cluster.idle_for().is_some_and(|idle| idle >= ttl) {
             cluster.evict_if_idle(ttl, Reason::Idle).await;

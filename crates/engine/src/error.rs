@@ -25,6 +25,14 @@ pub enum Error {
     #[error("Use of expired sessions is not permitted")]
     SessionEnded,
 
+    /// A cursor read after its pool closed: it sat unread longer than the pool's `ttl` (as a server
+    /// kills a cursor unread for `cursorTimeoutMillis`), or the wrapper closed meanwhile.
+    #[error(
+        "polymongo-rs: the cursor on database {db:?} closed with its pool (it went unread for longer than the pool's ttl, {} ms, or the wrapper closed); run the query again",
+        .timeout.as_millis()
+    )]
+    CursorTimedOut { db: String, timeout: std::time::Duration },
+
     /// An operation waited longer than `waitQueueTimeoutMS` for its turn on a pool; `per_db` is the
     /// database's limit at the time (its adaptive share on the shared pool).
     #[error(

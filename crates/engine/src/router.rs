@@ -37,6 +37,8 @@ impl Router {
             min_pool_size: config.min_free_connections,
             max_idle_time: config.idle_timeout,
             retry: config.retry,
+            // The shared pool never closes as idle.
+            cursor_timeout: None,
         };
         let capacity = config.max_pool_size as usize;
         let limits = Limits {
@@ -97,6 +99,7 @@ impl Router {
         let settings = PoolSettings {
             max_pool_size: spec.max_connections.unwrap_or(self.settings.max_pool_size),
             min_pool_size: 0,
+            cursor_timeout: Some(spec.ttl()),
             ..self.settings.clone()
         };
         // A pool of its own serves one database, which may use all of it.

@@ -61,7 +61,7 @@ impl Session {
     /// selection).
     pub(crate) async fn start(cluster: Arc<Cluster>, db: &str, options: SessionOptions) -> Result<Self, Error> {
         let (client, mut lease) = cluster.lease(db).await?;
-        lease.pause();
+        lease.hold();
         let session = client.start_session().with_options(options).await?;
         Ok(Session {
             cluster,

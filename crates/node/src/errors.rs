@@ -81,6 +81,9 @@ fn describe(err: &Error) -> (String, Description) {
         Error::WaitQueueTimeout { db, .. } => {
             Description::ours(Class::Error, "WaitQueueTimeoutError", "ERR_WAIT_QUEUE_TIMEOUT").with_prop("dbName", db)
         }
+        Error::CursorTimedOut { db, .. } => {
+            Description::ours(Class::Error, "PolyMongoError", "ERR_CURSOR_TIMED_OUT").with_prop("dbName", db)
+        }
         Error::PoolLimit { db, .. } => {
             Description::ours(Class::Error, "PoolLimitError", "ERR_POOL_LIMIT").with_prop("dbName", db)
         }

@@ -119,7 +119,13 @@ impl DocCursor {
         let State::Open { cursor, lease } = state else {
             return Ok(Chunk { done: true, ..Chunk::default() });
         };
-        lease.resume().await?;
+        if let Err(e) = lease.resume().await {
+            // Closed with its pool: the server-side cursor is gone, as after a server's cursor timeout.
+            if matches!(e, Error::CursorTimedOut { .. }) {
+                *state = State::Exhausted;
+            }
+            return Err(e);
+        }
         let chunk = Self::fill(cursor, chunk_docs, session).await;
         match &chunk {
             Ok(chunk) if !chunk.done => lease.pause(),

@@ -146,25 +146,32 @@ pub enum Reply {
     None,
 }
 
+/// A request's bytes as they came, to decode as the request its name says.
+struct RawRequest<'a> {
+    bytes: &'a [u8],
+    javascript_enabled: bool,
+}
+
+impl RawRequest<'_> {
+    fn decode<T: DeserializeOwned>(&self, what: &str) -> Result<T, Error> {
+        decode_request(what, self.bytes, self.javascript_enabled)
+    }
+}
+
 impl Request {
     /// The request `op` (`findOne`, `countDocuments`, `estimatedDocumentCount`, `distinct`, `write`,
     /// `command`, `clientWrite`) read from `bytes`; an unknown name or a malformed request is `InvalidArgument`,
     /// server-side JavaScript without `javascript_enabled` `JavaScriptDisabled` (`decode_request`).
     pub fn decode(op: &str, bytes: &[u8], javascript_enabled: bool) -> Result<Self, Error> {
-        // A closure cannot be generic over what it decodes.
-        macro_rules! decode {
-            ($what:literal) => {
-                decode_request($what, bytes, javascript_enabled)?
-            };
-        }
+        let raw = RawRequest { bytes, javascript_enabled };
         Ok(match op {
-            "findOne" => Request::FindOne(decode!("findOne request")),
-            "countDocuments" => Request::CountDocuments(decode!("countDocuments request")),
-            "estimatedDocumentCount" => Request::EstimatedDocumentCount(decode!("estimatedDocumentCount request")),
-            "distinct" => Request::Distinct(decode!("distinct request")),
-            "write" => Request::Write(decode!("write request")),
-            "command" => Request::Command(decode!("command request")),
-            "clientWrite" => Request::ClientWrite(decode!("client bulkWrite request")),
+            "findOne" => Request::FindOne(raw.decode("findOne request")?),
+            "countDocuments" => Request::CountDocuments(raw.decode("countDocuments request")?),
+            "estimatedDocumentCount" => Request::EstimatedDocumentCount(raw.decode("estimatedDocumentCount request")?),
+            "distinct" => Request::Distinct(raw.decode("distinct request")?),
+            "write" => Request::Write(raw.decode("write request")?),
+            "command" => Request::Command(raw.decode("command request")?),
+            "clientWrite" => Request::ClientWrite(raw.decode("client bulkWrite request")?),
             other => return Err(Error::InvalidArgument(format!("unknown request {other:?}"))),
         })
     }
@@ -173,16 +180,11 @@ impl Request {
 impl CursorRequest {
     /// The cursor request `op` (`find`, `aggregate`, `command`) read from `bytes`, as `Request::decode`.
     pub fn decode(op: &str, bytes: &[u8], javascript_enabled: bool) -> Result<Self, Error> {
-        // A closure cannot be generic over what it decodes.
-        macro_rules! decode {
-            ($what:literal) => {
-                decode_request($what, bytes, javascript_enabled)?
-            };
-        }
+        let raw = RawRequest { bytes, javascript_enabled };
         Ok(match op {
-            "find" => CursorRequest::Find(decode!("find request")),
-            "aggregate" => CursorRequest::Aggregate(decode!("aggregate request")),
-            "command" => CursorRequest::Command(decode!("command request")),
+            "find" => CursorRequest::Find(raw.decode("find request")?),
+            "aggregate" => CursorRequest::Aggregate(raw.decode("aggregate request")?),
+            "command" => CursorRequest::Command(raw.decode("command request")?),
             other => return Err(Error::InvalidArgument(format!("unknown cursor request {other:?}"))),
         })
     }
