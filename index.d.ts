@@ -7,11 +7,12 @@ export type ConnectionState = 'not initialized' | 'connecting' | 'connected' | '
 export interface DbSpecificPoolOptions {
   /** Size of this database's own pool. */
   maxConnections?: number;
-  /** Close the pool once idle (no operation in flight, session or change stream, no cursor read
-   *  within `ttl`) for `ttl` ms; it reopens on its next use. */
+  /** Close the pool once idle (no operation in flight, transaction or change stream, no session or
+   *  cursor used within `ttl`) for `ttl` ms; it reopens on its next use. */
   autoClose?: boolean;
-  /** ms; default 300,000. Also how long a cursor may sit unread and still keep the pool open (with or
-   *  without `autoClose`); read after its pool closed, it fails with ERR_CURSOR_TIMED_OUT. */
+  /** ms; default 300,000. Also how long (at least 1 s) a cursor or a session (outside a transaction)
+   *  may sit unused and still keep the pool open, with or without `autoClose`; used after its pool
+   *  closed, a cursor fails with ERR_CURSOR_TIMED_OUT and a session with MongoExpiredSessionError. */
   ttl?: number;
   coldStart?: boolean;
 }
@@ -305,10 +306,15 @@ export declare class PolyMongoWrapper {
   getConnectionState(): ConnectionState;
 }
 
-/** polymongo-rs's own errors: `code` `ERR_WRAPPER_CLOSED` (an operation after `disconnect()` /
- *  `closeAll()`) or `ERR_NOT_CASTABLE`. The driver's errors are your `mongodb`'s classes. */
+/** polymongo-rs's own errors, by `code`: `ERR_WRAPPER_CLOSED` (an operation after `disconnect()` /
+ *  `closeAll()`), `ERR_CURSOR_TIMED_OUT` (a cursor read after it sat unread for its pool's `ttl` and
+ *  the pool closed; with `dbName`), `ERR_TOO_MANY_STREAMS`, `ERR_JAVASCRIPT_DISABLED`,
+ *  `ERR_NOT_CASTABLE`, `ERR_INTERNAL` (a bug); and the subclasses below. The driver's errors are your
+ *  `mongodb`'s classes. */
 export declare class PolyMongoError extends Error {
   code: string;
+  /** The database, where the error concerns one. */
+  dbName?: string;
 }
 /** An operation waited longer than `waitQueueTimeoutMS` for its turn (`ERR_WAIT_QUEUE_TIMEOUT`). */
 export declare class WaitQueueTimeoutError extends PolyMongoError {

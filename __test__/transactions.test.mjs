@@ -248,7 +248,7 @@ describe('wrapper.transaction', () => {
     }
   });
 
-  test('an open session keeps its autoClose pool open past its ttl; closing the wrapper aborts its transaction', { timeout: 20_000 }, async () => {
+  test('a session in a transaction keeps its autoClose pool open past its ttl; closing the wrapper aborts its transaction', { timeout: 20_000 }, async () => {
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
     const idle = db('idle');
     await wrapper.scale.setDB(idle, { maxConnections: 2, autoClose: true, ttl: 200 });

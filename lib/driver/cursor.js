@@ -8,6 +8,10 @@ const { Readable } = require('node:stream');
 const { explainVerbosity, toReadPreference, toSort } = require('./options');
 const { inTransaction } = require('./session');
 
+/** How often, at most, reading a fetched chunk tells the engine the cursor is in use (ms): well
+ *  within the shortest time an unread cursor keeps its pool open (1 s). */
+const TOUCH_MS = 250;
+
 class EngineCursor extends EventEmitter {
   /** `namespace`: the NativeNamespace; `op` / `request`: what to open; `ctx`: `{ codec, errors }`;
    *  `bson`: the call's deserialization options; `schema`: the fast path's NativeSchema, which casts
@@ -34,6 +38,8 @@ class EngineCursor extends EventEmitter {
     this._exhausted = false;
     this._closed = false;
     this._transform = null;
+    /** When reading last told the engine the cursor is in use (epoch ms). */
+    this._touched = 0;
   }
 
   /** Whether the cursor has been closed or read to its end. */
@@ -138,6 +144,11 @@ class EngineCursor extends EventEmitter {
     }
     const doc = this._docs[this._at];
     this._docs[this._at++] = undefined;
+    const now = Date.now();
+    if (now - this._touched >= TOUCH_MS) {
+      this._touched = now;
+      this._native?.touch();
+    }
     return this._transform ? this._transform(doc) : doc;
   }
 

@@ -88,7 +88,7 @@ struct Queues {
     next_ticket: u64,
     /// The pool's typical service time in seconds, admission to completion; `None` before the first.
     typical: Option<f64>,
-    /// When an operation last had to wait because the pool was full.
+    /// When an operation last had to wait because the pool was full with other databases' operations.
     contended: Option<Instant>,
 }
 
@@ -208,7 +208,9 @@ impl Admission {
             let mut queues = self.lock();
             let queues = &mut *queues;
             let pool_has_room = queues.in_flight < self.limits.capacity;
-            if !pool_has_room {
+            // Contention is between databases: one database queueing behind its own operations is not.
+            let others = queues.tenants.len() > usize::from(queues.tenants.contains_key(&db));
+            if !pool_has_room && others {
                 queues.contended = Some(Instant::now());
             }
             let contended = queues.recently_contended();
@@ -534,6 +536,22 @@ mod tests {
             all.push(fixed.admit("a".into()).await.unwrap());
         }
         assert_eq!(fixed.load().databases["a"], DbLoad { in_flight: 4, waiting: 0, limit: 4 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_database_queueing_behind_its_own_operations_is_no_contention() {
+        let admission = adaptive(4, 4);
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(admission.admit("a".into()).await.unwrap());
+        }
+        let (order_tx, mut order) = tokio::sync::mpsc::unbounded_channel();
+        waiter(&admission, "a", &order_tx);
+        settle(&admission, 1).await;
+        held.clear();
+        drop(order.recv().await.unwrap());
+        // Alone on the pool, its next burst starts with its whole share again.
+        assert_eq!(admission.load().start_limit, 4);
     }
 
     #[tokio::test(start_paused = true)]

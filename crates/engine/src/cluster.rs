@@ -27,6 +27,9 @@ use crate::stats::pool::{PoolCounters, PoolStats};
 const APP_NAME: &str = "polymongo-rs";
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// The shortest `PoolSettings::cursor_timeout`: a pool with `ttl: 0` closes as soon as it is idle,
+/// but a cursor read at full speed, or a session between requests, still keeps it.
+pub const MIN_CURSOR_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a connection of the stream client stays open unused, unless `idleTimeoutMS` says.
 const STREAM_MAX_IDLE_TIME: Duration = Duration::from_secs(60);
 
@@ -37,8 +40,9 @@ pub struct PoolSettings {
     pub max_idle_time: Option<Duration>,
     /// Extra attempts at the initial connection.
     pub retry: u32,
-    /// How long a cursor may sit unread before it no longer keeps the pool from closing as idle (a
-    /// dedicated pool's `ttl`); `None`: it keeps it open as long as it lives.
+    /// How long a cursor or a session may sit unused before it no longer keeps the pool from closing
+    /// as idle (a dedicated pool's `ttl`, at least `MIN_CURSOR_TIMEOUT`); `None`: it keeps it open as
+    /// long as it lives.
     pub cursor_timeout: Option<Duration>,
 }
 
@@ -168,44 +172,66 @@ pub struct Lease {
     quiet: bool,
     /// Paused: counted in the cluster's `paused`, not its `leases`.
     paused: bool,
+    /// Paused at least once: its client may have closed meanwhile.
+    was_paused: bool,
     /// The opening of the client the lease's cursor was opened on (`State::openings`).
     opening: u64,
 }
 
 impl Lease {
-    /// Gives up the place in admission and keeps the cluster open (a session, a change stream).
+    /// Gives up the place in admission and keeps the cluster open (a change stream, a session in a
+    /// transaction).
     pub fn hold(&mut self) {
         self.permit = None;
     }
 
-    /// Gives up the place in admission for a cursor waiting for its reader to ask for more. Unread for
-    /// the pool's `cursor_timeout`, it no longer keeps the pool open: an abandoned cursor does not pin
-    /// a pool until JavaScript's garbage collector finds it.
+    /// Gives up the place in admission for a cursor waiting for its reader to ask for more, or a
+    /// session between requests. Unused for the pool's `cursor_timeout`, it no longer keeps the pool
+    /// open: an abandoned cursor or session does not pin a pool until JavaScript's garbage collector
+    /// finds it.
     pub fn pause(&mut self) {
         self.permit = None;
         if !self.paused {
             self.paused = true;
+            self.was_paused = true;
             self.cluster.paused.fetch_add(1, Ordering::AcqRel);
             self.cluster.end_use(self.quiet);
+        }
+    }
+
+    /// Counts a paused lease in use again, without a place in admission; false when the client it was
+    /// taken on has closed since (the pool closed as idle, or the wrapper closed).
+    pub fn wake(&mut self) -> bool {
+        if self.paused {
+            // Counted in use before the check, so an idle sweep from now on sees the pool in use.
+            self.cluster.leases.fetch_add(1, Ordering::AcqRel);
+            self.cluster.paused.fetch_sub(1, Ordering::AcqRel);
+            self.paused = false;
+        }
+        if !self.was_paused {
+            return true;
+        }
+        let state = self.cluster.lock();
+        state.client.is_some() && state.openings == self.opening
+    }
+
+    /// A paused cursor's reader read what it fetched: a use of the cluster now, which starts its idle
+    /// clock again.
+    pub fn touch(&self) {
+        if self.paused {
+            self.cluster.lock().last_used = Instant::now();
         }
     }
 
     /// Takes a place in admission again before more I/O. Errors: `Error::Closed` after `close()`,
     /// `Error::CursorTimedOut` when the pool closed while the cursor was paused, the admission's.
     pub async fn resume(&mut self) -> Result<(), Error> {
-        if self.paused {
-            // Counted in use before the check, so an idle sweep from now on sees the pool in use.
-            self.cluster.leases.fetch_add(1, Ordering::AcqRel);
-            self.cluster.paused.fetch_sub(1, Ordering::AcqRel);
-            self.paused = false;
-            let state = self.cluster.lock();
-            if state.client.is_none() || state.openings != self.opening {
-                let timeout = self.cluster.settings.cursor_timeout.unwrap_or_default();
-                return Err(Error::CursorTimedOut { db: self.db.to_string(), timeout });
-            }
+        self.cluster.check_open()?;
+        if !self.wake() {
+            let timeout = self.cluster.settings.cursor_timeout;
+            return Err(Error::CursorTimedOut { db: self.db.to_string(), timeout });
         }
         if self.permit.is_none() {
-            self.cluster.check_open()?;
             self.permit = Some(self.cluster.admission.admit(self.db.clone()).await?);
         }
         Ok(())
@@ -383,8 +409,15 @@ impl Cluster {
 
     async fn admit(self: &Arc<Self>, db: &str, quiet: bool) -> Result<Lease, Error> {
         self.leases.fetch_add(1, Ordering::AcqRel);
-        let mut lease =
-            Lease { cluster: self.clone(), db: Arc::from(db), permit: None, quiet, paused: false, opening: 0 };
+        let mut lease = Lease {
+            cluster: self.clone(),
+            db: Arc::from(db),
+            permit: None,
+            quiet,
+            paused: false,
+            was_paused: false,
+            opening: 0,
+        };
         if let Err(e) = lease.resume().await {
             if !matches!(e, Error::Closed) {
                 self.context
@@ -481,7 +514,8 @@ impl Cluster {
         }
     }
 
-    fn check_open(&self) -> Result<(), Error> {
+    /// Errors: `Error::Closed` after `close()`, until `connect()`.
+    pub fn check_open(&self) -> Result<(), Error> {
         if self.lock().closed {
             return Err(Error::Closed);
         }

@@ -25,13 +25,17 @@ pub enum Error {
     #[error("Use of expired sessions is not permitted")]
     SessionEnded,
 
-    /// A cursor read after its pool closed: it sat unread longer than the pool's `ttl` (as a server
-    /// kills a cursor unread for `cursorTimeoutMillis`), or the wrapper closed meanwhile.
-    #[error(
-        "polymongo-rs: the cursor on database {db:?} closed with its pool (it went unread for longer than the pool's ttl, {} ms, or the wrapper closed); run the query again",
-        .timeout.as_millis()
-    )]
-    CursorTimedOut { db: String, timeout: std::time::Duration },
+    /// A cursor read after its pool closed: it sat unread longer than `timeout` (its pool's `ttl`, as a
+    /// server kills a cursor unread for `cursorTimeoutMillis`), or the wrapper closed and opened again
+    /// meanwhile.
+    #[error("polymongo-rs: the cursor on database {db:?} closed with its pool: {}; run the query again", closed_with_pool("unread", *.timeout))]
+    CursorTimedOut { db: String, timeout: Option<std::time::Duration> },
+
+    /// A session used after its pool closed: it went unused longer than `timeout` (its pool's `ttl`, as
+    /// a server expires a session unused for `localLogicalSessionTimeoutMinutes`), or the wrapper closed
+    /// and opened again meanwhile. The Node driver's MongoExpiredSessionError.
+    #[error("polymongo-rs: the session on database {db:?} expired with its pool: {}; start a new session", closed_with_pool("unused", *.timeout))]
+    SessionTimedOut { db: String, timeout: Option<std::time::Duration> },
 
     /// An operation waited longer than `waitQueueTimeoutMS` for its turn on a pool; `per_db` is the
     /// database's limit at the time (its adaptive share on the shared pool).
@@ -178,5 +182,17 @@ fn describe_paths(errors: &[FieldError]) -> String {
 impl From<bson::error::Error> for Error {
     fn from(e: bson::error::Error) -> Self {
         Error::InvalidArgument(format!("malformed BSON: {e}"))
+    }
+}
+
+/// Why a cursor or session closed with its pool: unused for `timeout` (a dedicated pool's), or else
+/// the wrapper closed and opened again.
+fn closed_with_pool(unused: &str, timeout: Option<std::time::Duration>) -> String {
+    match timeout {
+        Some(t) => format!(
+            "it went {unused} for longer than {} ms (the pool's ttl, at least 1 s), or the wrapper closed and opened again",
+            t.as_millis()
+        ),
+        None => "the wrapper closed and opened again".to_owned(),
     }
 }

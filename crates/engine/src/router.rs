@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::Notify;
 
 use crate::admission::Limits;
-use crate::cluster::{Cluster, Context, PoolSettings};
+use crate::cluster::{Cluster, Context, PoolSettings, MIN_CURSOR_TIMEOUT};
 use crate::config::{DbSpecific, WrapperConfig};
 use crate::events::PoolKind;
 
@@ -99,7 +99,7 @@ impl Router {
         let settings = PoolSettings {
             max_pool_size: spec.max_connections.unwrap_or(self.settings.max_pool_size),
             min_pool_size: 0,
-            cursor_timeout: Some(spec.ttl()),
+            cursor_timeout: Some(spec.ttl().max(MIN_CURSOR_TIMEOUT)),
             ..self.settings.clone()
         };
         // A pool of its own serves one database, which may use all of it.

@@ -1,8 +1,9 @@
 //! Client sessions and their transactions: the `mongodb` crate's `ClientSession`, shared by the requests
 //! that name it. A session belongs to the pool whose client started it, so one transaction spans the
 //! databases that pool serves (any tenant database of the shared pool); a request on a database of
-//! another pool is refused before anything is sent. While the session lives, its pool is never closed
-//! as idle or evicted by a limit.
+//! another pool is refused before anything is sent. While the session lives, its pool is not closed as
+//! idle or evicted by a limit: during a transaction at all, else until the session has gone unused for
+//! the pool's `ttl`; the session then expires with the pool (`Error::SessionTimedOut`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -26,7 +27,8 @@ pub struct Session {
     db: String,
     /// The session's `lsid` (`{ id: UUID }`).
     id: Document,
-    /// Keeps the pool open while the session lives, with no place in admission; dropped on end.
+    /// Keeps the pool open while the session lives (outside a transaction paused between requests, so
+    /// only for the pool's `ttl` after the last), with no place in admission; dropped on end.
     lease: Mutex<Option<Lease>>,
     /// None once ended. One request at a time uses the session, as the server requires of a
     /// transaction's statements.
@@ -47,6 +49,33 @@ pub struct Checkout<'a> {
     pub session: MappedMutexGuard<'a, ClientSession>,
     pub in_transaction: bool,
     times: &'a Mutex<Times>,
+    _in_use: InUse<'a>,
+}
+
+/// A session's pool counted in use while a request holds the session; after it, its lease stays in
+/// use during a transaction and pauses outside one.
+struct InUse<'a> {
+    lease: &'a Mutex<Option<Lease>>,
+    in_transaction: &'a AtomicBool,
+}
+
+impl InUse<'_> {
+    fn lease(&self) -> std::sync::MutexGuard<'_, Option<Lease>> {
+        self.lease.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        let in_transaction = self.in_transaction.load(Ordering::Acquire);
+        if let Some(lease) = self.lease().as_mut() {
+            if in_transaction {
+                lease.hold();
+            } else {
+                lease.pause();
+            }
+        }
+    }
 }
 
 impl Drop for Checkout<'_> {
@@ -61,7 +90,7 @@ impl Session {
     /// selection).
     pub(crate) async fn start(cluster: Arc<Cluster>, db: &str, options: SessionOptions) -> Result<Self, Error> {
         let (client, mut lease) = cluster.lease(db).await?;
-        lease.hold();
+        lease.pause();
         let session = client.start_session().with_options(options).await?;
         Ok(Session {
             cluster,
@@ -88,8 +117,9 @@ impl Session {
                 ns.db, self.db
             )));
         }
-        let session = self.lock().await?;
-        Ok(Checkout { session, in_transaction: self.in_transaction.load(Ordering::Acquire), times: &self.times })
+        let (session, in_use) = self.lock().await?;
+        let in_transaction = self.in_transaction.load(Ordering::Acquire);
+        Ok(Checkout { session, in_transaction, times: &self.times, _in_use: in_use })
     }
 
     /// `{ operationTime?, clusterTime? }`: the session's times as of its last request (none before).
@@ -105,8 +135,18 @@ impl Session {
         times
     }
 
-    async fn lock(&self) -> Result<MappedMutexGuard<'_, ClientSession>, Error> {
-        MutexGuard::try_map(self.inner.lock().await, Option::as_mut).map_err(|_| Error::SessionEnded)
+    /// The client session for one request, with the pool counted in use until the second guard
+    /// drops. Errors: `SessionEnded` after `end()`, `Closed` after the wrapper's `close()`,
+    /// `SessionTimedOut` when the pool closed since the session's last request.
+    async fn lock(&self) -> Result<(MappedMutexGuard<'_, ClientSession>, InUse<'_>), Error> {
+        let session = MutexGuard::try_map(self.inner.lock().await, Option::as_mut).map_err(|_| Error::SessionEnded)?;
+        let in_use = InUse { lease: &self.lease, in_transaction: &self.in_transaction };
+        self.cluster.check_open()?;
+        if !in_use.lease().as_mut().is_none_or(Lease::wake) {
+            let timeout = self.cluster.settings().cursor_timeout;
+            return Err(Error::SessionTimedOut { db: self.db.clone(), timeout });
+        }
+        Ok((session, in_use))
     }
 
     /// Starts a transaction; its first request sends `startTransaction`. Errors: a transaction in
@@ -116,7 +156,7 @@ impl Session {
         // A transaction reads from the primary, whatever the connection string's read preference
         // (which the driver would otherwise give it, and then refuse).
         options.selection_criteria = Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
-        let mut session = self.lock().await?;
+        let (mut session, _in_use) = self.lock().await?;
         let _lease = self.cluster.lease(&self.db).await?;
         session.start_transaction().with_options(options).await?;
         self.in_transaction.store(true, Ordering::Release);
@@ -126,7 +166,7 @@ impl Session {
     /// Commits the transaction; again after an `UnknownTransactionCommitResult`, it retries the
     /// commit with `w: 'majority'` (Transactions specification).
     pub async fn commit_transaction(&self) -> Result<(), Error> {
-        let mut session = self.lock().await?;
+        let (mut session, _in_use) = self.lock().await?;
         let _lease = self.cluster.lease(&self.db).await?;
         let committed = session.commit_transaction().await;
         self.in_transaction.store(false, Ordering::Release);
@@ -136,7 +176,7 @@ impl Session {
     /// Aborts the transaction. The driver ignores the server's errors, as the specification asks; a
     /// misuse (no transaction in progress, one committed) is an error.
     pub async fn abort_transaction(&self) -> Result<(), Error> {
-        let mut session = self.lock().await?;
+        let (mut session, _in_use) = self.lock().await?;
         let _lease = self.cluster.lease(&self.db).await?;
         let aborted = session.abort_transaction().await;
         self.in_transaction.store(false, Ordering::Release);

@@ -40,6 +40,16 @@ impl NativeCursor {
         })
     }
 
+    /// Tells the engine the reader is reading the chunk it holds (no I/O): an unread cursor stops
+    /// keeping its pool open after the pool's ttl, a cursor being read does not. A chunk being
+    /// fetched is a use already.
+    #[napi(catch_unwind)]
+    pub fn touch(&self) {
+        if let Ok(cursor) = self.inner.try_lock() {
+            cursor.touch();
+        }
+    }
+
     /// Releases the cursor on the server; waits for a chunk in flight to finish first.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, ()>> {

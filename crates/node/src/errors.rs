@@ -77,7 +77,9 @@ fn describe(err: &Error) -> (String, Description) {
             Description::ours(Class::TypeError, "TypeError", "ERR_INVALID_DB_NAME").with_prop("dbName", name)
         }
         Error::Closed => Description::ours(Class::Error, "PolyMongoError", "ERR_WRAPPER_CLOSED"),
-        Error::SessionEnded => Description::new(Class::Error, "MongoExpiredSessionError"),
+        Error::SessionEnded | Error::SessionTimedOut { .. } => {
+            Description::new(Class::Error, "MongoExpiredSessionError")
+        }
         Error::WaitQueueTimeout { db, .. } => {
             Description::ours(Class::Error, "WaitQueueTimeoutError", "ERR_WAIT_QUEUE_TIMEOUT").with_prop("dbName", db)
         }

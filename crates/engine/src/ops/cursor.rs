@@ -151,6 +151,14 @@ impl DocCursor {
         Ok(chunk)
     }
 
+    /// The reader read a document of a chunk it holds: the cursor is in use, and keeps its pool open
+    /// for the pool's `ttl` from now (`Lease::pause`).
+    pub fn touch(&self) {
+        if let State::Open { lease, .. } = &self.state {
+            lease.touch();
+        }
+    }
+
     /// Drops the cursor; the driver kills it on the server if it is still open there.
     pub fn close(&mut self) {
         self.state = State::Exhausted;
