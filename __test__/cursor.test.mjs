@@ -101,6 +101,18 @@ test('close() releases the server cursor, and aggregate cursors stream too', asy
   assert.equal(total, COUNT);
 });
 
+test('next() racing close() gives the document already fetched, as the Node driver\'s cursor does', async () => {
+  const race = async (cursor) => {
+    await cursor.next();
+    const [next] = await Promise.all([cursor.next(), cursor.close()]);
+    return next?.i;
+  };
+  const ours = await race(Rows.collection.find({}, { sort: { i: 1 }, batchSize: 5 }));
+  const theirs = await race(client.db(`${PREFIX}_big`).collection('rows').find({}, { sort: { i: 1 }, batchSize: 5 }));
+  assert.deepEqual([ours, theirs], [1, 1]);
+  assert.equal(await race(Rows.find({}).sort('i').batchSize(5).lean().cursor()), 1);
+});
+
 test('a failing query rejects from the cursor', async () => {
   await assert.rejects(Rows.find({ $bad: 1 }).cursor().next(), { name: 'MongoServerError', code: 2 });
 });

@@ -286,7 +286,12 @@ test('a session left unused for its pool\'s ttl outside a transaction no longer 
     await Items.db(a).create([{ n: i }], { session });
     await sleep(100);
   }
+  // A transaction started, and its first statement long in coming: the pool stays open meanwhile.
+  session.startTransaction();
+  await sleep(TTL + 500);
   assert.deepEqual(disconnected, []);
+  await Items.db(a).create([{ n: 6 }], { session });
+  await session.commitTransaction();
   // Unused (not ended), it holds the pool for TTL ms more, no longer.
   assert.equal(await other, 0);
   assert.deepEqual(disconnected, [[a, 'evicted']]);
@@ -296,7 +301,7 @@ test('a session left unused for its pool\'s ttl outside a transaction no longer 
     return true;
   });
   await session.endSession();
-  assert.equal(await Items.db(a).countDocuments(), 6);
+  assert.equal(await Items.db(a).countDocuments(), 7);
   await wrapper.disconnect();
 });
 

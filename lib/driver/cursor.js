@@ -8,8 +8,8 @@ const { Readable } = require('node:stream');
 const { explainVerbosity, toReadPreference, toSort } = require('./options');
 const { inTransaction } = require('./session');
 
-/** How often, at most, reading a fetched chunk tells the engine the cursor is in use (ms): well
- *  within the shortest time an unread cursor keeps its pool open (1 s). */
+/** How often, at most, reading a fetched chunk tells the engine the cursor is in use (ms); the engine
+ *  allows for it (`TOUCH_INTERVAL` in crates/engine/src/cluster.rs). */
 const TOUCH_MS = 250;
 
 class EngineCursor extends EventEmitter {
@@ -138,9 +138,15 @@ class EngineCursor extends EventEmitter {
    *  fails as the Node driver's killed cursor does. */
   async next() {
     if (this._started() && this.killed) throw new this._ctx.errors.mongo.MongoCursorExhaustedError();
-    if (!(await this.hasNext())) {
-      if (this._exhausted && !this._closed) await this.close();
-      return null;
+    // A fetched document is taken at once, as the Node driver's: a close() racing this call does not
+    // take it away.
+    if (this._at >= this._docs.length) {
+      if (!(await this.hasNext())) {
+        if (this._exhausted && !this._closed) await this.close();
+        return null;
+      }
+      // Closed while its chunk was fetched: nothing to give.
+      if (this._at >= this._docs.length) return null;
     }
     const doc = this._docs[this._at];
     this._docs[this._at++] = undefined;

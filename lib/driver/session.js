@@ -146,6 +146,8 @@ class EngineSession extends EventEmitter {
     this.transaction.state = TxnState.STARTING_TRANSACTION;
     this._toStart = this.transaction.options;
     this._starting = null;
+    // Its pool stays open until the first request starts the transaction in the engine.
+    this._started?.pin(true);
   }
 
   /** Commits the transaction. A transaction with no request commits nothing on the server. A commit
@@ -161,6 +163,7 @@ class EngineSession extends EventEmitter {
       case TxnState.TRANSACTION_COMMITTED_EMPTY:
         this._toStart = undefined;
         this.transaction.state = TxnState.TRANSACTION_COMMITTED_EMPTY;
+        this._started?.pin(false);
         return;
       default:
     }
@@ -189,6 +192,7 @@ class EngineSession extends EventEmitter {
       case TxnState.STARTING_TRANSACTION:
         this._toStart = undefined;
         this.transaction.state = TxnState.TRANSACTION_ABORTED;
+        this._started?.pin(false);
         return;
       default:
     }

@@ -30,6 +30,10 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// The shortest `PoolSettings::cursor_timeout`: a pool with `ttl: 0` closes as soon as it is idle,
 /// but a cursor read at full speed, or a session between requests, still keeps it.
 pub const MIN_CURSOR_TIMEOUT: Duration = Duration::from_secs(1);
+/// A cursor's reader tells of its reads at most this often (`TOUCH_MS` in lib/driver/cursor.js), so
+/// its last read may be this much later than the last one told: a paused cursor keeps its pool for
+/// its timeout plus this.
+pub const TOUCH_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a connection of the stream client stays open unused, unless `idleTimeoutMS` says.
 const STREAM_MAX_IDLE_TIME: Duration = Duration::from_secs(60);
 
@@ -449,7 +453,7 @@ impl Cluster {
         if self.paused.load(Ordering::Acquire) == 0 {
             return Some(Duration::ZERO);
         }
-        Some(self.settings.cursor_timeout?.saturating_sub(state.last_used.elapsed()))
+        Some((self.settings.cursor_timeout? + TOUCH_INTERVAL).saturating_sub(state.last_used.elapsed()))
     }
 
     /// A lease stops being in use (ended or paused); the last one starts the idle clock.

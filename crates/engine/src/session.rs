@@ -149,6 +149,21 @@ impl Session {
         Ok((session, in_use))
     }
 
+    /// Keeps the pool open from now (`pinned`), as during a transaction, or no longer (outside one):
+    /// for a transaction the application has started and whose first request, which starts it here,
+    /// has not come yet. No I/O.
+    pub fn pin(&self, pinned: bool) {
+        let mut lease = self.lease.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(lease) = lease.as_mut() {
+            if pinned {
+                // A session whose pool has closed meanwhile fails at its next request.
+                lease.wake();
+            } else if !self.in_transaction.load(Ordering::Acquire) {
+                lease.pause();
+            }
+        }
+    }
+
     /// Starts a transaction; its first request sends `startTransaction`. Errors: a transaction in
     /// progress, a server without transactions (a standalone), `SessionEnded`.
     pub async fn start_transaction(&self, options: Option<TransactionOptions>) -> Result<(), Error> {

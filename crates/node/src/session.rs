@@ -33,9 +33,6 @@ impl NativeSession {
         BufferSlice::copy_from(env, bytes)
     }
 
-    /// Starts a transaction with `options` (BSON of the Node driver's TransactionOptions); its first
-    /// request sends `startTransaction`. Rejects for a transaction in progress, a server without
-    /// transactions, an option the engine does not take, or an ended session.
     /// `{ operationTime?, clusterTime? }` as of the session's last request, as BSON.
     #[napi(catch_unwind)]
     pub fn times<'e>(&self, env: &'e Env) -> napi::Result<BufferSlice<'e>> {
@@ -43,6 +40,16 @@ impl NativeSession {
         BufferSlice::copy_from(env, bytes)
     }
 
+    /// Keeps the session's pool open (`true`) from a transaction's start in JS to its first request,
+    /// or no longer (`false`) when it ends with none. No I/O.
+    #[napi(catch_unwind)]
+    pub fn pin(&self, pinned: bool) {
+        self.inner.pin(pinned);
+    }
+
+    /// Starts a transaction with `options` (BSON of the Node driver's TransactionOptions); its first
+    /// request sends `startTransaction`. Rejects for a transaction in progress, a server without
+    /// transactions, an option the engine does not take, or an ended session.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn start_transaction<'e>(&self, env: &'e Env, options: Buffer) -> napi::Result<PromiseRaw<'e, ()>> {
         let options = decode::<Document>("transaction options", &options)
