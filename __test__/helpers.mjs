@@ -26,6 +26,14 @@ export function model(name, definition, options) {
   return base.model(name, new base.Schema(definition, options));
 }
 
+/** Waits until `check()` (sync or async) holds, looking every 20 ms for up to `ms`; tells whether it does. */
+export async function until(check, ms = 5_000) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline && !(await check());) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return check();
+}
+
 /** The server's count of open client connections. */
 export async function serverConnections(client) {
   const status = await client.db('admin').command({ serverStatus: 1 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PoolLimitError, PolyMongoError, WaitQueueTimeoutError } from '../index.mjs';
-import { model, serverConnections, uniqueDb, useSuite } from './helpers.mjs';
+import { model, serverConnections, uniqueDb, until, useSuite } from './helpers.mjs';
 
 const PREFIX = uniqueDb('pools');
 const suite = useSuite(PREFIX);
@@ -206,14 +206,21 @@ test('maxTotalConnections: a pool that does not fit waits for an idle one, then 
   await wrapper.disconnect();
 });
 
-test('a cursor left unread for its pool\'s ttl no longer keeps the pool open: it makes room, or closes as idle, and reading the cursor then fails with a coded error', async () => {
-  const [a, b, c] = ['a', 'b', 'c'].map((x) => `${PREFIX}_unread_${x}`);
-  const TTL = 1_000;
+/** Databases `a` and `b` with pools of their own (ttl `TTL`), one open at a time, and the
+ *  disconnections seen as `[dbName, reason]`. */
+const TTL = 1_000;
+async function onePoolAtATime(name) {
+  const [a, b] = ['a', 'b'].map((x) => `${PREFIX}_${name}_${x}`);
   const wrapper = wrap({ maxPoolSize: 2, maxOpenPools: 1, waitQueueTimeoutMS: 10_000 });
   await wrapper.scale.setDB([a, b], { maxConnections: 2, ttl: TTL });
-  const Items = Item(wrapper);
   const disconnected = [];
   wrapper.onDbDisconnect((info) => disconnected.push([info.dbName, info.reason]));
+  return { a, b, wrapper, Items: Item(wrapper), disconnected };
+}
+
+test('a cursor left unread for its pool\'s ttl no longer keeps the pool open: it makes room, or closes as idle, and reading the cursor then fails with a coded error', async () => {
+  const { a, b, wrapper, Items, disconnected } = await onePoolAtATime('unread');
+  const c = `${PREFIX}_unread_c`;
   await Items.db(a).insertMany(Array.from({ length: 6 }, (_, i) => ({ n: i + 1 })));
 
   // Read one document every 300 ms: its first batch of 5 takes longer than the ttl to read, but a
@@ -254,7 +261,7 @@ test('a cursor left unread for its pool\'s ttl no longer keeps the pool open: it
   const idle = Items.db(c).find({}).batchSize(1).cursor();
   assert.equal((await idle.next()).n, 1);
   assert.equal((await idle.next()).n, 2);
-  for (let i = 0; i < 250 && !disconnected.some(([db]) => db === c); i++) await sleep(20);
+  await until(() => disconnected.some(([db]) => db === c));
   assert.deepEqual(disconnected.filter(([db]) => db === c), [[c, 'idle']]);
   await assert.rejects(idle.next(), { code: 'ERR_CURSOR_TIMED_OUT' });
 
@@ -266,13 +273,7 @@ test('a cursor left unread for its pool\'s ttl no longer keeps the pool open: it
 });
 
 test('a session left unused for its pool\'s ttl outside a transaction no longer keeps the pool open, and expires with it', async () => {
-  const [a, b] = ['a', 'b'].map((x) => `${PREFIX}_session_${x}`);
-  const TTL = 1_000;
-  const wrapper = wrap({ maxPoolSize: 2, maxOpenPools: 1, waitQueueTimeoutMS: 10_000 });
-  await wrapper.scale.setDB([a, b], { maxConnections: 2, ttl: TTL });
-  const Items = Item(wrapper);
-  const disconnected = [];
-  wrapper.onDbDisconnect((info) => disconnected.push([info.dbName, info.reason]));
+  const { a, b, wrapper, Items, disconnected } = await onePoolAtATime('session');
   // A transaction keeps its pool open however long it waits between statements.
   const session = await Items.db(a).startSession();
   session.startTransaction();

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PolyMongo } from '../index.mjs';
-import { model, mongoose, openSuite, serverConnections, uniqueDb } from './helpers.mjs';
+import { model, mongoose, openSuite, serverConnections, uniqueDb, until } from './helpers.mjs';
 import { startServer } from '../scripts/test-server.mjs';
 
 const PREFIX = uniqueDb('routing');
@@ -92,11 +92,6 @@ describe('routing', () => {
   test('an autoClose pool closes after ttl without use, not while a cursor is read, and reopens on use', { timeout: 20_000 }, async () => {
     const idle = `${PREFIX}_idle`;
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-    /** Waits until `check()` holds, for up to 5 s. */
-    const until = async (check) => {
-      for (let i = 0; i < 250 && !(await check()); i++) await sleep(20);
-      return check();
-    };
     const baseline = await serverConnections(secondClient);
     await wrapper.scale.setDB(idle, { mongoURI: second.uri, maxConnections: 2, autoClose: true, ttl: 300 });
     const hooks = [];

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { model, ObjectId, serverConnections, uniqueDb, useSuite } from './helpers.mjs';
+import { model, ObjectId, serverConnections, uniqueDb, until, useSuite } from './helpers.mjs';
 
 const PREFIX = uniqueDb('stats');
 const suite = useSuite(PREFIX);
@@ -21,12 +21,6 @@ function sampleValue(text, name, labels) {
     if (match?.[1] === name && match[2].split(',').sort().join(',') === wanted) return Number(match[3]);
   }
   return undefined;
-}
-
-/** Waits until `check()` holds, for up to 5 s. */
-async function until(check) {
-  for (let i = 0; i < 100 && !(await check()); i++) await sleep(50);
-  return check();
 }
 
 test('pool connections agree with the server\'s own count, monitoring connections aside', async () => {

@@ -120,11 +120,11 @@ impl Tenant {
         (self.limit as usize).max(1)
     }
 
-    /// Adapts the limit to one of its operations, admitted at `started`, that took `service` seconds.
-    fn adapt(&mut self, limits: &Limits, started: Instant, service: f64, typical: Option<f64>, others_wait: bool) {
+    /// Adapts the limit to one of its operations, admitted at `started` and done `now`.
+    fn adapt(&mut self, limits: &Limits, started: Instant, now: Instant, typical: Option<f64>, others_wait: bool) {
         let (min, max) = (limits.min_per_db() as f64, limits.per_db as f64);
+        let service = now.duration_since(started).as_secs_f64();
         let slow = typical.is_some_and(|typical| service > SLOW_FACTOR * typical);
-        let now = Instant::now();
         match self.decreased {
             // Operations admitted before the last decrease were judged in it already (TCP's rule of
             // one decrease per window).
@@ -296,7 +296,8 @@ impl Admission {
     }
 
     fn release(self: &Arc<Self>, db: &str, started: Instant) {
-        let service = started.elapsed().as_secs_f64();
+        let now = Instant::now();
+        let service = now.duration_since(started).as_secs_f64();
         let mut queues = self.lock();
         let queues = &mut *queues;
         let pool_was_full = queues.in_flight >= self.limits.capacity;
@@ -307,7 +308,7 @@ impl Admission {
                 // Waiting for the full pool, not for their own limit; a database is in `turns` exactly
                 // when it has waiting operations.
                 let others_wait = pool_was_full && queues.turns.len() > usize::from(!tenant.waiting.is_empty());
-                tenant.adapt(&self.limits, started, service, queues.typical, others_wait);
+                tenant.adapt(&self.limits, started, now, queues.typical, others_wait);
             }
             if tenant.in_flight == 0 && tenant.waiting.is_empty() {
                 queues.tenants.remove(db);
@@ -599,26 +600,26 @@ mod tests {
         assert_eq!(admission.in_flight(), 0);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_limit_decreases_once_per_round_and_never_below_the_minimum() {
+    #[test]
+    fn a_limit_decreases_once_per_round_and_never_below_the_minimum() {
         let limits = Limits { capacity: 20, per_db: 10, wait_timeout: None, adaptive: true };
         let mut tenant = Tenant::new(&limits, true);
         tenant.limit = 8.0;
-        let before = Instant::now();
-        tokio::time::advance(Duration::from_millis(10)).await;
-        tenant.adapt(&limits, before, 0.01, Some(0.001), true);
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        // 10 ms against a typical 1 ms, with others waiting: halved.
+        tenant.adapt(&limits, t0, t0 + ms(10), Some(0.001), true);
         assert_eq!(tenant.allowed(), 4);
         // Admitted before that decrease: already judged.
-        tenant.adapt(&limits, before, 0.01, Some(0.001), true);
+        tenant.adapt(&limits, t0, t0 + ms(11), Some(0.001), true);
         assert_eq!(tenant.allowed(), 4);
         // Slow, but nobody else waits; or others wait, but it was not slow: no decrease.
-        tenant.adapt(&limits, Instant::now(), 0.01, Some(0.001), false);
-        tenant.adapt(&limits, Instant::now(), 0.002, Some(0.001), true);
+        tenant.adapt(&limits, t0 + ms(10), t0 + ms(20), Some(0.001), false);
+        tenant.adapt(&limits, t0 + ms(20), t0 + ms(22), Some(0.001), true);
         assert_eq!(tenant.allowed(), 4);
-        for _ in 0..5 {
-            let started = Instant::now();
-            tokio::time::advance(Duration::from_millis(10)).await;
-            tenant.adapt(&limits, started, 0.01, Some(0.001), true);
+        for round in 1..=5 {
+            let started = t0 + ms(20 * round);
+            tenant.adapt(&limits, started, started + ms(10), Some(0.001), true);
         }
         assert_eq!((tenant.allowed(), limits.min_per_db()), (2, 2));
     }
