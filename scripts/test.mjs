@@ -25,6 +25,9 @@ let failures = 0;
 try {
   // Release, like the addon build, so both share one build of the dependencies.
   failures += (await run('cargo', ['test', '--release'], env)) !== 0;
+  // The admission's loom models, on an engine built with loom's locks (it runs nothing else).
+  const loom = ['test', '--release', '-p', 'polymongo-engine', '--features', 'loom', '--lib', 'loom_models'];
+  failures += (await run('cargo', loom, env)) !== 0;
   // One file at a time: suites read the server's global connection counts.
   failures += (await run('node', ['--test', '--test-concurrency=1', '__test__/'], env)) !== 0;
 } finally {

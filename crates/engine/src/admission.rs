@@ -16,13 +16,13 @@
 //! completion).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::sync::{oneshot, Mutex, MutexGuard};
 
 /// An operation this many times slower than the pool's typical one, while others wait, is a sign
 /// that its database is hogging the pool or the server.
@@ -74,8 +74,6 @@ impl Limits {
 pub struct Admission {
     limits: Limits,
     queues: Mutex<Queues>,
-    /// Woken each time the last operation in flight ends.
-    drained: Notify,
 }
 
 #[derive(Default)]
@@ -90,6 +88,8 @@ struct Queues {
     typical: Option<f64>,
     /// When an operation last had to wait because the pool was full with other databases' operations.
     contended: Option<Instant>,
+    /// Told when the last operation in flight ends (`Admission::drained`).
+    drain_waiters: Vec<oneshot::Sender<()>>,
 }
 
 impl Queues {
@@ -178,7 +178,7 @@ impl Drop for Permit {
 
 impl Admission {
     pub fn new(limits: Limits) -> Arc<Self> {
-        Arc::new(Admission { limits, queues: Mutex::new(Queues::default()), drained: Notify::new() })
+        Arc::new(Admission { limits, queues: Mutex::new(Queues::default()) })
     }
 
     /// Operations in flight now.
@@ -260,18 +260,22 @@ impl Admission {
     /// Waits until no operation is in flight, for at most `limit`; tells whether none is. (None in
     /// flight means none waiting either: the last to finish admits whoever waits.)
     pub async fn drained(&self, limit: Duration) -> bool {
-        let wait = async {
-            loop {
-                let notified = self.drained.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                if self.in_flight() == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        tokio::time::timeout(limit, wait).await.is_ok()
+        match self.when_drained() {
+            None => true,
+            Some(drained) => tokio::time::timeout(limit, drained).await.is_ok(),
+        }
+    }
+
+    /// `None` when no operation is in flight, else a channel told when none is (or closed, should the
+    /// admission itself go).
+    fn when_drained(&self) -> Option<oneshot::Receiver<()>> {
+        let mut queues = self.lock();
+        if queues.in_flight == 0 {
+            return None;
+        }
+        let (sender, receiver) = oneshot::channel();
+        queues.drain_waiters.push(sender);
+        Some(receiver)
     }
 
     fn permit(self: &Arc<Self>, db: Arc<str>) -> Permit {
@@ -317,7 +321,9 @@ impl Admission {
         queues.typical = Some(queues.typical.map_or(service, |t| t + TYPICAL_WEIGHT * (service - t)));
         self.dispatch(queues);
         if queues.in_flight == 0 {
-            self.drained.notify_waiters();
+            for waiter in queues.drain_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
         }
     }
 
@@ -677,5 +683,113 @@ mod tests {
         assert_eq!(admission.in_flight(), 0);
         let queues = admission.lock();
         assert!(queues.tenants.is_empty() && queues.turns.is_empty());
+    }
+}
+
+/// loom models of the hand-overs between operations (`cargo test --release -p polymongo-engine
+/// --features loom --lib loom_models`, run by `npm test`): loom runs each model under every
+/// interleaving of its threads up to a bound of preemptions, on loom's locks and channels
+/// (`crate::sync`). A wake-up lost anywhere leaves a thread blocked forever, which loom reports.
+#[cfg(all(test, feature = "loom"))]
+mod loom_models {
+    use futures_util::FutureExt;
+    use loom::future::block_on;
+    use loom::thread;
+
+    use super::*;
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(f);
+    }
+
+    fn admission(capacity: usize, adaptive: bool) -> Arc<Admission> {
+        Admission::new(Limits { capacity, per_db: 1, wait_timeout: None, adaptive })
+    }
+
+    fn assert_clean(admission: &Admission) {
+        let queues = admission.lock();
+        assert_eq!(queues.in_flight, 0);
+        assert!(queues.tenants.is_empty() && queues.turns.is_empty());
+    }
+
+    /// Two databases and one place: every operation is admitted once the one before it ends.
+    #[test]
+    fn operations_waiting_for_the_one_place_are_all_admitted() {
+        model(|| {
+            let admission = admission(1, false);
+            let others: Vec<_> = ["a", "b"]
+                .into_iter()
+                .map(|db| {
+                    let admission = admission.clone();
+                    thread::spawn(move || drop(block_on(admission.admit(db.into())).unwrap()))
+                })
+                .collect();
+            drop(block_on(admission.admit("a".into())).unwrap());
+            for other in others {
+                other.join().unwrap();
+            }
+            assert_clean(&admission);
+        });
+    }
+
+    /// A waiter that gives up while the place is being handed to it loses nothing: the place goes
+    /// to the next operation, and nothing stays counted in flight.
+    #[test]
+    fn a_waiter_giving_up_as_it_is_admitted_leaves_the_place_free() {
+        model(|| {
+            let admission = admission(1, true);
+            let held = block_on(admission.admit("a".into())).unwrap();
+            let quitter = thread::spawn({
+                let admission = admission.clone();
+                // Polled once (admitted at once, or waiting), then dropped.
+                move || drop(admission.admit("b".into()).now_or_never())
+            });
+            drop(held);
+            quitter.join().unwrap();
+            let next = admission.admit("c".into()).now_or_never().expect("the place is free").unwrap();
+            drop(next);
+            assert_clean(&admission);
+        });
+    }
+
+    /// Closing while operations wait: each waiter is admitted or refused, none is left waiting.
+    #[test]
+    fn close_leaves_no_waiter_behind() {
+        model(|| {
+            let admission = admission(1, false);
+            let held = block_on(admission.admit("a".into())).unwrap();
+            let waiter = thread::spawn({
+                let admission = admission.clone();
+                move || match block_on(admission.admit("b".into())) {
+                    Ok(permit) => drop(permit),
+                    Err(e) => assert!(matches!(e, Error::Closed)),
+                }
+            });
+            let closer = thread::spawn({
+                let admission = admission.clone();
+                move || admission.close()
+            });
+            drop(held);
+            waiter.join().unwrap();
+            closer.join().unwrap();
+            assert_clean(&admission);
+        });
+    }
+
+    /// Waiting for the operations in flight to end (closing a pool) always ends.
+    #[test]
+    fn waiting_for_the_last_operation_ends() {
+        model(|| {
+            let admission = admission(2, false);
+            let permit = block_on(admission.admit("a".into())).unwrap();
+            let operation = thread::spawn(move || drop(permit));
+            if let Some(drained) = admission.when_drained() {
+                block_on(drained).unwrap();
+            }
+            assert_eq!(admission.in_flight(), 0);
+            operation.join().unwrap();
+        });
     }
 }

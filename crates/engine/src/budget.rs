@@ -3,14 +3,15 @@
 //! A pool about to open takes its place here first, closing the least recently used idle pools to
 //! make room, else waiting for one to become idle.
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Idleness};
 use crate::error::Error;
 use crate::events::{PoolKind, Reason};
+use crate::sync::{Mutex, MutexGuard};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BudgetLimits {
@@ -89,7 +90,7 @@ impl Budget {
     /// Counts `cluster` as open if it fits; else names the least recently used idle pool to close, or
     /// how long until one may be idle.
     fn make_room(&self, cluster: &Arc<Cluster>) -> Result<(), Full> {
-        // Lock order: this list, then a cluster's state (`idle_for`); a cluster never calls in here
+        // Lock order: this list, then a cluster's state (`idleness`); a cluster never calls in here
         // while holding its state.
         let mut open = self.lock();
         let pools: Vec<Arc<Cluster>> = open.iter().filter_map(Weak::upgrade).collect();
@@ -108,15 +109,23 @@ impl Budget {
             *open = pools.iter().map(Arc::downgrade).chain([Arc::downgrade(cluster)]).collect();
             return Ok(());
         }
-        let least_recently_used = pools
+        // Each pool's state read once: the least recently used idle pool, else the first to turn idle.
+        let idleness: Vec<_> =
+            pools.iter().filter(dedicated).filter_map(|pool| Some((pool.idleness()?, pool))).collect();
+        let least_recently_used = idleness
             .iter()
-            .filter(dedicated)
-            .filter_map(|pool| pool.idle_for().map(|idle| (idle, pool)))
-            .max_by_key(|(idle, _)| *idle)
-            .map(|(_, pool)| pool.clone());
+            .filter_map(|(idleness, pool)| match idleness {
+                Idleness::For(idle) => Some((*idle, *pool)),
+                Idleness::In(_) => None,
+            })
+            .max_by_key(|(idle, _)| *idle);
+        let first_idle = idleness.iter().filter_map(|(idleness, _)| match idleness {
+            Idleness::In(after) => Some(*after),
+            Idleness::For(_) => None,
+        });
         match least_recently_used {
-            Some(pool) => Err(Full::Evict(pool)),
-            None => Err(Full::Wait(pools.iter().filter(dedicated).filter_map(|pool| pool.idle_after()).min())),
+            Some((_, pool)) => Err(Full::Evict(pool.clone())),
+            None => Err(Full::Wait(first_idle.min())),
         }
     }
 

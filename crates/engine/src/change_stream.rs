@@ -9,7 +9,7 @@
 //! `maxOpenStreams`. Closing it, closing its database's streams, or closing the wrapper ends it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bson::{Bson, Document, RawDocumentBuf};
@@ -25,6 +25,7 @@ use crate::error::Error;
 use crate::logging::Log;
 use crate::namespace::Namespace;
 use crate::session::is_primary;
+use crate::sync::Mutex;
 
 /// Changes (and resume tokens) a stream holds for its reader before it stops asking for more.
 const QUEUE: usize = 256;

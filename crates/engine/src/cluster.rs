@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bson::doc;
@@ -23,6 +23,7 @@ use crate::logging::Log;
 use crate::redact;
 use crate::retry::WriteSessions;
 use crate::stats::pool::{PoolCounters, PoolStats};
+use crate::sync::{Mutex, MutexGuard};
 
 const APP_NAME: &str = "polymongo-rs";
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
@@ -138,6 +139,15 @@ pub struct Cluster {
     /// Whether the deployment takes retryable writes, as last seen by the driver: a replica set's
     /// primary, a mongos or a load balancer (not a standalone server, which refuses `txnNumber`).
     takes_retryable_writes: AtomicBool,
+}
+
+/// How idle an open cluster is (`Cluster::idleness`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idleness {
+    /// Idle for this long.
+    For(Duration),
+    /// Idle in this long, when its paused cursors and sessions have gone unused for their timeout.
+    In(Duration),
 }
 
 /// A change stream taking its start point on a cluster; dropping it lets waiting operations go.
@@ -433,17 +443,15 @@ impl Cluster {
         Ok(lease)
     }
 
-    /// How long an open cluster has been idle (no lease in use, and any paused cursor unread for
-    /// `cursor_timeout`); `None` while in use or closed.
-    pub fn idle_for(&self) -> Option<Duration> {
-        let state = self.lock();
-        (self.idle_in(&state)? == Duration::ZERO).then(|| state.last_used.elapsed())
-    }
-
-    /// How long until the open cluster is idle if nothing uses it meanwhile: zero when it is; `None`
+    /// Whether the open cluster is idle (no lease in use, and any paused cursor or session unused for
+    /// `cursor_timeout`), and since when, or when it will be if nothing uses it meanwhile; `None`
     /// while in use for as long as that lasts, or closed.
-    pub fn idle_after(&self) -> Option<Duration> {
-        self.idle_in(&self.lock())
+    pub fn idleness(&self) -> Option<Idleness> {
+        let state = self.lock();
+        Some(match self.idle_in(&state)? {
+            Duration::ZERO => Idleness::For(state.last_used.elapsed()),
+            after => Idleness::In(after),
+        })
     }
 
     fn idle_in(&self, state: &State) -> Option<Duration> {

@@ -8,13 +8,14 @@ use mongodb::options::SessionOptions;
 
 use crate::budget::{Budget, BudgetLimits};
 use crate::change_stream::{Watch, WatchRequest, Watches};
-use crate::cluster::{Cluster, ConnectionState, Context};
+use crate::cluster::{Cluster, ConnectionState, Context, Idleness};
 use crate::config::{DbSpecific, WrapperConfig};
 use crate::error::Error;
 use crate::events::{Events, Reason};
 use crate::logging::Log;
 use crate::names::{check_collection_name, check_db_name};
 use crate::namespace::Namespace;
+use crate::ops::decode_request;
 use crate::router::Router;
 use crate::session::{Session, Sessions};
 use crate::stats::databases::Databases;
@@ -265,15 +266,20 @@ impl Engine {
         Ok(session)
     }
 
-    /// Starts a change stream of `request` on `coll` in `db` (the default database when `None`; the
-    /// whole database when `coll` is `None`). Nothing is sent until the returned task runs, which the
-    /// caller spawns on the runtime. Errors: invalid names, `StreamLimit` at `maxOpenStreams`.
+    /// Starts a change stream of `request` (BSON `{ pipeline, options }`, `WatchRequest::decode`) on
+    /// `coll` in `db` (the default database when `None`; the whole database when `coll` is `None`).
+    /// Nothing is sent until the returned task runs, which the caller spawns on the runtime. Errors:
+    /// a malformed request (`InvalidArgument`), server-side JavaScript unless `javascriptEnabled`
+    /// (`JavaScriptDisabled`), invalid names, `StreamLimit` at `maxOpenStreams`.
     pub fn watch(
         &self,
         db: Option<&str>,
         coll: Option<&str>,
-        request: WatchRequest,
+        request: &[u8],
     ) -> Result<(Arc<Watch>, impl std::future::Future<Output = ()> + Send + 'static), Error> {
+        let request =
+            decode_request::<bson::Document>("change stream request", request, self.config.javascript_enabled)?;
+        let request = WatchRequest::decode(&request)?;
         let ns = self.namespace(db, coll)?;
         self.watches.open(ns, request, self.config.max_open_streams, self.log.clone())
     }
@@ -303,7 +309,7 @@ async fn sweep_idle(router: Arc<Router>) -> Duration {
         }
         let ttl = spec.ttl();
         next = next.min(ttl / 4);
-        if cluster.idle_for().is_some_and(|idle| idle >= ttl) {
+        if matches!(cluster.idleness(), Some(Idleness::For(idle)) if idle >= ttl) {
             cluster.evict_if_idle(ttl, Reason::Idle).await;
         }
     }
@@ -344,5 +350,104 @@ mod tests {
         engine.close(Duration::ZERO).await;
         assert_eq!(engine.state(), ConnectionState::Disconnected);
         assert!(matches!(engine.ping(None).await, Err(Error::Closed)));
+    }
+
+    /// Every lock the engine takes is a tracing-mutex lock in its unit tests (`crate::sync`), which
+    /// panics when two locks are ever taken in both orders, whatever the interleaving. This drives
+    /// every path that locks more than one thing (pools opening and evicting each other under
+    /// `maxOpenPools`, the idle sweep, cursors paused and resumed, sessions, change streams, events,
+    /// stats, pools replaced and closed) against the test server (`MONGODB_URI`, set by `npm test`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn locks_are_always_taken_in_one_order() {
+        use crate::ops::cursor::DocCursor;
+        use crate::ops::{CursorRequest, Request};
+        use bson::Document;
+        let Ok(uri) = std::env::var("MONGODB_URI") else {
+            eprintln!("skipped: MONGODB_URI names no test server (npm test sets it)");
+            return;
+        };
+        let dedicated = |name: &str| DbSpecific {
+            db_name: name.to_owned(),
+            mongo_uri: None,
+            max_connections: Some(2),
+            auto_close: true,
+            ttl: Some(Duration::ZERO),
+            cold_start: true,
+        };
+        let mut config = WrapperConfig::new(uri);
+        config.max_pool_size = 4;
+        config.max_open_pools = Some(1);
+        config.max_total_connections = Some(8);
+        config.db_specific = ["lock_order_a", "lock_order_b", "lock_order_c"].map(dedicated).to_vec();
+        let engine = Arc::new(Engine::new(config, Log::default()).unwrap());
+        let observer = Arc::downgrade(&engine);
+        let evictions = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let evicted = evictions.clone();
+        engine.events().listen(Arc::new(move |event| {
+            if event.reason == Reason::Evicted {
+                evicted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            if let Some(engine) = observer.upgrade() {
+                engine.general_stats();
+            }
+        }));
+        let sweeper = tokio::spawn(engine.idle_sweeper());
+        let request =
+            |op: &str, body: Document| Request::decode(op, &bson::serialize_to_vec(&body).unwrap(), true).unwrap();
+        let find = || {
+            CursorRequest::decode(
+                "find",
+                &bson::serialize_to_vec(&doc! { "filter": {}, "options": { "batchSize": 1 } }).unwrap(),
+                true,
+            )
+            .unwrap()
+        };
+        let dbs = ["lock_order_a", "lock_order_b", "lock_order_c", "lock_order_t1", "lock_order_t2", "lock_order_t3"];
+        let mut tasks = tokio::task::JoinSet::new();
+        for (worker, db) in dbs.into_iter().enumerate() {
+            let engine = engine.clone();
+            tasks.spawn(async move {
+                for round in 0..6 {
+                    let ns = engine.namespace(Some(db), Some("items")).unwrap();
+                    let insert = doc! { "ops": [{ "insertOne": { "document": { "round": round as i32 } } }, { "insertOne": { "document": {} } }] };
+                    crate::ops::execute(&ns, request("write", insert), None).await.unwrap();
+                    let mut cursor = DocCursor::new(ns.clone(), find(), None);
+                    cursor.next_chunk().await.unwrap();
+                    cursor.touch();
+                    if (worker + round) % 2 == 0 {
+                        cursor.next_chunk().await.unwrap();
+                    }
+                    drop(cursor);
+                    let session = engine.start_session(Some(db), SessionOptions::default()).await.unwrap();
+                    let filter = doc! { "filter": {}, "options": {} };
+                    crate::ops::execute(&ns, request("findOne", filter), Some(&session)).await.unwrap();
+                    session.end().await;
+                    engine.db_stats(Some(db)).unwrap();
+                    engine.prometheus();
+                    if round == 3 && worker == 0 {
+                        let spec = DbSpecific { max_connections: Some(1), ..dedicated(db) };
+                        engine.set_db(vec![spec], false).unwrap().apply().await.unwrap();
+                    }
+                }
+            });
+        }
+        let (watch, run) =
+            engine.watch(Some("lock_order_t1"), None, &bson::serialize_to_vec(&doc! {}).unwrap()).unwrap();
+        tokio::spawn(run);
+        while let Some(done) = tasks.join_next().await {
+            done.expect("a worker panicked: a lock-order cycle, or an operation failed");
+        }
+        // The dedicated pools took turns under `maxOpenPools: 1`.
+        assert!(evictions.load(std::sync::atomic::Ordering::Relaxed) >= 3);
+        watch.next_batch(Some(Duration::from_millis(10))).await.unwrap();
+        engine.close_streams(None).await;
+        for db in dbs {
+            let ns = engine.namespace(Some(db), None).unwrap();
+            crate::ops::execute(&ns, request("command", doc! { "command": { "dropDatabase": 1 } }), None)
+                .await
+                .unwrap();
+        }
+        engine.close(Duration::from_secs(1)).await;
+        sweeper.abort();
     }
 }

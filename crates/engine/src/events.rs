@@ -5,7 +5,7 @@
 //! the JS side's EventEmitters.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bson::Document;
@@ -13,6 +13,7 @@ use mongodb::event::command::{CommandEvent as DriverCommandEvent, ConnectionInfo
 use mongodb::event::sdam::SdamEvent;
 
 use crate::error::Error;
+use crate::sync::{Mutex, RwLock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {

@@ -23,3 +23,4 @@ pub mod router;
 pub mod schema;
 pub mod session;
 pub mod stats;
+pub mod sync;

@@ -4,13 +4,14 @@
 //! `txnNumber`, and after a retryable error it is sent once more with the same pair, which the server
 //! recognises (it answers with `retriedStmtIds`): a write is never applied twice.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bson::{Bson, Document, RawDocumentBuf};
 use mongodb::error::{ErrorKind, NO_WRITES_PERFORMED, RETRYABLE_WRITE_ERROR};
 use mongodb::{Client, ClientSession, Database};
 
 use crate::error::Error;
+use crate::sync::Mutex;
 
 /// Server error codes after which a write is retried (Retryable Writes specification), for servers
 /// that do not label their errors `RetryableWriteError` (before 4.4).

@@ -3,7 +3,7 @@
 //! given its own pool after a model was bound to it moves there at once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
@@ -11,6 +11,7 @@ use crate::admission::Limits;
 use crate::cluster::{Cluster, Context, PoolSettings, MIN_CURSOR_TIMEOUT};
 use crate::config::{DbSpecific, WrapperConfig};
 use crate::events::PoolKind;
+use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub struct Router {
     shared: Arc<Cluster>,

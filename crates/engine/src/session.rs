@@ -6,7 +6,7 @@
 //! the pool's `ttl`; the session then expires with the pool (`Error::SessionTimedOut`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use tokio::sync::{MappedMutexGuard, MutexGuard};
 use crate::cluster::{Cluster, Lease};
 use crate::error::Error;
 use crate::namespace::Namespace;
+use crate::sync::Mutex;
 
 pub struct Session {
     cluster: Arc<Cluster>,
@@ -60,7 +61,7 @@ struct InUse<'a> {
 }
 
 impl InUse<'_> {
-    fn lease(&self) -> std::sync::MutexGuard<'_, Option<Lease>> {
+    fn lease(&self) -> crate::sync::MutexGuard<'_, Option<Lease>> {
         self.lease.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

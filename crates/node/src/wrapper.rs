@@ -15,13 +15,12 @@ use super::errors::{build_error, js_error, promise, CommandEventValue, Heartbeat
 use super::namespace::NativeNamespace;
 use super::session::NativeSession;
 use super::stats::{self, DatabaseSizeObject, DbStatsObject, GeneralObject};
-use polymongo_engine::change_stream::WatchRequest;
 use polymongo_engine::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
 use polymongo_engine::engine::Engine;
 use polymongo_engine::error::Error;
 use polymongo_engine::events::{CommandEvent, HeartbeatEvent, PoolEvent};
 use polymongo_engine::logging::{Log, LogConfig, Record, Sink};
-use polymongo_engine::ops::{decode, decode_request};
+use polymongo_engine::ops::decode;
 use polymongo_engine::session;
 
 #[napi(object)]
@@ -433,10 +432,7 @@ impl NativeWrapper {
         request: Buffer,
     ) -> napi::Result<NativeChangeStream> {
         let (watch, task) =
-            decode_request::<Document>("change stream request", &request, self.engine.config().javascript_enabled)
-                .and_then(|r| WatchRequest::decode(&r))
-                .and_then(|request| self.engine.watch(db.as_deref(), coll.as_deref(), request))
-                .map_err(|e| js_error(&env, &e))?;
+            self.engine.watch(db.as_deref(), coll.as_deref(), &request).map_err(|e| js_error(&env, &e))?;
         napi::bindgen_prelude::spawn(task);
         Ok(NativeChangeStream::new(watch))
     }

@@ -5,10 +5,12 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
+
+use crate::sync::{Mutex, RwLock};
 
 /// One significant digit: latencies within 1/16 (6.25%), in microseconds; two would cost 5× the memory
 /// per database, which matters at 10,000 tenants.
@@ -105,7 +107,7 @@ impl DbMetrics {
     }
 
     /// The latency histogram, in microseconds.
-    pub fn histogram(&self) -> std::sync::MutexGuard<'_, Histogram<u32>> {
+    pub fn histogram(&self) -> crate::sync::MutexGuard<'_, Histogram<u32>> {
         // A histogram is counts only: a panic elsewhere cannot leave it torn.
         self.latency_us.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -181,7 +183,7 @@ impl Databases {
         all
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<DbMetrics>>> {
+    fn read(&self) -> crate::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<DbMetrics>>> {
         // Entries are only ever added whole, so a panic elsewhere cannot leave the map torn.
         self.map.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
