@@ -270,7 +270,7 @@ for (const mongoose of MONGOOSES) {
       assert.deepEqual(theirs.map((p) => [p.name, p.secret, p.lower]), [['replaced', undefined, undefined], ['bob', undefined, 'bob'], ['cy', 'bulk', 'sorted']]);
     });
 
-    test('fractional limits and negative batch sizes read as the Node driver reads them', async () => {
+    test('fractional limits, negative batch sizes and options that are not numbers read as the Node driver reads them', async () => {
       const { ours, theirs } = await two.run(define, async ({ Person }) => {
         await Person.insertMany(PEOPLE);
         const names = (docs) => docs.map((d) => d.name);
@@ -284,11 +284,134 @@ for (const mongoose of MONGOOSES) {
           names(await Person.find().sort({ n: 1 }).batchSize(2 ** 33)),
           names(await Person.collection.find({}, { limit: 2 ** 40, sort: { n: -1 } }).toArray()),
           await Person.countDocuments().limit(-1).then(() => 'counted', (e) => e.name !== undefined),
+          // What the Node driver leaves out, not being numbers or booleans (helper-15).
+          names(await Person.find().sort({ n: 1 }).limit(null).skip(null).maxTimeMS(null).lean()),
+          names(await Person.find().sort({ n: 1 }).limit(false).lean()),
+          names(await Person.find().sort({ n: 1 }).limit(-0).lean()),
+          names(await Person.find().sort({ n: 1 }).limit(Infinity).lean()),
+          names(await Person.find().sort({ n: 1 }).limit(2 ** 63).lean()),
+          names(await Person.find().sort({ n: 1 }).allowDiskUse('yes').lean()),
+          await Person.countDocuments({}, { limit: null }),
         ];
       });
       assert.deepEqual(ours, theirs);
       const all = ['ann', 'bob', 'cy'];
-      assert.deepEqual(theirs, [['ann'], ['ann', 'bob'], ['ann', 'bob'], all, ['bob', 'cy'], all, all, ['cy', 'bob', 'ann'], true]);
+      assert.deepEqual(theirs, [['ann'], ['ann', 'bob'], ['ann', 'bob'], all, ['bob', 'cy'], all, all, ['cy', 'bob', 'ann'], true, all, all, all, all, all, all, 3]);
+    });
+
+    // Values other seeds of the schema differential (DIFF_SEED=1..5) found the engine casting unlike
+    // Mongoose: bytes on paths that are not Buffers, arrays on nested paths, falsy elements of an
+    // array of subdocuments, empty objects inside an update's nested value, an array set on a
+    // subdocument, a subdocument given only unknown paths; and (helper-15) subdocuments matched whole
+    // in filters. Mongoose's answer, by either path.
+    test('creates, updates and filters of odd values give Mongoose\'s documents, counts and errors', async () => {
+      const edges = (m) => ({
+        Edge: new m.Schema({
+          n: Number,
+          nested: { k: String, t: Date },
+          deep: { a: { k: { type: String, default: 'k' } }, x: Number },
+          sub: new m.Schema({ x: Number, s: String }, { _id: false }),
+          dated: new m.Schema({ p: String, q: { type: Number, default: 1 } }),
+          docs: [new m.Schema({ y: String })],
+          counts: { type: Map, of: Number },
+        }),
+      });
+      const outcome = (err) => ({ error: err.name, paths: Object.keys(err.errors ?? {}).sort() });
+      const { ours, theirs } = await two.run(edges, async ({ Edge }) => {
+        const { Decimal128 } = Edge.base.mongo.BSON;
+        const creates = [
+          { n: Buffer.alloc(0) }, { n: Buffer.from('7') }, { counts: Buffer.alloc(0) },
+          { nested: [null] }, { deep: [[1]] },
+          { docs: '' }, { docs: [0, { y: 'a' }] }, { docs: [null] },
+          { sub: { z: 1 } }, { sub: new Decimal128('1.5') },
+        ];
+        const created = [];
+        for (const input of creates) {
+          try {
+            const doc = await Edge.create(input);
+            created.push({ returned: doc.toObject({ minimize: false }), stored: await Edge.collection.findOne({ _id: doc._id }) });
+          } catch (err) {
+            created.push(outcome(err));
+          }
+        }
+        const updates = [
+          { $set: { deep: { a: {} } } }, { $set: { dated: [['a']] } }, { $set: { counts: Buffer.alloc(0) } },
+          { $inc: { n: Buffer.from('2') } },
+        ];
+        const updated = [];
+        for (const update of updates) {
+          const { _id } = await Edge.create({ n: 1 });
+          try {
+            await Edge.updateOne({ _id }, update, { runValidators: true });
+            updated.push(await Edge.collection.findOne({ _id }));
+          } catch (err) {
+            updated.push(outcome(err));
+          }
+        }
+        // A subdocument matched whole: Mongoose builds it (schema key order, defaults, an _id) first.
+        await Edge.create({ sub: { x: 5, s: 'b' }, dated: { p: 'z' }, docs: [{ y: 'c' }] });
+        const queried = [
+          await Edge.countDocuments({ sub: { s: 'b', x: 5 } }),
+          await Edge.countDocuments({ sub: { $ne: { s: 'b', x: 5 } } }),
+          await Edge.countDocuments({ dated: { p: 'z' } }),
+          (await Edge.find({ docs: { $in: [{ y: 'c' }] } }).lean()).length,
+        ];
+        return { created, updated, queried };
+      });
+      assert.equal(normalize(ours), normalize(theirs));
+      assert.equal(theirs.queried[0], 1);
+      // What Mongoose does with them, so that this test sees them at all.
+      assert.equal(theirs.created[5].error, 'ValidationError');
+      assert.deepEqual(theirs.created[8].returned.sub, {});
+      assert.deepEqual(theirs.updated[0].deep, { a: {} });
+    });
+
+    // Found by helper-15: what the engine would have done differently, now left to Mongoose.
+    test('create under a stubbed clock, with a subdocument hook added after wrapping, or given a Uint8Array for a Buffer, is Mongoose\'s', async () => {
+      const FIXED = Date.UTC(2001, 0, 1);
+      const clocked = (m) => ({
+        Clocked: new m.Schema({ n: Number, at: { type: Date, default: Date.now }, sub: new m.Schema({ a: Number }, { _id: false }), bin: Buffer }, { timestamps: true }),
+      });
+      const { ours, theirs } = await two.run(clocked, async ({ Clocked }, side) => {
+        const stored = async (input) => {
+          try {
+            const doc = await Clocked.create(input);
+            const found = await Clocked.collection.findOne({ _id: doc._id });
+            return { createdAt: found.createdAt.getTime(), at: found.at.getTime(), sub: found.sub };
+          } catch (err) {
+            return { error: err.name, paths: Object.keys(err.errors ?? {}) };
+          }
+        };
+        // Mongoose's own hook for stubbing timestamps.
+        side.base.now = () => new Date(FIXED);
+        const mongooseNow = await stored({ n: 1 });
+        delete side.base.now;
+        // A fake timer's Date (as sinon's and Jest's): its `now` is not the platform's.
+        const RealDate = globalThis.Date;
+        globalThis.Date = class extends RealDate {
+          constructor(...args) {
+            if (args.length > 0) super(...args);
+            else super(FIXED);
+          }
+          static now() {
+            return FIXED;
+          }
+        };
+        let fakeDate;
+        try {
+          fakeDate = await stored({ n: 2 });
+        } finally {
+          globalThis.Date = RealDate;
+        }
+        Clocked.schema.path('sub').schema.pre('save', function late() {
+          this.a = 99;
+        });
+        const lateHook = await stored({ sub: { a: 1 } });
+        const uint8 = await stored({ bin: new Uint8Array([1, 2]) });
+        return { mongooseNow: mongooseNow.createdAt, fakeDate: fakeDate.createdAt, lateHook: lateHook.sub, uint8 };
+      });
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual([theirs.mongooseNow, theirs.fakeDate, theirs.uint8.error], [FIXED, FIXED, 'ValidationError']);
     });
 
     /** Counts, with `count()`, the Mongoose saves (Mongoose's path of `create`) of `Model`'s documents

@@ -13,6 +13,10 @@ const BSON_ARRAY = 0x04;
  *  can read back as another one (a filter that lost its projection or limit). So js-bson's output
  *  is trusted only below this size; a request this large is put together from parts that are. */
 const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+/** The most one serialized part may take: a document of `MAX_DOCUMENT_BYTES` with what wraps it in a
+ *  request (an operation, its key), as the server allows a command 16 KiB over its largest document;
+ *  still far below where js-bson's buffer ends. */
+const MAX_PART_BYTES = MAX_DOCUMENT_BYTES + 16 * 1024;
 
 /** A BSON document of `elements` (each a type byte, a key and a value, already encoded). */
 function documentOf(elements) {
@@ -33,9 +37,9 @@ class Codec {
   }
 
   /** `value` as BSON; `options` may carry the Node driver's `ignoreUndefined` and `serializeFunctions`.
-   *  A request of any size made of parts under 16 MiB (as a bulk write of many documents is); a part
-   *  of 16 MiB or more (a document, a filter) is a RangeError, as the Node driver's BSON raises for
-   *  one past its buffer. */
+   *  A request of any size made of parts of at most 16 MiB and 16 KiB (as a bulk write of many
+   *  documents is); a larger part (a document, a filter) is a RangeError, as the Node driver's BSON
+   *  raises for one past its buffer. */
   encode(value, options) {
     const bsonOptions = options === undefined || (options.ignoreUndefined === undefined && options.serializeFunctions === undefined)
       ? SERIALIZE_DEFAULTS
@@ -48,11 +52,11 @@ class Codec {
     }
   }
 
-  /** js-bson's `serialize` of `what`, a RangeError from `MAX_DOCUMENT_BYTES` on. */
+  /** js-bson's `serialize` of `what`, a RangeError past `MAX_PART_BYTES`. */
   serialize(value, bsonOptions, what = 'the request') {
     const bytes = this.BSON.serialize(value, bsonOptions);
-    if (bytes.length >= MAX_DOCUMENT_BYTES) {
-      throw new RangeError(`polymongo-rs: ${what} takes ${bytes.length} bytes of BSON or more, over MongoDB's 16 MiB limit`);
+    if (bytes.length > MAX_PART_BYTES) {
+      throw new RangeError(`polymongo-rs: ${what} takes ${bytes.length} bytes of BSON, over MongoDB's 16 MiB limit`);
     }
     return bytes;
   }

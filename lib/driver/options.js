@@ -118,6 +118,8 @@ function toWriteConcern(options) {
 
 /** The whole-number options, which the Node driver sends as the server reads them. */
 const WHOLE_NUMBERS = ['limit', 'skip', 'batchSize', 'maxTimeMS'];
+/** The find command's boolean options, which the Node driver sends only when they are booleans. */
+const BOOLEANS = ['allowDiskUse', 'returnKey', 'showRecordId', 'noCursorTimeout', 'allowPartialResults'];
 const INT32 = 2 ** 31;
 
 /** Options common to every read: refused ones, whole numbers as the server reads them
@@ -132,8 +134,11 @@ function common(options, errors, names) {
 }
 
 /** The options `names` of a request, after refusing those the engine cannot honour, with whole
- *  numbers as the server reads them: a fraction truncated, a numeric string its number, NaN none, and
- *  one past 32 bits as an Int64 (js-bson would write a double). */
+ *  numbers as the server reads them: a fraction truncated (refused for `maxTimeMS`, as the server
+ *  refuses it), a numeric string its number, and one past 32 bits as an Int64 (js-bson would write a
+ *  double). Null, false, an empty string, NaN and ±Infinity are no option, as the Node driver, which
+ *  sends only numbers, leaves them (`.limit(req.query.limit ?? null)`); so is a boolean option given
+ *  something else. */
 function requestOptions(options, errors, names) {
   refuse(options, errors);
   const out = pick(options, names);
@@ -141,16 +146,23 @@ function requestOptions(options, errors, names) {
     let value = out[name];
     if (value === undefined || typeof value === 'bigint') continue;
     if (typeof value === 'string' && value.trim() !== '') value = Number(value);
-    if (typeof value !== 'number') throw errors.invalid(`option ${name} must be a number, got ${typeof value}`);
-    if (Number.isNaN(value)) {
+    if (value === null || value === false || value === '' || (typeof value === 'number' && !Number.isFinite(value))) {
       delete out[name];
       continue;
     }
+    if (typeof value !== 'number') throw errors.invalid(`option ${name} must be a number, got ${typeof value}`);
+    if (name === 'maxTimeMS' && !Number.isInteger(value)) throw errors.invalid(`option maxTimeMS must be a whole number of ms, got ${value}`);
     // A batch holds at most 16 MiB whatever it asks for; the Rust driver takes a signed 32-bit size.
-    value = name === 'batchSize' ? Math.min(Math.trunc(value), INT32 - 1) : Math.trunc(value);
+    // -0 is 0: js-bson would write it as a double.
+    value = (name === 'batchSize' ? Math.min(Math.trunc(value), INT32 - 1) : Math.trunc(value)) || 0;
     // The server refuses these negative; the Rust driver cannot even send them.
     if (value < 0 && (name === 'skip' || name === 'maxTimeMS')) throw errors.invalid(`option ${name} must not be negative, got ${value}`);
+    // Past 2^53 a limit or skip is no different from 2^53, and BigInt() of a double past 2^63 would wrap.
+    value = Math.max(Math.min(value, Number.MAX_SAFE_INTEGER), -Number.MAX_SAFE_INTEGER);
     out[name] = value >= -INT32 && value < INT32 ? value : BigInt(value);
+  }
+  for (const name of BOOLEANS) {
+    if (name in out && typeof out[name] !== 'boolean') delete out[name];
   }
   return out;
 }

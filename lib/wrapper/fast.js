@@ -63,9 +63,12 @@ function optionsAddToQueries(model) {
  *  Mongoose casts the others (Double, Int32, Long, Timestamp, ...) by their class, which BSON loses. */
 const PLAIN_BSON = new Set(['ObjectId', 'ObjectID', 'Decimal128', 'Binary']);
 
-/** A class instance the engine casts: a valid date, a RegExp, bytes or one of `PLAIN_BSON`. */
+/** A class instance the engine casts: a valid date, a RegExp, bytes or one of `PLAIN_BSON`. A
+ *  Uint8Array that is not a Buffer is not: BSON makes it the bytes a Buffer makes, and Mongoose's
+ *  Buffer cast refuses it. */
 function isPlainValue(v) {
   if (v instanceof Date) return !Number.isNaN(v.getTime());
+  if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return false;
   return v instanceof RegExp || ArrayBuffer.isView(v) || PLAIN_BSON.has(v._bsontype);
 }
 
@@ -140,6 +143,26 @@ function ownHookCount(kareem) {
     }
   }
   return n;
+}
+
+/** The application's hooks on `schema` and on its subdocuments' schemas, now: Mongoose 8 runs a
+ *  subdocument's hook added after its model was compiled. */
+function hookCount(schema, seen = new Set()) {
+  if (seen.has(schema)) return 0;
+  seen.add(schema);
+  let n = ownHookCount(schema.s.hooks);
+  for (const child of schema.childSchemas ?? []) n += hookCount(child.schema, seen);
+  return n;
+}
+
+/** The source of a function of the platform's own. */
+const NATIVE_CODE = /\{\s*\[native code\]\s*\}\s*$/;
+
+/** Whether a new document reads the clock the engine reads: Mongoose's own `now()` (timestamps; a test
+ *  may set `mongoose.now`) and the platform's `Date.now` (`default: Date.now`; fake timers such as
+ *  sinon's and Jest's replace it with a function of their own). */
+function realClock(base) {
+  return !Object.hasOwn(base, 'now') && NATIVE_CODE.test(Function.prototype.toString.call(Date.now));
 }
 
 /** Whether a new document of `schema` is only cast, validated and stamped by Mongoose before its
@@ -266,8 +289,9 @@ class FastPath {
     }
     /** Whether `create` can run here, checked again per call for what may change since. */
     this.creates = this.schema.fnDefaults.length === 0 && this.schema.customChecks === 0 && createsAsTheEngine(root.schema);
-    /** The application's hooks on the model's schema now: one added later sends `create` to Mongoose. */
-    this.hookCount = ownHookCount(root.schema.s.hooks);
+    /** The application's hooks on the model's schema and its subdocuments' now: one added later sends
+     *  `create` to Mongoose. */
+    this.hookCount = hookCount(root.schema);
     /** The schema as the spec was built from it (`fingerprint`). */
     this.built = fingerprint(root.schema);
   }
@@ -287,7 +311,8 @@ class FastPath {
     const input = args[0];
     if (input === null || typeof input !== 'object' || Object.getPrototypeOf(input) !== Object.prototype) return false;
     const { base } = this.root;
-    if (this.root.create !== base.Model.create || ownHookCount(this.root.schema.s.hooks) !== this.hookCount) return false;
+    if (this.root.create !== base.Model.create || hookCount(this.root.schema) !== this.hookCount) return false;
+    if (!realClock(base)) return false;
     // `hydrate` emits 'init' on the model, which Mongoose's create does not.
     if (Model.listeners('init').length > 0) return false;
     // `castNonArrays: false` refuses a single value for an array, which the engine wraps.
@@ -312,7 +337,7 @@ class FastPath {
       return mongoosePath();
     }
     // Mongoose's own hydrate: a static of the application's of that name is not Mongoose's create.
-    const created = this.root.base.Model.hydrate.call(Model, doc);
+    const created = this.root.base.Model.hydrate.call(Model, held);
     created._doc = inOrderOf(created._doc, held);
     // A document just validated and saved has no path in the 'init' state (it was built, not read),
     // its required paths in the 'require' state, as Mongoose's constructor puts them, and Mongoose

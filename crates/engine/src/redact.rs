@@ -32,8 +32,9 @@ pub fn scrub(text: &str, uri: &str) -> String {
 }
 
 /// Byte range of the userinfo (`user:password`) of a URI: after `://`, up to the last `@` before the
-/// query. Taking the last `@` keeps a malformed password with a raw `@` masked as a whole.
-fn userinfo_span(uri: &str) -> Option<(usize, usize)> {
+/// query, as the Rust driver reads it. Taking the last `@` keeps a malformed password with a raw `@`
+/// masked as a whole.
+pub(crate) fn userinfo_span(uri: &str) -> Option<(usize, usize)> {
     let start = uri.find("://")? + 3;
     let query = uri[start..].find('?').map_or(uri.len(), |q| start + q);
     let at = uri[start..query].rfind('@')? + start;

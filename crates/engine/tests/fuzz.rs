@@ -10,22 +10,21 @@ use bson::oid::ObjectId;
 use bson::spec::BinarySubtype;
 use bson::{doc, Binary, Bson, DateTime, Decimal128, Document, Regex, Timestamp};
 use polymongo_engine::names::check_db_name;
-use polymongo_engine::ops::{decode_request, CursorRequest, Request};
 use polymongo_engine::redact::{redact_uri, scrub};
-use polymongo_engine::schema::{DocumentMode, Schema};
+use polymongo_engine::schema::DocumentMode;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
+/// The coverage-guided fuzzer's entry point, shared with these properties: `schema()`, a schema with
+/// every path type the engine casts (strings with setters and validators, numbers with bounds and
+/// defaults, Decimal128, BigInt, dates, booleans, buffers, ObjectIds, Mixed, arrays, nested arrays,
+/// maps, nested objects, subdocuments and arrays of them, immutable paths, timestamps), the request
+/// decoders and the database-name rule.
+mod fuzz_target;
+use fuzz_target::{check_requests, name_allowed, schema};
+
 /// The seed of every property's generator.
 const SEED: u64 = 0x706f_6c79_6d6f_6e67;
-
-/// A schema with every path type the engine casts (strings with setters and validators, numbers with
-/// bounds and defaults, Decimal128, BigInt, dates, booleans, buffers, ObjectIds, Mixed, arrays,
-/// nested arrays, maps, nested objects, subdocuments and arrays of them, immutable paths,
-/// timestamps), as `lib/wrapper/schema.js` describes it to the engine.
-fn schema() -> Schema {
-    Schema::parse(include_str!("fixtures/fuzz-schema.json")).expect("the fixture schema parses")
-}
 
 fn config() -> Config {
     Config { cases: Config::default().cases.max(2_048), rng_seed: RngSeed::Fixed(SEED), ..Config::default() }
@@ -197,11 +196,7 @@ proptest! {
     /// under 64 bytes, none of the characters any platform forbids, no U+FFFD.
     #[test]
     fn database_names_follow_mongodb_rules(name in prop_oneof![any::<String>(), "[a-zA-Z0-9_.$/ -]{0,70}", text()]) {
-        let accepted = check_db_name(&name).is_ok();
-        let allowed = !name.is_empty()
-            && name.len() < 64
-            && !name.contains(['/', '\\', '.', ' ', '"', '$', '*', '<', '>', ':', '|', '?', '\0', '\u{FFFD}']);
-        prop_assert_eq!(accepted, allowed, "{:?}", name);
+        prop_assert_eq!(check_db_name(&name).is_ok(), name_allowed(&name), "{:?}", name);
     }
 
     /// Date strings from request bodies, through Mongoose's date parsing of filters and documents.
@@ -233,21 +228,24 @@ proptest! {
     }
 }
 
-/// Decodes `bytes` as each kind of request, with server-side JavaScript allowed and refused.
-fn check_requests(bytes: &[u8], op: usize) {
-    const OPS: [&str; 7] =
-        ["findOne", "countDocuments", "estimatedDocumentCount", "distinct", "write", "command", "clientWrite"];
-    const CURSOR_OPS: [&str; 3] = ["find", "aggregate", "command"];
-    for javascript in [true, false] {
-        let _ = Request::decode(OPS[op % OPS.len()], bytes, javascript);
-        let _ = CursorRequest::decode(CURSOR_OPS[op % CURSOR_OPS.len()], bytes, javascript);
-        let _ = decode_request::<Document>("request", bytes, javascript);
-    }
-}
-
 /// Cases the properties above found, kept as they were shrunk.
 #[test]
 fn regressions() {
     let mut ids = ids();
     let _ = schema().cast_document(doc! { "pets": [{ "age": "1e400" }] }, DocumentMode::Insert, &mut ids);
+}
+
+/// What coverage-guided fuzzing (`npm run fuzz`) kept: its minimized corpus, each input through the
+/// same entry point again, so that a case it once found stays fixed.
+#[test]
+fn the_fuzzers_corpus_replays() {
+    let schema = schema();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(dir).expect("tests/corpus is in the repository") {
+        let path = entry.unwrap().path();
+        fuzz_target::run(&schema, &std::fs::read(&path).unwrap());
+        replayed += 1;
+    }
+    assert!(replayed > 0, "the corpus is empty");
 }

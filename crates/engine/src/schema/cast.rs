@@ -159,7 +159,11 @@ pub fn only_mongoose_casts(kind: Kind, v: &Bson) -> Option<&'static str> {
             Some("a date string read in the local time zone")
         }
         (Kind::String, Bson::DateTime(_)) => Some("a date printed in the local time zone"),
-        (Kind::String, Bson::Binary(_)) => Some("bytes as a string"),
+        // Mongoose reads a Buffer as a string (`Number(buffer)`, `String(buffer)`) or as an object of
+        // its bytes (a subdocument, a nested path, a map).
+        (kind, Bson::Binary(_)) if !matches!(kind, Kind::Buffer | Kind::Mixed) => {
+            Some("bytes in a path that is not a Buffer")
+        }
         _ => None,
     }
 }
@@ -305,7 +309,10 @@ mod tests {
         }
         assert!(only_mongoose_casts(Kind::String, &Bson::DateTime(bson::DateTime::from_millis(0))).is_some());
         let bytes = Bson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: b"ann".to_vec() });
-        assert!(only_mongoose_casts(Kind::String, &bytes).is_some());
+        for kind in [Kind::String, Kind::Number, Kind::ObjectId, Kind::Map, Kind::Object, Kind::Subdocument] {
+            assert!(only_mongoose_casts(kind, &bytes).is_some(), "{kind:?}");
+        }
+        assert!(only_mongoose_casts(Kind::Mixed, &bytes).is_none());
         assert!(only_mongoose_casts(Kind::Buffer, &bytes).is_none());
     }
 

@@ -321,6 +321,10 @@ fn cast_fields(
 /// Casts one value to its path's type. `None` leaves the path out: a cast error (recorded), an empty
 /// object Mongoose's `minimize` drops, or a primitive set on a nested path, which Mongoose ignores.
 pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Option<Bson> {
+    if let Some(why) = only_mongoose_casts(field.kind, &value) {
+        ctx.thrown = Some(Error::NotCastable(why));
+        return None;
+    }
     match field.kind {
         // Not castable here, whatever else failed: Mongoose's path casts the whole write.
         Kind::Opaque => {
@@ -352,8 +356,14 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
                     ctx.thrown.get_or_insert(Error::ObjectExpected { path: path.to_owned(), value });
                     return None;
                 }
+                // Mongoose sets an array's elements as the paths "0", "1", ... of the nested object,
+                // which it keeps whatever `strict` says: left to it.
+                Bson::Array(_) => {
+                    ctx.thrown.get_or_insert(Error::NotCastable("an array on a nested path"));
+                    return None;
+                }
                 other => {
-                    if field.strict == Strict::Keep && !matches!(other, Bson::Array(_)) {
+                    if field.strict == Strict::Keep {
                         // Mongoose sets it: a truthy primitive fails as a CastError, and what else
                         // it does with falsy ones and objects such as dates is left to it.
                         let primitive = matches!(
@@ -373,7 +383,8 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
                 }
             };
             let out = cast_fields(&field.fields, field.strict, doc, &format!("{path}."), ctx, Level::Given);
-            (ctx.held || !out.is_empty()).then_some(Bson::Document(out))
+            // An update's value keeps its empty objects: Mongoose minimizes the documents it saves only.
+            (ctx.held || !ctx.whole || !out.is_empty()).then_some(Bson::Document(out))
         }
         Kind::Subdocument => match (as_object(value), &field.schema) {
             (Ok(doc), Some(schema)) => {
@@ -382,6 +393,12 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
             }
             (Ok(doc), None) => Some(Bson::Document(doc)),
             (Err(Bson::Null), _) => Some(Bson::Null),
+            // A document refuses an array here (a CastError); an update makes it an empty subdocument
+            // with its defaults, which is left to Mongoose.
+            (Err(Bson::Array(_)), _) if !ctx.whole => {
+                ctx.thrown = Some(Error::NotCastable("an array set on a single subdocument path"));
+                None
+            }
             (Err(other), _) => {
                 ctx.cast_error(path, "Embedded".into(), &other);
                 None
@@ -419,10 +436,6 @@ pub fn cast_value(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> 
         // Mongoose minimizes documents it saves, not the values of an update.
         Kind::Mixed if ctx.whole => ctx.keep(value),
         Kind::Mixed => Some(value),
-        kind if only_mongoose_casts(kind, &value).is_some() => {
-            ctx.thrown = only_mongoose_casts(kind, &value).map(Error::NotCastable);
-            None
-        }
         kind => match cast_scalar(kind, &value) {
             Some(v) => Some(apply_setters(v, field.trim, field.lowercase, field.uppercase)),
             None => {
@@ -452,10 +465,14 @@ fn cast_array(field: &Field, value: Bson, path: &str, ctx: &mut Context) -> Opti
                     Ok(doc) => {
                         out.push(Bson::Document(cast_whole_subdocument(schema, doc, &format!("{path}.{i}."), ctx)))
                     }
-                    // Mongoose keeps null and other falsy elements as they are.
-                    Err(falsy @ (Bson::Null | Bson::Boolean(false))) => out.push(falsy),
-                    Err(zero @ (Bson::Int32(0) | Bson::Int64(0))) => out.push(zero),
-                    Err(Bson::String(s)) if s.is_empty() => out.push(Bson::String(s)),
+                    // Mongoose keeps null as it is.
+                    Err(Bson::Null) => out.push(Bson::Null),
+                    // Other falsy elements it keeps in the cast and refuses when it validates before
+                    // writing (ObjectParameterError, kind undefined): its own error, from its path.
+                    Err(falsy) if is_falsy(&falsy) => {
+                        ctx.thrown = Some(Error::NotCastable("a falsy value in an array of subdocuments"));
+                        return None;
+                    }
                     Err(other) => {
                         ctx.cast_error(path, "embedded".into(), &other);
                         return None;

@@ -7,14 +7,16 @@
 //! own. The cast is an allow-list: an operator, a shape or a path type it does not implement exactly
 //! as Mongoose does is [`Refused::NotCastable`], and the query then runs Mongoose's path (which casts
 //! it, or refuses it with Mongoose's own error). So are what Mongoose casts in a way of its own: a
-//! subdocument matched whole (Mongoose gives it a fresh `_id`) and a map matched whole (Mongoose's Map
-//! cast throws) are refused with a CastError, which also sends the query to Mongoose's path.
+//! subdocument matched whole (Mongoose builds it as a document: its schema's key order, its defaults,
+//! a fresh `_id`, and an equality match depends on all of them) is not castable here, and a map
+//! matched whole (Mongoose's Map cast throws) is refused with a CastError, which also sends the query
+//! to Mongoose's path.
 
 use bson::{Bson, Document};
 
 use super::cast::{apply_setters, cast_scalar, kind_name, only_mongoose_casts};
 use super::path::{resolve, Target};
-use super::spec::{Field, Kind, Spec, Strict};
+use super::spec::{Field, Kind, Spec};
 use super::FieldError;
 
 /// Filters nested deeper than this (`$and` in `$or`, `$not` in `$not`, `$elemMatch` in `$elemMatch`)
@@ -210,32 +212,6 @@ fn elem_match(field: &Field, arg: &mut Bson, path: &str, depth: usize) -> Result
     }
 }
 
-/// The values of a subdocument in an equality match, reported at `at` or else by their path in the
-/// subdocument, as Mongoose does. One Mongoose would give a fresh `_id` (its schema has them, it has
-/// none) is refused: see the module's note.
-fn cast_subdocument_values(schema: &Spec, doc: &mut Document, at: Option<&str>) -> Result<(), Refused> {
-    if schema.auto_id && !doc.contains_key("_id") {
-        return Err(cast_error(at.unwrap_or("_id"), "Embedded", &Bson::Document(doc.clone())).into());
-    }
-    if schema.strict == Strict::Drop {
-        *doc = std::mem::take(doc).into_iter().filter(|(key, _)| schema.field(key).is_some()).collect();
-    }
-    for (key, v) in doc.iter_mut() {
-        if let Some(field) = schema.field(key) {
-            operand(field, v, key).map_err(|refused| match refused {
-                Refused::Cast(mut e) => {
-                    if let Some(at) = at {
-                        e.element_path = Some(std::mem::replace(&mut e.path, at.to_owned()));
-                    }
-                    Refused::Cast(e)
-                }
-                other => other,
-            })?;
-        }
-    }
-    Ok(())
-}
-
 fn cast_error(path: &str, kind: &str, value: &Bson) -> Box<FieldError> {
     Box::new(FieldError::cast(path, kind, value))
 }
@@ -252,12 +228,8 @@ fn operand(field: &Field, value: &mut Bson, path: &str) -> Result<(), Refused> {
         // Mongoose keeps a RegExp matched against a string; on other types it is a CastError.
         (Kind::String | Kind::Mixed, Bson::RegularExpression(_)) if field.kind != Kind::Array => Ok(()),
         (_, Bson::RegularExpression(_)) => Err(Refused::NotCastable("a RegExp on a path that is not a string")),
-        // Subdocuments matched whole: their values are cast by their schema. A failure inside an array's
-        // element is reported at the array's path, as Mongoose 9 does.
-        (Kind::Subdocument, Bson::Document(doc)) => match &target.schema {
-            Some(schema) => cast_subdocument_values(schema, doc, (field.kind == Kind::Array).then_some(path)),
-            None => Ok(()),
-        },
+        // A subdocument matched whole: see the module's note.
+        (Kind::Subdocument, Bson::Document(_)) => Err(Refused::NotCastable("a subdocument matched whole")),
         (Kind::Subdocument, v) if !matches!(v, Bson::Array(_)) => {
             Err(cast_error(path, if field.kind == Kind::Array { "embedded" } else { "Embedded" }, v).into())
         }
@@ -281,10 +253,7 @@ fn operand(field: &Field, value: &mut Bson, path: &str) -> Result<(), Refused> {
                 if matches!(element, Bson::Array(_)) && target.kind != Kind::Array {
                     return Err(cast_error(path, kind_name(kind), element).into());
                 }
-                match (element, &target.schema) {
-                    (Bson::Document(doc), Some(schema)) => cast_subdocument_values(schema, doc, Some(path))?,
-                    (element, _) => operand(target, element, path)?,
-                }
+                operand(target, element, path)?;
             }
             Ok(())
         }
@@ -415,11 +384,16 @@ mod tests {
             {"name":"plain","type":"subdocument","schema":{"fields":[{"name":"age","type":"number"}]}},
             {"name":"prices","type":"map","item":{"name":"","type":"number"}}]}"#;
         let spec = Spec::parse(with_ids).unwrap().0;
-        assert_eq!(cast_failure(&spec, doc! { "pet": { "age": "1" } }).kind, "Embedded");
-        assert!(cast(&spec, &mut doc! { "pet": { "_id": ObjectId::new(), "age": "1" } }).is_ok());
-        let mut plain = doc! { "plain": { "age": "1" } };
-        cast(&spec, &mut plain).unwrap();
-        assert_eq!(plain, doc! { "plain": { "age": 1 } });
+        for whole in [
+            doc! { "pet": { "age": "1" } },
+            doc! { "pet": { "_id": ObjectId::new(), "age": "1" } },
+            doc! { "plain": { "age": 1 } },
+            doc! { "plain": { "$ne": { "age": 1 } } },
+            doc! { "plain": { "$in": [{ "age": 1 }] } },
+        ] {
+            assert!(matches!(cast(&spec, &mut whole.clone()), Err(Refused::NotCastable(_))), "{whole}");
+        }
+        assert!(cast(&spec, &mut doc! { "plain.age": "1", "pet": null }).is_ok());
         assert_eq!(cast_failure(&spec, doc! { "prices": { "a": "1" } }).kind, "Map");
         assert!(cast(&spec, &mut doc! { "prices.a": "1" }).is_ok());
     }

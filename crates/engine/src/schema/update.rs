@@ -5,7 +5,7 @@
 use bson::oid::ObjectId;
 use bson::{Bson, DateTime, Document};
 
-use super::cast::{cast_scalar, kind_name};
+use super::cast::{cast_scalar, kind_name, only_mongoose_casts};
 use super::document::{as_object, cast_value, cast_whole_subdocument, check, check_nested_required, Context};
 use super::path::{resolve, Target};
 use super::spec::{DefaultValue, Field, Kind, Spec, Strict};
@@ -89,6 +89,10 @@ fn cast_operand(op: &str, field: &Field, value: Bson, path: &str, ctx: &mut Cont
                 Kind::BigInt | Kind::Decimal128 => field.kind,
                 _ => Kind::Number,
             };
+            if let Some(why) = only_mongoose_casts(kind, &value) {
+                ctx.thrown = Some(Error::NotCastable(why));
+                return None;
+            }
             match cast_scalar(kind, &value).filter(|v| !matches!(v, Bson::Null)) {
                 Some(v) => Some(v),
                 None => {
