@@ -134,24 +134,32 @@ function common(options, errors, names) {
 }
 
 /** The options `names` of a request, after refusing those the engine cannot honour, with whole
- *  numbers as the server reads them: a fraction truncated (refused for `maxTimeMS`, as the server
- *  refuses it), a numeric string its number, and one past 32 bits as an Int64 (js-bson would write a
- *  double). Null, false, an empty string, NaN and ±Infinity are no option, as the Node driver, which
- *  sends only numbers, leaves them (`.limit(req.query.limit ?? null)`); so is a boolean option given
- *  something else. */
+ *  numbers as the Node driver sends them and the server reads them (js-bson would write one past 32
+ *  bits as a double: it is an Int64 here):
+ *  - only numbers count, as the Node driver sends only numbers: null, booleans, objects and bigints
+ *    are no option (`.limit(req.query.limit ?? null)`); a numeric string is its number for `limit`
+ *    and `skip`, which Mongoose casts, and no option for the others, which it does not;
+ *  - a fraction is truncated, but refused for `maxTimeMS`, as the server refuses it;
+ *  - NaN and ±Infinity are no limit or batch size; an infinite skip skips everything; a `maxTimeMS`
+ *    that is not finite is refused, as the server refuses it;
+ *  - a boolean option given something else is no option, as the Node driver leaves it. */
 function requestOptions(options, errors, names) {
   refuse(options, errors);
   const out = pick(options, names);
   for (const name of WHOLE_NUMBERS) {
     let value = out[name];
-    if (value === undefined || typeof value === 'bigint') continue;
-    if (typeof value === 'string' && value.trim() !== '') value = Number(value);
-    if (value === null || value === false || value === '' || (typeof value === 'number' && !Number.isFinite(value))) {
+    if (value === undefined) continue;
+    if (typeof value === 'string' && (name === 'limit' || name === 'skip')) value = value.trim() === '' ? NaN : Number(value);
+    if (typeof value !== 'number' || (Number.isNaN(value) && name !== 'maxTimeMS')) {
       delete out[name];
       continue;
     }
-    if (typeof value !== 'number') throw errors.invalid(`option ${name} must be a number, got ${typeof value}`);
     if (name === 'maxTimeMS' && !Number.isInteger(value)) throw errors.invalid(`option maxTimeMS must be a whole number of ms, got ${value}`);
+    if (value === Infinity && name === 'skip') value = Number.MAX_SAFE_INTEGER;
+    if (!Number.isFinite(value) && name !== 'skip') {
+      delete out[name];
+      continue;
+    }
     // A batch holds at most 16 MiB whatever it asks for; the Rust driver takes a signed 32-bit size.
     // -0 is 0: js-bson would write it as a double.
     value = (name === 'batchSize' ? Math.min(Math.trunc(value), INT32 - 1) : Math.trunc(value)) || 0;
@@ -199,7 +207,13 @@ function aggregateOptions(options = {}, errors) {
   return common(batchSize === undefined ? options : { ...options, batchSize }, errors, AGGREGATE);
 }
 
+/** A count's options. A count is an aggregation, whose `$skip` and `$limit` the server refuses
+ *  unless they are whole numbers (NaN and ±Infinity included), so they are refused here too. */
 function countOptions(options = {}, errors) {
+  for (const name of ['skip', 'limit']) {
+    const value = options[name];
+    if (typeof value === 'number' && !Number.isInteger(value)) throw errors.invalid(`option ${name} of a count must be a whole number, got ${value}`);
+  }
   return common(options, errors, COUNT);
 }
 

@@ -163,9 +163,23 @@ impl WrapperConfig {
 /// driver's own parser (no DNS lookup). `socketTimeoutMS`, which that driver parses but never applies,
 /// is refused by name. Raises a TypeError-kind `Config` error naming `option`, with no password in it.
 fn check_uri(option: &'static str, uri: &str) -> Result<(), Error> {
-    let rest = uri.strip_prefix("mongodb://").or_else(|| uri.strip_prefix("mongodb+srv://"));
-    if rest.is_none_or(str::is_empty) {
+    let Some(rest) = uri.strip_prefix("mongodb://").or_else(|| uri.strip_prefix("mongodb+srv://")) else {
         return Err(Error::type_error(option, "must be a mongodb:// or mongodb+srv:// connection string"));
+    };
+    if rest.is_empty() {
+        return Err(Error::type_error(option, "must be a mongodb:// or mongodb+srv:// connection string"));
+    }
+    // The characters a username or password must percent-encode, read as the Node driver reads them
+    // (the userinfo ends at the first `@`), which refuses them. The Rust driver ends the userinfo at a
+    // `?` or `/` instead, takes the rest for a host, and quotes it, password and all, in its error.
+    if let Some((userinfo, _)) = rest.split_once('@') {
+        let (username, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        if username.contains(['/', '?', '#', '[', ']']) || password.contains([':', '/', '?', '#', '[', ']']) {
+            return Err(Error::type_error(
+                option,
+                "has a character in its username or password that must be percent-encoded (: / ? # [ ] @)",
+            ));
+        }
     }
     // The driver's parser (mongodb 3.9.1) panics on a `%` followed by a character of more than one
     // byte in the userinfo; such a `%` is refused here first, as the driver refuses other bad ones.
@@ -246,7 +260,16 @@ mod tests {
         assert_eq!(option_of(WrapperConfig::new("http://x").validate()), "mongoURI");
         assert_eq!(option_of(WrapperConfig::new("mongodb://").validate()), "mongoURI");
         // The driver's parser panics on these (a '%' before a character of three bytes); found by AFL++.
-        for uri in ["mongodb://us%中x:pw@h", "mongodb://u:p%€@h", "mongodb://u:p%@h", "mongodb://u:p%4@h/db?x=1"] {
+        // A password with a raw `?` or `/`: the driver's error quoted it (helper-16).
+        for uri in [
+            "mongodb://us%中x:pw@h",
+            "mongodb://u:p%€@h",
+            "mongodb://u:p%@h",
+            "mongodb://u:p%4@h/db?x=1",
+            "mongodb://app:hunter2?abc@h/db",
+            "mongodb://app:pa/ss?word@h",
+            "mongodb://a/b:pw@h",
+        ] {
             assert_eq!(option_of(WrapperConfig::new(uri).validate()), "mongoURI", "{uri}");
         }
         assert!(WrapperConfig::new("mongodb://u%41:p%25w@h/db?appName=a%").validate().is_ok());
