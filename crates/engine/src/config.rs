@@ -163,12 +163,10 @@ impl WrapperConfig {
 /// driver's own parser (no DNS lookup). `socketTimeoutMS`, which that driver parses but never applies,
 /// is refused by name. Raises a TypeError-kind `Config` error naming `option`, with no password in it.
 fn check_uri(option: &'static str, uri: &str) -> Result<(), Error> {
-    let Some(rest) = uri.strip_prefix("mongodb://").or_else(|| uri.strip_prefix("mongodb+srv://")) else {
+    let rest = uri.strip_prefix("mongodb://").or_else(|| uri.strip_prefix("mongodb+srv://"));
+    let Some(rest) = rest.filter(|rest| !rest.is_empty()) else {
         return Err(Error::type_error(option, "must be a mongodb:// or mongodb+srv:// connection string"));
     };
-    if rest.is_empty() {
-        return Err(Error::type_error(option, "must be a mongodb:// or mongodb+srv:// connection string"));
-    }
     // The characters a username or password must percent-encode, read as the Node driver reads them
     // (the userinfo ends at the first `@`), which refuses them. The Rust driver ends the userinfo at a
     // `?` or `/` instead, takes the rest for a host, and quotes it, password and all, in its error.
