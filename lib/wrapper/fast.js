@@ -155,14 +155,20 @@ function hookCount(schema, seen = new Set()) {
   return n;
 }
 
-/** The source of a function of the platform's own. */
-const NATIVE_CODE = /\{\s*\[native code\]\s*\}\s*$/;
+/** Whether `fn` is a function of the platform's own (its source is `[native code]`). */
+const isNative = (fn) => /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(fn));
+
+/** `Date.now` when this module loaded, and whether it was the platform's: a create compares identity,
+ *  and reads a function's source only once fake timers have replaced it. */
+const LOADED_NOW = Date.now;
+const LOADED_NOW_NATIVE = isNative(LOADED_NOW);
 
 /** Whether a new document reads the clock the engine reads: Mongoose's own `now()` (timestamps; a test
  *  may set `mongoose.now`) and the platform's `Date.now` (`default: Date.now`; fake timers such as
  *  sinon's and Jest's replace it with a function of their own). */
 function realClock(base) {
-  return !Object.hasOwn(base, 'now') && NATIVE_CODE.test(Function.prototype.toString.call(Date.now));
+  if (Object.hasOwn(base, 'now')) return false;
+  return Date.now === LOADED_NOW ? LOADED_NOW_NATIVE : isNative(Date.now);
 }
 
 /** Whether a new document of `schema` is only cast, validated and stamped by Mongoose before its

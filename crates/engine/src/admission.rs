@@ -361,6 +361,14 @@ impl Admission {
         // Counters and queues are updated together under the lock and never left half-changed by a panic.
         self.queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// For tests: nothing in flight and nothing left queued, for any database.
+    #[cfg(test)]
+    fn assert_idle(&self) {
+        let queues = self.lock();
+        assert_eq!(queues.in_flight, 0);
+        assert!(queues.tenants.is_empty() && queues.turns.is_empty());
+    }
 }
 
 #[cfg(test)]
@@ -468,8 +476,7 @@ mod tests {
         }
         // The light tenant's one operation goes second, not after the flood's five.
         assert_eq!(served, ["flood", "light", "flood", "flood", "flood", "flood"]);
-        assert_eq!(admission.in_flight(), 0);
-        assert!(admission.lock().tenants.is_empty() && admission.lock().turns.is_empty());
+        admission.assert_idle();
     }
 
     #[tokio::test]
@@ -680,9 +687,7 @@ mod tests {
         };
         tokio::time::timeout(Duration::from_secs(60), run).await.expect("a wait never ended");
         assert!(!over.load(std::sync::atomic::Ordering::Relaxed));
-        assert_eq!(admission.in_flight(), 0);
-        let queues = admission.lock();
-        assert!(queues.tenants.is_empty() && queues.turns.is_empty());
+        admission.assert_idle();
     }
 }
 
@@ -708,10 +713,10 @@ mod loom_models {
         Admission::new(Limits { capacity, per_db: 1, wait_timeout: None, adaptive })
     }
 
-    fn assert_clean(admission: &Admission) {
-        let queues = admission.lock();
-        assert_eq!(queues.in_flight, 0);
-        assert!(queues.tenants.is_empty() && queues.turns.is_empty());
+    /// Runs `f` on a loom thread of its own with a handle on `admission`.
+    fn spawn(admission: &Arc<Admission>, f: impl FnOnce(Arc<Admission>) + Send + 'static) -> thread::JoinHandle<()> {
+        let admission = admission.clone();
+        thread::spawn(move || f(admission))
     }
 
     /// Two databases and one place: every operation is admitted once the one before it ends.
@@ -721,16 +726,13 @@ mod loom_models {
             let admission = admission(1, false);
             let others: Vec<_> = ["a", "b"]
                 .into_iter()
-                .map(|db| {
-                    let admission = admission.clone();
-                    thread::spawn(move || drop(block_on(admission.admit(db.into())).unwrap()))
-                })
+                .map(|db| spawn(&admission, move |admission| drop(block_on(admission.admit(db.into())).unwrap())))
                 .collect();
             drop(block_on(admission.admit("a".into())).unwrap());
             for other in others {
                 other.join().unwrap();
             }
-            assert_clean(&admission);
+            admission.assert_idle();
         });
     }
 
@@ -741,16 +743,13 @@ mod loom_models {
         model(|| {
             let admission = admission(1, true);
             let held = block_on(admission.admit("a".into())).unwrap();
-            let quitter = thread::spawn({
-                let admission = admission.clone();
-                // Polled once (admitted at once, or waiting), then dropped.
-                move || drop(admission.admit("b".into()).now_or_never())
-            });
+            // Polled once (admitted at once, or waiting), then dropped.
+            let quitter = spawn(&admission, |admission| drop(admission.admit("b".into()).now_or_never()));
             drop(held);
             quitter.join().unwrap();
             let next = admission.admit("c".into()).now_or_never().expect("the place is free").unwrap();
             drop(next);
-            assert_clean(&admission);
+            admission.assert_idle();
         });
     }
 
@@ -760,21 +759,15 @@ mod loom_models {
         model(|| {
             let admission = admission(1, false);
             let held = block_on(admission.admit("a".into())).unwrap();
-            let waiter = thread::spawn({
-                let admission = admission.clone();
-                move || match block_on(admission.admit("b".into())) {
-                    Ok(permit) => drop(permit),
-                    Err(e) => assert!(matches!(e, Error::Closed)),
-                }
+            let waiter = spawn(&admission, |admission| match block_on(admission.admit("b".into())) {
+                Ok(permit) => drop(permit),
+                Err(e) => assert!(matches!(e, Error::Closed)),
             });
-            let closer = thread::spawn({
-                let admission = admission.clone();
-                move || admission.close()
-            });
+            let closer = spawn(&admission, |admission| admission.close());
             drop(held);
             waiter.join().unwrap();
             closer.join().unwrap();
-            assert_clean(&admission);
+            admission.assert_idle();
         });
     }
 
