@@ -222,6 +222,152 @@ export type DbEvent = 'connect' | 'disconnect' | 'reconnect' | 'onDbConnect' | '
 export type Unsubscribe = () => void;
 
 /** An EventEmitter, except that `on()` returns a function that unsubscribes (as in PolyMongo). */
+/** Which collections a bulk task takes: an array names those to take; `exclude` leaves some out.
+ *  `system.*` collections are never taken (views travel as their definitions). */
+export type BulkCollections = string[] | { include?: string[]; exclude?: string[] };
+
+/** What a bulk task has done in the collection it is working on, reported at least every 250 ms
+ *  while it changes, and at the end. */
+export interface BulkProgress {
+  collection: string;
+  documents: number;
+  /** Bytes of BSON read or written in this collection. */
+  bytes: number;
+  /** The collection's document count, when known (exports without a query). */
+  total?: number;
+}
+
+export interface BulkTaskOptions {
+  collections?: BulkCollections;
+  /** Stops the task: it rejects with an AbortError after rolling back the collection it was writing. */
+  signal?: AbortSignal;
+  onProgress?: (progress: BulkProgress) => void;
+}
+
+export interface ExportOptions extends BulkTaskOptions {
+  /** A filter per collection name: only the documents it matches are exported. */
+  query?: Record<string, Record<string, unknown>>;
+  /** Documents per batch read (default 1000). */
+  batchSize?: number;
+}
+
+/** `exportDBStream`'s formats: ours (the default), or one collection as `mongoexport` writes it. */
+export type StreamExportOptions = ExportOptions & (
+  | { format?: 'ndjson' }
+  | { format: 'mongoexport'; collection: string; jsonFormat?: 'relaxed' | 'canonical' }
+);
+
+/** `exportDB` into a folder, in mongodump's layout (`<dir>/<db>/<name>.bson` and `.metadata.json`). */
+export interface DumpExportOptions extends ExportOptions {
+  format: 'dump';
+  dir: string;
+  /** One gzip stream per file, names ending in `.gz`. */
+  gzip?: boolean;
+}
+
+/** What `exportDB` wrote into a folder. */
+export interface DumpSummary {
+  database: string;
+  /** `<dir>/<db>`. */
+  path: string;
+  exportedAt: string;
+  collections: Array<{ collection: string; documents: number; indexes: number }>;
+  documents: number;
+  /** Bytes of BSON written, before gzip. */
+  bytes: number;
+}
+
+export interface ImportOptions extends BulkTaskOptions {
+  /** Documents per insert (default 1000; a batch also closes at 8 MiB). */
+  batchSize?: number;
+  /** Replace each target collection (its replacement is renamed over it at its end). */
+  drop?: boolean;
+  /** `false` inserts the documents after one the server refuses and lists each refusal. */
+  ordered?: boolean;
+  /** `false` goes on with the next collection after one fails (it is rolled back and listed). */
+  stopOnError?: boolean;
+  bypassDocumentValidation?: boolean;
+  /** Check each document against the schema of the wrapped model of its collection, in the engine,
+   *  before writing it; the ones refused are listed (stage 'validate') and not written. Throws for a
+   *  model with checks only JavaScript runs (custom validators, default functions). */
+  validate?: boolean;
+}
+
+export interface CopyOptions extends ImportOptions {
+  query?: Record<string, Record<string, unknown>>;
+}
+
+/** An export as an object: values in canonical Extended JSON, so `JSON.stringify` keeps every type. */
+export interface DatabaseExport {
+  database: string;
+  exportedAt: string;
+  version: 2;
+  collections: Record<
+    string,
+    { type: 'collection' | 'view'; options: Record<string, unknown>; indexes: Record<string, unknown>[]; documents: Record<string, unknown>[] }
+  >;
+}
+
+/** A document or collection an import did not write. */
+export interface BulkFailure {
+  collection: string;
+  stage: 'import' | 'validate' | 'index';
+  message: string;
+  /** The NDJSON line (from 1). */
+  line?: number;
+  /** The document's place in its collection (from 0), for a copy. */
+  document?: number;
+  index?: string;
+  code?: number;
+  /** Whether its whole collection was rolled back (else only this document is missing). */
+  rolledBack: boolean;
+}
+
+export interface ImportSummary {
+  database: string;
+  importedAt: string;
+  collections: Array<{ collection: string; documents: number; indexes: number }>;
+  /** The first 1000 failures (`ordered: false`, `stopOnError: false`). */
+  failures: BulkFailure[];
+  failureCount: number;
+  insertedDocuments: number;
+  createdIndexes: number;
+}
+
+export interface CopySummary extends Omit<ImportSummary, 'database'> {
+  source: string;
+  target: string;
+}
+
+/** A bulk task's promise, which also reports progress. */
+export interface BulkTask<T> extends Promise<T> {
+  on(event: 'progress', listener: (progress: BulkProgress) => void): BulkTask<T>;
+}
+
+/** Anything an import reads NDJSON from. */
+export type NdjsonSource = NodeJS.ReadableStream | ReadableStream | AsyncIterable<Buffer | Uint8Array | string>;
+
+/** Exports, imports, copies and drops whole databases (PolyMongo's data `actions`). */
+export interface DataActions {
+  /** Database `dbName` as an object (see `DatabaseExport`), or into a folder in mongodump's layout. */
+  exportDB(dbName: string, options: DumpExportOptions): BulkTask<DumpSummary>;
+  exportDB(dbName: string, options?: ExportOptions): BulkTask<DatabaseExport>;
+  /** Reads a folder in mongodump's layout (`dir`: the database's folder or the one holding it). */
+  importDB(dbName: string, options: ImportOptions & { dir: string }): BulkTask<ImportSummary>;
+  /** Takes back `exportDB`'s object, or PolyMongo 1.3's. */
+  importDB(dbName: string, data: DatabaseExport | { collections: Record<string, { documents?: unknown[]; indexes?: unknown[] }> }, options?: ImportOptions): BulkTask<ImportSummary>;
+  /** Database `dbName` as NDJSON (a meta line, then collection, index and document records in
+   *  canonical Extended JSON), or one collection as mongoexport writes it; emits `'progress'`. */
+  exportDBStream(dbName: string, options?: StreamExportOptions): import('node:stream').Readable;
+  /** Reads NDJSON (ours or PolyMongo 1.3's, or mongoexport's with `format: 'mongoexport'` and
+   *  `collection`) with backpressure; each collection is written whole or not at all. */
+  importDBStream(dbName: string, source: NdjsonSource, options?: ImportOptions & { format?: 'ndjson' | 'mongoexport'; collection?: string }): BulkTask<ImportSummary>;
+  /** Copies documents, indexes and collection options in the engine, across pools and clusters. */
+  copyDatabase(from: string, to: string, options?: CopyOptions): BulkTask<CopySummary>;
+  /** The default database and MongoDB's own (admin, local, config) need `{ force: true }`. */
+  dropDatabase(dbName: string, options?: { force?: boolean }): Promise<void>;
+}
+
 export declare class PolyMongoWrapper {
   constructor(options: WrapperOptions);
   /** Databases with pools of their own. The routing changes at once; the promise settles when a pool
@@ -263,6 +409,15 @@ export declare class PolyMongoWrapper {
     closeDBstream(dbName: string): Promise<number>;
     /** Closes every change stream of the wrapper; resolves to how many were open, once closed. */
     closeAllWatches(): Promise<number>;
+  } & DataActions;
+  /** PolyMongo 1.3's names for the data actions. */
+  readonly bulkTasks: {
+    export: DataActions['exportDB'];
+    import: DataActions['importDB'];
+    exportStream: DataActions['exportDBStream'];
+    importStream: DataActions['importDBStream'];
+    copyDatabase: DataActions['copyDatabase'];
+    dropDatabase: DataActions['dropDatabase'];
   };
   /** Reading stats changes nothing: no connection, database, event or operation count. */
   readonly stats: {

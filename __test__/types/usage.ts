@@ -91,5 +91,19 @@ export async function usage(): Promise<void> {
   // @ts-expect-error: closeDBstream names a database.
   void wrapper.actions.closeDBstream();
   void [whole, closedHere, closedAll, openStreams];
+  const exported = await wrapper.actions.exportDB('tenant_1', { collections: { exclude: ['logs'] }, query: { users: { active: true } } });
+  const summary = await wrapper.bulkTasks.import('tenant_2', exported, { drop: true }).on('progress', (p) => void p.documents);
+  const fromStream = await wrapper.actions.importDBStream('tenant_3', wrapper.bulkTasks.exportStream('tenant_1'), { signal: AbortSignal.timeout(1000) });
+  const copied = await wrapper.actions.copyDatabase('tenant_1', 'tenant_4', { collections: ['users'], onProgress: (p) => void p.total });
+  await wrapper.actions.dropDatabase('tenant_4', { force: false });
+  const inserted: number = summary.insertedDocuments + fromStream.failureCount + copied.insertedDocuments;
+  const line: number | undefined = summary.failures[0]?.line;
+  const dumped = await wrapper.actions.exportDB('tenant_1', { format: 'dump', dir: '/tmp/dump', gzip: true });
+  const restored = await wrapper.actions.importDB('tenant_5', { dir: dumped.path, validate: true });
+  const lines = wrapper.actions.exportDBStream('tenant_1', { format: 'mongoexport', collection: 'users', jsonFormat: 'canonical' });
+  void [dumped.bytes, restored.failures[0]?.stage, lines];
+  // @ts-expect-error: an export names its database.
+  void wrapper.actions.exportDB();
+  void [exported.collections.users?.documents.length, inserted, line, copied.source];
   void [first, one, n, created._id, many.length, modified, after?.age, groups[0]?.n, state];
 }

@@ -134,4 +134,57 @@ function checkCloseOptions(options) {
   return options;
 }
 
-module.exports = { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions, checkDbNameType };
+/** A bulk task's options (`actions.exportDB` and friends): `allowed` names the ones the task takes
+ *  besides `collections`, `signal` and `onProgress`. Returns `{ engine, signal, onProgress }`: the
+ *  options the engine reads (collections as `{ include, exclude }`) and the two JS ones. */
+function checkBulkOptions(options, allowed, what) {
+  if (options === undefined) options = {};
+  const table = { collections: 'array|object', signal: 'object', onProgress: 'function' };
+  for (const name of allowed) table[name] = BULK_OPTIONS[name];
+  checkShape(options, table, what);
+  const { collections, signal, onProgress, batchSize, query, ...flags } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw optionError(`${what}.signal`, 'must be an AbortSignal');
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 100_000)) {
+    throw rangeError(`${what}.batchSize`, `must be an integer from 1 to 100000, got ${batchSize}`);
+  }
+  const names = (list, name) => {
+    if (list === undefined) return undefined;
+    if (!Array.isArray(list) || !list.every((n) => typeof n === 'string')) throw optionError(name, 'must be an array of collection names');
+    return list;
+  };
+  let filter = {};
+  if (Array.isArray(collections)) filter = { include: names(collections, `${what}.collections`) };
+  else if (collections !== undefined) {
+    checkShape(collections, { include: 'array', exclude: 'array' }, `${what}.collections`);
+    filter = { include: names(collections.include, `${what}.collections.include`), exclude: names(collections.exclude, `${what}.collections.exclude`) ?? [] };
+  }
+  if (query !== undefined) {
+    for (const [name, filter] of Object.entries(query)) {
+      if (kindOf(filter) !== 'object') throw optionError(`${what}.query.${name}`, `must be a filter object, got ${kindOf(filter)}`);
+    }
+  }
+  const engine = { collections: { exclude: [], ...filter }, ...flags };
+  if (filter.include === undefined) delete engine.collections.include;
+  if (batchSize !== undefined) engine.batchSize = batchSize;
+  if (query !== undefined) engine.query = query;
+  return { engine, signal, onProgress };
+}
+
+/** The types of the options some bulk tasks take. */
+const BULK_OPTIONS = {
+  query: 'object',
+  batchSize: 'number',
+  drop: 'boolean',
+  ordered: 'boolean',
+  stopOnError: 'boolean',
+  bypassDocumentValidation: 'boolean',
+  force: 'boolean',
+  validate: 'boolean',
+  format: 'string',
+  collection: 'string',
+  jsonFormat: 'string',
+  dir: 'string',
+  gzip: 'boolean',
+};
+
+module.exports = { checkWrapperOptions, checkModelOptions, checkScaleArgs, checkHookArgs, checkCloseOptions, checkDbNameType, checkBulkOptions };

@@ -13,6 +13,19 @@ const { ours } = require('../driver/errors');
 const { endedWith } = require('../driver/session');
 const { streamsClosedWith } = require('../driver/change-stream');
 const signals = require('./signals');
+const { BulkTasks } = require('./bulk');
+
+/** The data actions of `bulk` (a BulkTasks), under PolyMongo 1.2's names; see lib/wrapper/bulk.js. */
+function dataActions(bulk) {
+  return {
+    exportDB: (db, options) => bulk.export(db, options),
+    importDB: (db, data, options) => bulk.import(db, data, options),
+    exportDBStream: (db, options) => bulk.exportStream(db, options),
+    importDBStream: (db, source, options) => bulk.importStream(db, source, options),
+    copyDatabase: (from, to, options) => bulk.copyDatabase(from, to, options),
+    dropDatabase: (db, options) => bulk.dropDatabase(db, options),
+  };
+}
 
 /** How long a graceful close waits for operations already started. */
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
@@ -37,6 +50,8 @@ class PolyMongoWrapper extends EventEmitter {
     this._handles = new WeakMap();
     /** Each handle's application model. */
     this._handleRoots = new WeakMap();
+    /** The models wrapped, in order: what `validate: true` checks imports against. */
+    this._wrappedModels = new Set();
     this._handleSignals = handleSignals;
     this._inFlight = 0;
     /** The close under way, if any: operations are refused meanwhile. */
@@ -95,6 +110,7 @@ class PolyMongoWrapper extends EventEmitter {
       /** The same as `getConnection`: every database's connection runs on the engine's routing. */
       getSharedConnection: (dbName) => this._tenancy(appMongoose()).connection(dbName ?? null),
     };
+    const bulk = new BulkTasks(this);
     this.actions = {
       /** Stops admitting operations, waits up to `timeoutMS` (default 10 s) for those in flight,
        *  then closes every pool. Later operations reject with ERR_WRAPPER_CLOSED until `connect()`. */
@@ -111,6 +127,16 @@ class PolyMongoWrapper extends EventEmitter {
       },
       /** Closes every change stream of the wrapper; resolves to how many were open, once closed. */
       closeAllWatches: () => this._closeStreams(undefined),
+      ...dataActions(bulk),
+    };
+    /** PolyMongo 1.3's names for the data actions. */
+    this.bulkTasks = {
+      export: this.actions.exportDB,
+      import: this.actions.importDB,
+      exportStream: this.actions.exportDBStream,
+      importStream: this.actions.importDBStream,
+      copyDatabase: this.actions.copyDatabase,
+      dropDatabase: this.actions.dropDatabase,
     };
   }
 
@@ -277,6 +303,7 @@ class PolyMongoWrapper extends EventEmitter {
       entry = { handle: wrappedHandle(tenancy, tenancy.wrap(model, checked)), options: JSON.stringify(checked) };
       this._handles.set(model, entry);
       this._handleRoots.set(entry.handle, model);
+      this._wrappedModels.add(model);
     } else if (options !== undefined && JSON.stringify(checked) !== entry.options) {
       const err = new TypeError(`polymongo-rs: wrapModel(${model.modelName}) was first called with options ${entry.options}; `
         + 'the first call decides them, so later calls must give the same options or none');

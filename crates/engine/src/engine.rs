@@ -7,6 +7,11 @@ use bson::doc;
 use mongodb::options::SessionOptions;
 
 use crate::budget::{Budget, BudgetLimits};
+use crate::bulk::dump::DumpSummary;
+use crate::bulk::export::Exporter;
+use crate::bulk::import::{Importer, NdjsonImport, Summary};
+use crate::bulk::ndjson::{self, NdjsonExport};
+use crate::bulk::{self, BulkOptions, Format, Progress, Validators};
 use crate::change_stream::{Watch, WatchRequest, Watches};
 use crate::cluster::{Cluster, ConnectionState, Context, Idleness};
 use crate::config::{DbSpecific, WrapperConfig};
@@ -288,6 +293,113 @@ impl Engine {
     /// returns how many were open.
     pub async fn close_streams(&self, db: Option<&str>) -> usize {
         self.watches.close(db).await
+    }
+
+    /// A bulk task's options (BSON, `BulkOptions`), with the wrapper's `javascriptEnabled` applied to
+    /// its queries. Errors: `InvalidArgument`, `JavaScriptDisabled`.
+    pub fn bulk_options(&self, options: &[u8]) -> Result<BulkOptions, Error> {
+        decode_request("bulk task options", options, self.config.javascript_enabled)
+    }
+
+    /// An export of database `db` as NDJSON text (ours, or `mongoexport`'s with `format:
+    /// 'mongoexport'`); nothing is read until its first `next`. Errors: an invalid name or options.
+    pub fn export_ndjson(&self, db: &str, options: &[u8], progress: Arc<Progress>) -> Result<NdjsonExport, Error> {
+        let mut options = self.bulk_options(options)?;
+        let Format::Ndjson(style) = options.format()? else {
+            return Err(Error::InvalidArgument("a stream is NDJSON; a dump is written to files (exportDB)".into()));
+        };
+        let ns = self.namespace(Some(db), None)?;
+        Ok(NdjsonExport::new(Exporter::new(ns, options, progress), db.to_owned(), style))
+    }
+
+    /// An import of NDJSON text into database `db`; `validators` are the schemas documents of the
+    /// collections they name must satisfy (`Importer::validating`). Errors: an invalid name or
+    /// options.
+    pub fn import_ndjson(
+        &self,
+        db: &str,
+        options: &[u8],
+        progress: Arc<Progress>,
+        validators: Validators,
+    ) -> Result<NdjsonImport, Error> {
+        let mut options = self.bulk_options(options)?;
+        let format = options.format()?;
+        let ns = self.namespace(Some(db), None)?;
+        let collection = options.collection.clone();
+        let importer = Importer::new(ns, options, progress).validating(validators);
+        match (format, collection) {
+            (Format::Ndjson(ndjson::Style::Records), _) => Ok(NdjsonImport::new(importer)),
+            (Format::Ndjson(ndjson::Style::Documents { .. }), Some(collection)) => {
+                check_collection_name(&collection)?;
+                Ok(NdjsonImport::documents_of(importer, &collection))
+            }
+            _ => Err(Error::InvalidArgument("a stream is NDJSON; a dump is read from files (importDB)".into())),
+        }
+    }
+
+    /// Writes database `db` into `options.dir` in mongodump's layout. Errors: as `export_ndjson`,
+    /// a file that cannot be written.
+    pub async fn export_dump(&self, db: &str, options: &[u8], progress: Arc<Progress>) -> Result<DumpSummary, Error> {
+        let mut options = self.bulk_options(options)?;
+        let Format::Dump { dir, gzip } = options.format()? else {
+            return Err(Error::InvalidArgument("a dump needs format 'dump' and a dir".into()));
+        };
+        let ns = self.namespace(Some(db), None)?;
+        bulk::dump::write_dump(Exporter::new(ns, options, progress), db, &dir, gzip).await
+    }
+
+    /// Imports the dump of `db` in `options.dir` (mongodump's layout). Errors: as `import_ndjson`,
+    /// a folder without a dump, a file that cannot be read.
+    pub async fn import_dump(
+        &self,
+        db: &str,
+        options: &[u8],
+        progress: Arc<Progress>,
+        validators: Validators,
+    ) -> Result<Summary, Error> {
+        let mut options = self.bulk_options(options)?;
+        let Format::Dump { dir, .. } = options.format()? else {
+            return Err(Error::InvalidArgument("a dump needs format 'dump' and a dir".into()));
+        };
+        let ns = self.namespace(Some(db), None)?;
+        let filter = options.collections.clone();
+        let importer = Importer::new(ns, options, progress.clone()).validating(validators);
+        bulk::dump::read_dump(importer, db, &dir, &filter, progress).await
+    }
+
+    /// Copies database `from` into `to` (`bulk::copy`), each on the pool serving it.
+    pub async fn copy_database(
+        &self,
+        from: &str,
+        to: &str,
+        options: &[u8],
+        progress: Arc<Progress>,
+        validators: Validators,
+    ) -> Result<Summary, Error> {
+        let options = self.bulk_options(options)?;
+        if from == to {
+            return Err(Error::InvalidArgument(format!("cannot copy database {from:?} onto itself")));
+        }
+        let (from, to) = (self.namespace(Some(from), None)?, self.namespace(Some(to), None)?);
+        bulk::copy(&from, &to, options, progress, validators).await
+    }
+
+    /// Drops database `db` and closes its change streams. The default database and MongoDB's own
+    /// (`admin`, `local`, `config`) are refused unless `force`. Errors: `InvalidArgument` for those,
+    /// an invalid name, the server's.
+    pub async fn drop_database(&self, db: &str, force: bool) -> Result<(), Error> {
+        let ns = self.namespace(Some(db), None)?;
+        if !force && (db == self.default_db || ["admin", "local", "config"].contains(&db)) {
+            return Err(Error::InvalidArgument(format!(
+                "refusing to drop database {db:?}, the wrapper's default or MongoDB's own, without {{ force: true }}"
+            )));
+        }
+        self.watches.close(Some(db)).await;
+        let dropped = async {
+            ns.database().await?.run_command(doc! { "dropDatabase": 1 }).await?;
+            Ok(())
+        };
+        ns.track(dropped, |_| true).await
     }
 
     fn db_name<'a>(&'a self, db: Option<&'a str>) -> Result<&'a str, Error> {

@@ -95,6 +95,19 @@ pub enum Error {
     #[error(transparent)]
     Driver(#[from] mongodb::error::Error),
 
+    /// A write the server refused in a bulk task's batch (a duplicate key, a document its validator
+    /// refuses): the Node driver's MongoServerError with the write error's code.
+    #[error("{}", .0.message)]
+    Write(Box<WriteError>),
+
+    /// A bulk task's failure in one collection, at one document or index when it was about one.
+    #[error("polymongo-rs: collection {collection:?}{}: {source}", .at.as_ref().map(|at| format!(", {at}")).unwrap_or_default())]
+    Bulk { collection: String, at: Option<At>, source: Box<Error> },
+
+    /// A bulk task stopped by its `AbortSignal`: Node's AbortError.
+    #[error("The operation was aborted")]
+    Aborted,
+
     /// A task of the engine that panicked or was cancelled (a bug): what it was doing failed, and the
     /// engine goes on.
     #[error("polymongo-rs: internal error in {0}; please report it")]
@@ -126,6 +139,37 @@ impl Error {
 
     pub fn type_error(option: &'static str, message: impl Into<String>) -> Self {
         Error::Config { option, message: message.into(), range: false }
+    }
+}
+
+/// A write error the server reported for one document (the driver's `IndexedWriteError`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteError {
+    pub code: i32,
+    pub code_name: Option<String>,
+    pub message: String,
+    /// `errInfo`: why a validator refused the document.
+    pub details: Option<bson::Document>,
+}
+
+/// Where in a bulk task's input a failure is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum At {
+    /// A line of an NDJSON stream, from 1.
+    Line(u64),
+    /// A document of a collection read from a database or a `.bson` file, from 0.
+    Document(u64),
+    /// An index, by name.
+    Index(String),
+}
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Line(n) => write!(f, "line {n}"),
+            At::Document(n) => write!(f, "document {n}"),
+            At::Index(name) => write!(f, "index {name:?}"),
+        }
     }
 }
 

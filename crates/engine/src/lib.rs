@@ -7,6 +7,7 @@
 
 pub mod admission;
 pub mod budget;
+pub mod bulk;
 pub mod change_stream;
 pub mod cluster;
 pub mod config;

@@ -45,6 +45,12 @@ impl Namespace {
         self.databases.track(&self.db, op, |result| result.as_ref().is_ok_and(succeeded)).await
     }
 
+    /// Collection `coll` of this namespace's database. Errors: an invalid collection name.
+    pub fn with_collection(&self, coll: &str) -> Result<Namespace, Error> {
+        crate::names::check_collection_name(coll)?;
+        Ok(Namespace { coll: Some(coll.to_owned()), ..self.clone() })
+    }
+
     /// The collection's name; a database namespace has none.
     pub fn coll(&self) -> Result<&str, Error> {
         self.coll.as_deref().ok_or_else(|| {

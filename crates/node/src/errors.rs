@@ -10,7 +10,7 @@ use napi::bindgen_prelude::{BufferSlice, JsObjectValue, Object, PromiseRaw, ToNa
 use napi::sys;
 use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Status};
 
-use polymongo_engine::error::{Error, FieldError};
+use polymongo_engine::error::{At, Error, FieldError};
 use polymongo_engine::events::{CommandEvent, HeartbeatEvent};
 
 enum Class {
@@ -100,6 +100,27 @@ fn describe(err: &Error) -> (String, Description) {
         Error::ObjectParameter { path, value } => with_path("ObjectParameterError", path).with_prop("value", value),
         Error::ObjectExpected { path, .. } => with_path("ObjectExpectedError", path),
         Error::Driver(e) => return driver_error(e),
+        Error::Write(w) => {
+            let d = Description::server("MongoServerError", w.code, w.code_name.clone());
+            let details = w.details.clone().map(|info| doc! { "errInfo": info }).unwrap_or_default();
+            return (w.message.clone(), d.with_details(details));
+        }
+        Error::Aborted => Description::ours(Class::Error, "AbortError", "ABORT_ERR"),
+        Error::Bulk { collection, at, source } => {
+            let (message, mut d) = describe(source);
+            // Typed, so that the line and document are numbers in JS.
+            let mut details = d.details.take().unwrap_or_default();
+            details.insert("collection", collection.clone());
+            match at {
+                Some(At::Line(n)) => details.insert("line", *n as i64),
+                Some(At::Document(n)) => details.insert("document", *n as i64),
+                Some(At::Index(name)) => details.insert("index", name.clone()),
+                None => None,
+            };
+            d.details = Some(details);
+            let at = at.as_ref().map(|at| format!(", {at}")).unwrap_or_default();
+            return (format!("collection {collection:?}{at}: {message}"), d);
+        }
         Error::RetriedWrite(e) => {
             let (message, mut d) = driver_error(e);
             d.labels.push(mongodb::error::RETRYABLE_WRITE_ERROR.to_owned());

@@ -1,6 +1,7 @@
 //! polymongo-rs's Node addon: thin `#[napi]` classes over the engine (crates/engine). Requests and
 //! results cross as BSON bytes; engine errors become JS errors here and nowhere else.
 
+mod bulk;
 mod change_stream;
 mod cursor;
 mod errors;

@@ -10,6 +10,7 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
+use super::bulk::{NativeBulkTask, NativeExport, NativeImport};
 use super::change_stream::NativeChangeStream;
 use super::errors::{build_error, js_error, promise, CommandEventValue, HeartbeatEventValue};
 use super::namespace::NativeNamespace;
@@ -419,6 +420,83 @@ impl NativeWrapper {
         })
     }
 
+    /// An export of database `db` as NDJSON (`options`: BSON `BulkOptions`); no I/O until its first
+    /// `next()`.
+    #[napi(catch_unwind)]
+    pub fn export_db(
+        &self,
+        env: Env,
+        db: String,
+        options: Buffer,
+        task: &NativeBulkTask,
+    ) -> napi::Result<NativeExport> {
+        let export = self.engine.export_ndjson(&db, &options, task.progress.clone()).map_err(|e| js_error(&env, &e))?;
+        Ok(NativeExport::new(export))
+    }
+
+    /// An import of NDJSON into database `db`.
+    #[napi(catch_unwind)]
+    pub fn import_db(
+        &self,
+        env: Env,
+        db: String,
+        options: Buffer,
+        task: &NativeBulkTask,
+    ) -> napi::Result<NativeImport> {
+        let (progress, validators) = (task.progress.clone(), task.validators());
+        let import = self.engine.import_ndjson(&db, &options, progress, validators).map_err(|e| js_error(&env, &e))?;
+        Ok(NativeImport::new(import))
+    }
+
+    /// Writes database `db` in mongodump's layout into `options.dir`; resolves to the summary as JSON.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub fn export_dump<'e>(
+        &self,
+        env: &'e Env,
+        db: String,
+        options: Buffer,
+        task: &NativeBulkTask,
+    ) -> napi::Result<PromiseRaw<'e, String>> {
+        let (engine, progress, options) = (self.engine.clone(), task.progress.clone(), options.to_vec());
+        summary(env, async move { engine.export_dump(&db, &options, progress).await })
+    }
+
+    /// Imports the mongodump-layout dump of `db` in `options.dir`; resolves to the summary as JSON.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub fn import_dump<'e>(
+        &self,
+        env: &'e Env,
+        db: String,
+        options: Buffer,
+        task: &NativeBulkTask,
+    ) -> napi::Result<PromiseRaw<'e, String>> {
+        let (engine, progress, validators) = (self.engine.clone(), task.progress.clone(), task.validators());
+        let options = options.to_vec();
+        summary(env, async move { engine.import_dump(&db, &options, progress, validators).await })
+    }
+
+    /// Copies database `from` into `to`; resolves to the summary as JSON.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub fn copy_database<'e>(
+        &self,
+        env: &'e Env,
+        from: String,
+        to: String,
+        options: Buffer,
+        task: &NativeBulkTask,
+    ) -> napi::Result<PromiseRaw<'e, String>> {
+        let (engine, progress, validators) = (self.engine.clone(), task.progress.clone(), task.validators());
+        let options = options.to_vec();
+        summary(env, async move { engine.copy_database(&from, &to, &options, progress, validators).await })
+    }
+
+    /// Drops database `db` (the default one and MongoDB's own only with `force`).
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn drop_database<'e>(&self, env: &'e Env, db: String, force: bool) -> napi::Result<PromiseRaw<'e, ()>> {
+        let engine = self.engine.clone();
+        promise(env, async move { engine.drop_database(&db, force).await }, |_, ()| Ok(()))
+    }
+
     /// Starts a change stream on collection `coll` of `db` (the default database when null; the whole
     /// database when `coll` is null) with `request` (BSON `{ pipeline, options }`, the options in the
     /// Node driver's ChangeStreamOptions shape). Throws for a malformed request, an invalid name, or
@@ -452,4 +530,13 @@ impl NativeWrapper {
         let ns = self.engine.namespace(db.as_deref(), coll.as_deref()).map_err(|e| js_error(&env, &e))?;
         Ok(NativeNamespace::new(ns))
     }
+}
+
+/// A bulk task's summary, resolved as JSON.
+pub(crate) fn summary<'e, T: serde::Serialize + Send + 'static>(
+    env: &'e Env,
+    work: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+) -> napi::Result<PromiseRaw<'e, String>> {
+    let work = async move { Ok(serde_json::to_string(&work.await?).expect("a summary serializes")) };
+    promise(env, work, |_, json| Ok(json))
 }

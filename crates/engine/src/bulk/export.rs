@@ -1,0 +1,126 @@
+//! Reads a database collection by collection: each collection's description, then its documents in
+//! raw BSON chunks as the server's batches bring them, then its end.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bson::doc;
+
+use super::{list_collections, BulkOptions, CollectionKind, CollectionSpec, Progress, DEFAULT_BATCH_DOCS};
+use crate::error::{At, Error};
+use crate::namespace::Namespace;
+use crate::ops::cursor::{Chunk, DocCursor};
+use crate::ops::options::QueryOptions;
+use crate::ops::read::FilterRequest;
+use crate::ops::CursorRequest;
+
+/// What an export reads next.
+#[derive(Debug)]
+pub enum ExportItem {
+    /// A collection starts: its options and indexes.
+    Collection(CollectionSpec),
+    /// Some of its documents, laid end to end as BSON.
+    Documents(Chunk),
+    /// The collection has no more documents.
+    End,
+}
+
+pub struct Exporter {
+    db: Namespace,
+    options: BulkOptions,
+    progress: Arc<Progress>,
+    /// The collections still to read, once listed.
+    plan: Option<VecDeque<CollectionSpec>>,
+    /// The collection being read: its documents so far and its cursor (none for a view).
+    current: Option<Current>,
+    /// Whether documents read count in the progress (a copy counts those written instead).
+    counts: bool,
+}
+
+struct Current {
+    name: String,
+    documents: u64,
+    cursor: Option<DocCursor>,
+}
+
+impl Exporter {
+    /// An export of database `db` (a namespace without collection); nothing is read until `next`.
+    pub fn new(db: Namespace, options: BulkOptions, progress: Arc<Progress>) -> Self {
+        Exporter { db, options, progress, plan: None, current: None, counts: true }
+    }
+
+    /// An exporter whose progress names each collection and its size but leaves the counting of
+    /// documents to what writes them (a copy's importer).
+    pub fn counting_nothing(mut self) -> Self {
+        self.counts = false;
+        self
+    }
+
+    /// Stops reading: the cursor is released, and `next` gives `None`.
+    pub fn close(&mut self) {
+        self.current = None;
+        self.plan = Some(VecDeque::new());
+    }
+
+    /// The next item, `None` at the end of the database. Errors: `Error::Aborted` once the task's
+    /// progress was aborted; `Error::Bulk` naming the collection (and document) that failed.
+    pub async fn next(&mut self) -> Result<Option<ExportItem>, Error> {
+        self.progress.check()?;
+        if self.plan.is_none() {
+            self.plan = Some(list_collections(&self.db, &self.options.collections).await?.into());
+        }
+        if let Some(current) = &mut self.current {
+            let name = &current.name;
+            let chunk = match &mut current.cursor {
+                Some(cursor) => cursor
+                    .next_chunk()
+                    .await
+                    .map_err(|e| super::in_collection(name, Some(At::Document(current.documents)), e))?,
+                None => Chunk::default(),
+            };
+            if chunk.count == 0 {
+                self.current = None;
+                return Ok(Some(ExportItem::End));
+            }
+            current.documents += u64::from(chunk.count);
+            if self.counts {
+                self.progress.add(u64::from(chunk.count), chunk.bytes.len() as u64);
+            }
+            return Ok(Some(ExportItem::Documents(chunk)));
+        }
+        let Some(spec) = self.plan.as_mut().and_then(VecDeque::pop_front) else { return Ok(None) };
+        let (cursor, total) = match spec.kind {
+            CollectionKind::View => (None, Some(0)),
+            CollectionKind::Collection => {
+                let ns = self.db.with_collection(&spec.name)?;
+                let filter = self.options.query.get(&spec.name).cloned();
+                let total = match filter {
+                    Some(_) => None,
+                    None => estimated_count(&self.db, &spec.name).await,
+                };
+                let options = QueryOptions {
+                    batch_size: Some(self.options.batch_size.unwrap_or(DEFAULT_BATCH_DOCS)),
+                    ..QueryOptions::default()
+                };
+                let request = CursorRequest::Find(FilterRequest { filter: filter.unwrap_or_default(), options });
+                (Some(DocCursor::new(ns, request, None)), total)
+            }
+        };
+        self.progress.start(&spec.name, total);
+        self.current = Some(Current { name: spec.name.clone(), documents: 0, cursor });
+        Ok(Some(ExportItem::Collection(spec)))
+    }
+}
+
+/// The collection's document count from its metadata, for progress; `None` when the server does not
+/// say.
+async fn estimated_count(db: &Namespace, coll: &str) -> Option<u64> {
+    let database = db.database().await.ok()?;
+    let reply = database.run_command(doc! { "count": coll }).await.ok()?;
+    match reply.get("n")? {
+        bson::Bson::Int32(n) => u64::try_from(*n).ok(),
+        bson::Bson::Int64(n) => u64::try_from(*n).ok(),
+        bson::Bson::Double(n) if *n >= 0.0 => Some(*n as u64),
+        _ => None,
+    }
+}
