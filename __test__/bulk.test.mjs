@@ -211,6 +211,7 @@ describe('bulk tasks', () => {
         '{"type":"document","collection":"dup","document":{"_id":1}}',
         '{"type":"document","collection":"dup","document":{"_id":1}}',
         '{"type":"collectionEnd","collection":"dup"}',
+        '{"type":"end"}',
       ];
       await assert.rejects(wrapper.actions.importDBStream(to, Readable.from([lines.join('\n')])), (err) => {
         assert.equal(err.name, 'MongoServerError');
@@ -234,7 +235,7 @@ describe('bulk tasks', () => {
       assert.equal(unordered.insertedDocuments, 2);
       assert.equal(unordered.failureCount, 1);
       assert.deepEqual([unordered.failures[0].collection, unordered.failures[0].line, unordered.failures[0].code], ['dup', 7, 11000]);
-      const goOn = [...lines.slice(0, 1), ...lines.slice(4), ...lines.slice(1, 4)].join('\n');
+      const goOn = [...lines.slice(0, 1), ...lines.slice(4, 8), ...lines.slice(1, 4), lines[8]].join('\n');
       const other = freshDb();
       const skipped = await wrapper.actions.importDBStream(other, Readable.from([goOn]), { stopOnError: false });
       assert.deepEqual(skipped.collections.map((c) => c.collection), ['fine']);
@@ -255,6 +256,55 @@ describe('bulk tasks', () => {
         assert.match(err.message, /^collection "c", document 1: .*field "q.\$oid" .*format 'dump'/);
         return true;
       });
+    } finally {
+      await wrapper.disconnect();
+    }
+  });
+
+  test('a stream cut short, or a source that fails, fails the import and leaves no collection half-written', async () => {
+    const from = await sourceDb();
+    const wrapper = suite.wrap();
+    try {
+      const ndjson = await text(wrapper.actions.exportDBStream(from, { collections: ['capped', 'indexed', 'types'] }));
+      const lines = ndjson.trimEnd().split('\n');
+      const at = (predicate) => lines.findIndex((l) => predicate(JSON.parse(l)));
+      const inIndexed = at((r) => r.type === 'document' && r.collection === 'indexed') + 1000;
+      const afterIndexed = at((r) => r.type === 'collectionEnd' && r.collection === 'indexed') + 1;
+      const names = async (db) => (await suite.client.db(db).listCollections().toArray()).map((c) => c.name).sort();
+      // Cut inside a collection, between two collections, and before the end record.
+      for (const [cut, kept] of [[inIndexed, ['capped']], [afterIndexed, ['capped', 'indexed']], [lines.length - 1, ['capped', 'indexed', 'types']]]) {
+        const to = freshDb();
+        await assert.rejects(wrapper.actions.importDBStream(to, Readable.from([`${lines.slice(0, cut).join('\n')}\n`])), (err) => {
+          assert.equal(err.name, 'MongoInvalidArgumentError');
+          assert.match(err.message, /cut short/);
+          assert.equal(typeof err.line, 'number');
+          return true;
+        });
+        assert.deepEqual(await names(to), kept, `cut at line ${cut}`);
+      }
+      await assert.rejects(wrapper.actions.importDBStream(freshDb(), Readable.from([])), /the stream is empty/);
+      // A collection whose end record counts more documents than came.
+      const short = [...lines.slice(0, inIndexed), lines[afterIndexed - 1], ...lines.slice(afterIndexed)].join('\n');
+      await assert.rejects(wrapper.actions.importDBStream(freshDb(), Readable.from([short])), /collection "indexed", line \d+: .*counts 2500 documents and the stream had \d+/);
+
+      // A source that fails midway: its collection is rolled back, no temporary collection stays.
+      for (const drop of [false, true]) {
+        const to = freshDb();
+        if (drop) await suite.client.db(to).collection('indexed').insertOne({ old: true });
+        async function* failing() {
+          yield `${lines.slice(0, inIndexed).join('\n')}\n`;
+          throw new Error('disk gone');
+        }
+        await assert.rejects(wrapper.actions.importDBStream(to, failing(), { drop }), /disk gone/);
+        assert.deepEqual(await names(to), drop ? ['capped', 'indexed'] : ['capped']);
+        if (drop) assert.deepEqual(await suite.client.db(to).collection('indexed').find({}, { projection: { _id: 0 } }).toArray(), [{ old: true }]);
+      }
+
+      // The object form names a failing document by its place in its array.
+      const dupes = { version: 2, collections: { c: { type: 'collection', options: {}, indexes: [], documents: [{ _id: { $numberInt: '1' } }, { _id: { $numberInt: '1' } }] } } };
+      await assert.rejects(wrapper.actions.importDB(freshDb(), dupes), (err) => err.code === 11000 && err.document === 1 && err.line === undefined);
+      const listed = await wrapper.actions.importDB(freshDb(), dupes, { ordered: false });
+      assert.deepEqual(listed.failures.map((f) => [f.collection, f.document, f.line]), [['c', 1, undefined]]);
     } finally {
       await wrapper.disconnect();
     }
@@ -338,12 +388,19 @@ describe('bulk tasks', () => {
       writeFileSync(path.join(dumped, `${stem}.metadata.json.gz`), gzipSync(JSON.stringify({ indexes: [], collectionName: long, type: 'collection' })));
       writeFileSync(path.join(dumped, 'empty.metadata.json'), '{"options":{"capped":true,"size":{"$numberInt":"4096"}},"indexes":[{"v":{"$numberInt":"2"},"key":{"_id":{"$numberInt":"1"}},"name":"_id_"}],"uuid":"ffa7054f30dc422696fa9607e150cb53","collectionName":"empty","type":"collection"}');
       writeFileSync(path.join(dumped, 'system.profile.bson'), bson({ op: 'query' }));
+      // mongo-tools before 2021 escaped names as a path segment (`a+b` kept, a space as %20): the
+      // metadata's collectionName says which collection a file holds.
+      writeFileSync(path.join(dumped, 'a+b.bson'), bson({ _id: 'plus' }));
+      writeFileSync(path.join(dumped, 'a+b.metadata.json'), '{"indexes":[],"collectionName":"a+b","type":"collection"}');
+      writeFileSync(path.join(dumped, 'a%20b.bson'), bson({ _id: 'space' }));
+      writeFileSync(path.join(dumped, 'a%20b.metadata.json'), '{"indexes":[],"collectionName":"a b","type":"collection"}');
       writeFileSync(path.join(dumped, 'prelude.json'), '{"ServerVersion":"7.0.16","ToolVersion":"100.10.0"}');
       // The folder holding the database's folder, as mongodump's --out.
       const imported = await wrapper.actions.importDB(shop, { dir: path.dirname(dumped) });
-      assert.equal(imported.insertedDocuments, 3);
+      assert.equal(imported.insertedDocuments, 5);
       const names = (await suite.client.db(shop).listCollections().toArray()).map((c) => c.name).sort();
-      assert.deepEqual(names, ['cafés & bars', 'empty', long].sort());
+      assert.deepEqual(names, ['a b', 'a+b', 'cafés & bars', 'empty', long].sort());
+      assert.deepEqual(await suite.client.db(shop).collection('a+b').find().toArray(), [{ _id: 'plus' }]);
       const cafes = suite.client.db(shop).collection('cafés & bars');
       assert.deepEqual(await cafes.find().toArray(), [{ _id: 1, n: 'é' }, { _id: 2 }]);
       assert.ok((await cafes.indexes()).some((i) => i.name === 'n_-1'));
@@ -379,6 +436,10 @@ describe('bulk tasks', () => {
       assert.equal(typeof lines[0].a, 'number', 'relaxed numbers are JSON numbers');
       assert.match(lines[0].t.$date, /^\d{4}-\d\d-\d\dT/);
       const canonical = await text(wrapper.actions.exportDBStream(from, { format: 'mongoexport', collection: 'types', jsonFormat: 'canonical' }));
+      // Relaxed dates after 9999 stay exact (as numbers of milliseconds).
+      const relaxedTypes = JSON.parse((await text(wrapper.actions.exportDBStream(from, { format: 'mongoexport', collection: 'types' }))).split('\n')[0]);
+      assert.deepEqual(relaxedTypes.farFuture, { $date: { $numberLong: '8640000000000000' } });
+      assert.deepEqual(relaxedTypes.before1970, { $date: { $numberLong: '-1000000000000' } });
       assert.equal(JSON.parse(canonical.split('\n')[0]).int.$numberInt, '5');
 
       const to = freshDb();
@@ -401,25 +462,30 @@ describe('bulk tasks', () => {
     try {
       const User = model('User', { name: { type: String, required: true }, age: { type: Number, min: 0 }, role: { type: String, enum: ['a', 'b'] } });
       wrapper.wrapModel(User);
-      const docs = [{ name: 'Ada', age: 36 }, { age: 3 }, { name: 'Bob', age: -1 }, { name: 'Cy', role: 'z' }, { name: 'Di', age: '41' }];
+      const docs = [{ name: 'Ada', age: 36 }, { age: 3 }, { name: 'Bob', age: -1 }, { name: 'Cy', role: 'z' }, { name: 'Di', age: '41' }, { name: 'Ed', age: { $numberLong: '7' } }];
       const lines = [
         '{"type":"meta","format":"polymongo.ndjson","version":2}',
         '{"type":"collection","collection":"users"}',
         ...docs.map((document) => JSON.stringify({ type: 'document', collection: 'users', document })),
+        '{"type":"collectionEnd","collection":"users"}',
         '{"type":"collection","collection":"other"}',
         '{"type":"document","collection":"other","document":{"anything":true}}',
+        '{"type":"collectionEnd","collection":"other"}',
+        '{"type":"end"}',
       ];
       const to = freshDb();
       const summary = await wrapper.actions.importDBStream(to, Readable.from([lines.join('\n')]), { validate: true });
       // Mongoose's own judgement of the same documents.
-      const refusedByMongoose = docs.map((d, i) => [i + 3, new User(d).validateSync()]).filter(([, err]) => err);
+      const { EJSON } = mongoose.mongo.BSON;
+      // As the Node driver reads each document back (a Long within 2^53 as a number).
+      const refusedByMongoose = docs.map((d, i) => [i + 3, new User(EJSON.deserialize(d)).validateSync()]).filter(([, err]) => err);
       assert.deepEqual(summary.failures.map((f) => [f.line, f.stage, f.rolledBack]), refusedByMongoose.map(([line]) => [line, 'validate', false]));
       for (const [i, [, err]] of refusedByMongoose.entries()) {
         assert.deepEqual(Object.keys(err.errors), summary.failures[i].message.match(/validation failed: (.*)/)[1].split(', ').map((p) => p.split(':')[0]));
       }
       assert.equal(summary.insertedDocuments, docs.length - refusedByMongoose.length + 1);
       // Written as they came: the import does not cast.
-      assert.deepEqual(await suite.client.db(to).collection('users').find({}, { projection: { _id: 0 } }).toArray(), [{ name: 'Ada', age: 36 }, { name: 'Di', age: '41' }]);
+      assert.deepEqual(await suite.client.db(to).collection('users').find({}, { projection: { _id: 0 } }).toArray(), [{ name: 'Ada', age: 36 }, { name: 'Di', age: '41' }, { name: 'Ed', age: 7 }]);
 
       const Custom = model('Custom', { code: { type: String, validate: (v) => v.length === 3 } });
       wrapper.wrapModel(Custom);
@@ -429,7 +495,7 @@ describe('bulk tasks', () => {
         return true;
       });
       const without = await wrapper.actions.copyDatabase(to, freshDb(), { validate: true, collections: { exclude: ['customs'] } });
-      assert.equal(without.insertedDocuments, 3);
+      assert.equal(without.insertedDocuments, 4);
     } finally {
       await wrapper.disconnect();
     }

@@ -2,7 +2,7 @@
 // order each round. Prints markdown tables (median, min–max, ratio to polymongo-rs) and writes the
 // raw figures with the machine's description to bench/results/<time>.json.
 //
-//   node --expose-gc bench/run.mjs [workload ...]    workloads: switching cpu tenants noisy schema
+//   node --expose-gc bench/run.mjs [workload ...]    workloads: switching cpu tenants noisy schema bulk
 //
 // MONGODB_URI selects a server; without it a local test server is started. BENCH_ROUNDS sets the
 // runs per figure (default 3).
@@ -19,6 +19,7 @@ const WORKLOADS = {
   tenants: () => import('./workloads/tenants.mjs'),
   noisy: () => import('./workloads/noisy-neighbour.mjs'),
   schema: () => import('./workloads/schema.mjs'),
+  bulk: () => import('./workloads/bulk.mjs'),
 };
 
 const WARM_UP_MS = Number(process.env.BENCH_WARM_UP_MS ?? 1500);
@@ -70,7 +71,7 @@ const results = { date: new Date().toISOString(), machine: machine(), server: lo
 const began = performance.now();
 const workloads = chosen.length ? chosen : Object.keys(WORKLOADS);
 try {
-  if (workloads.some((name) => name !== 'schema')) await warmUp(server.uri);
+  if (workloads.some((name) => name !== 'schema' && name !== 'bulk')) await warmUp(server.uri);
   for (const name of workloads) {
     const started = performance.now();
     const tables = await (await WORKLOADS[name]()).run({ uri: server.uri, local, rounds, ceiling });

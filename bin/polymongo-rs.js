@@ -38,7 +38,7 @@ class Reporter {
 
   /** A task's progress event. */
   progress({ collection, documents, bytes, total }) {
-    if (this.json) return;
+    if (this.json || !collection) return;
     const mb = (bytes / 1e6).toFixed(1);
     if (this.bars) {
       if (this.current?.collection !== collection) {
@@ -149,9 +149,9 @@ async function exportCommand(db, options, command) {
     });
     const stages = options.gzip ? [stream, zlib.createGzip()] : [stream];
     if (!options.out || options.out === '-') {
-      // A reader that stops early (`| head`) is not a failure.
       await pipeline(...stages, process.stdout, { end: false }).catch((err) => {
-        if (err?.code !== 'EPIPE') throw err;
+        // A reader that stopped early (`| head`): the export is cut short, which `pipefail` sees.
+        throw err?.code === 'EPIPE' ? new Error('the output was closed before the export ended') : err;
       });
       return;
     }
@@ -274,6 +274,12 @@ function program() {
   return cli;
 }
 
+/** Prints a failure: a line on stderr, or with --json a JSON object on stdout. */
+function report(argv, name, message, code) {
+  if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { name, message, code } })}\n`);
+  else process.stderr.write(`polymongo-rs: ${name === 'AbortError' ? 'interrupted' : message}\n`);
+}
+
 async function main(argv) {
   try {
     await program().parseAsync(argv);
@@ -284,11 +290,10 @@ async function main(argv) {
       return err.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (err instanceof UsageError || ARGUMENT_CODES.has(err?.code)) {
-      process.stderr.write(`polymongo-rs: ${err.message}\n`);
+      report(argv, 'UsageError', err.message, err.code);
       return EXIT_USAGE;
     }
-    const what = err?.name === 'AbortError' ? 'interrupted' : `${err?.name ?? 'Error'}: ${err?.message ?? err}`;
-    process.stderr.write(`polymongo-rs: ${what}\n`);
+    report(argv, err?.name ?? 'Error', `${err?.name ?? 'Error'}: ${err?.message ?? err}`, err?.code);
     return EXIT_FAILED;
   }
 }

@@ -36,6 +36,18 @@ enum Request {
     /// over the run and over its second half.
     #[serde(rename_all = "camelCase")]
     Tenants { prefix: String, count: usize, concurrency: usize },
+    /// The bulk tasks' floor on the driver's batches, as raw BSON: `export` writes the source's
+    /// documents to `file` end to end, `import` inserts those of `file` into the target, `copy` reads
+    /// the source's and inserts them into the target, 1,000 a batch, one batch at a time.
+    Bulk { task: BulkTask, source: String, target: String, file: String },
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+enum BulkTask {
+    Export,
+    Import,
+    Copy,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -78,6 +90,11 @@ async fn main() -> Result<()> {
             read_tenants(&client, &prefix, &next, count, concurrency).await?;
             let end = rss_bytes()?;
             json!({ "ms": started.elapsed().as_secs_f64() * 1e3, "rssGrowth": end - rss, "rssSecondHalf": end - half })
+        }
+        Request::Bulk { task, source, target, file } => {
+            let started = Instant::now();
+            bulk(&client, task, &source, &target, &file).await?;
+            json!({ "ms": started.elapsed().as_secs_f64() * 1e3, "peakRssMB": peak_rss_bytes() as f64 / 1e6 })
         }
     };
     println!("{result}");
@@ -176,6 +193,68 @@ fn document(n: usize) -> Document {
         "active": n % 2 == 0,
         "createdAt": bson::DateTime::now(),
     }
+}
+
+async fn bulk(client: &Client, task: BulkTask, source: &str, target: &str, file: &str) -> Result<()> {
+    use std::io::{BufReader, BufWriter, Read, Write};
+    let from = client.database(source).collection::<bson::RawDocumentBuf>(ITEMS);
+    let to = client.database(target).collection::<bson::RawDocumentBuf>(ITEMS);
+    match task {
+        BulkTask::Export => {
+            let mut out = BufWriter::new(std::fs::File::create(file)?);
+            let mut cursor = from.find(doc! {}).await?;
+            while cursor.advance().await? {
+                out.write_all(cursor.current().as_bytes())?;
+            }
+            out.flush()?;
+        }
+        BulkTask::Import => {
+            let mut input = BufReader::new(std::fs::File::open(file)?);
+            let mut batch = Vec::with_capacity(1000);
+            loop {
+                let mut length = [0u8; 4];
+                if input.read(&mut length[..1])? == 0 {
+                    break;
+                }
+                input.read_exact(&mut length[1..])?;
+                let mut bytes = vec![0u8; i32::from_le_bytes(length) as usize];
+                bytes[..4].copy_from_slice(&length);
+                input.read_exact(&mut bytes[4..])?;
+                batch.push(bson::RawDocumentBuf::from_bytes(bytes)?);
+                if batch.len() == 1000 {
+                    to.insert_many(std::mem::take(&mut batch)).await?;
+                }
+            }
+            if !batch.is_empty() {
+                to.insert_many(batch).await?;
+            }
+        }
+        BulkTask::Copy => {
+            let mut cursor = from.find(doc! {}).await?;
+            let mut batch = Vec::with_capacity(1000);
+            while cursor.advance().await? {
+                batch.push(cursor.current().to_owned());
+                if batch.len() == 1000 {
+                    to.insert_many(std::mem::take(&mut batch)).await?;
+                }
+            }
+            if !batch.is_empty() {
+                to.insert_many(batch).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The process's peak resident set (ru_maxrss), in bytes.
+fn peak_rss_bytes() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes the struct it is given; RUSAGE_SELF cannot fail.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    usage.ru_maxrss as u64 * 1024
 }
 
 /// User + system CPU time of the whole process (every thread), in µs.

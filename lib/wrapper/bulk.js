@@ -276,6 +276,9 @@ class BulkTasks {
         return { database: summary.database, importedAt: new Date().toISOString(), ...summary };
       } catch (err) {
         source.destroy?.();
+        // A source that failed (a read error, a stream destroyed) leaves the engine's collection
+        // open: roll it back. After the engine's own failure this finds nothing to undo.
+        await sink?.abort().catch(() => {});
         if (err?.code === 'ABORT_ERR') throw abortError(signal);
         throw this.fromNative(err);
       }
@@ -307,16 +310,36 @@ class BulkTasks {
     const ours = data.version === 2;
     const { EJSON } = contextFor(this.wrapper.adv.mongoose).codec.BSON;
     const json = ours ? JSON.stringify : (value) => EJSON.stringify(value, { relaxed: false });
+    // Each document's line, so that failures name its place in its collection instead.
+    const places = [];
     function* lines() {
       yield JSON.stringify({ type: 'meta', format: 'polymongo.ndjson', version: 2, database: data.database ?? db });
-      for (const [name, collection] of Object.entries(data.collections)) {
+      let line = 1;
+      let count = 0;
+      const entries = Object.entries(data.collections);
+      for (const [name, collection] of entries) {
         const type = ours ? collection.type : 'collection';
+        const indexes = collection.indexes ?? [];
+        const documents = collection.documents ?? [];
         yield `{"type":"collection","collection":${JSON.stringify(name)},"collectionType":${JSON.stringify(type ?? 'collection')},"options":${json(collection.options ?? {})}}`;
-        for (const index of collection.indexes ?? []) yield `{"type":"index","collection":${JSON.stringify(name)},"index":${json(index)}}`;
-        for (const document of collection.documents ?? []) yield `{"type":"document","collection":${JSON.stringify(name)},"document":${json(document)}}`;
-        yield `{"type":"collectionEnd","collection":${JSON.stringify(name)}}`;
+        for (const index of indexes) yield `{"type":"index","collection":${JSON.stringify(name)},"index":${json(index)}}`;
+        places.push({ name, first: line + 2 + indexes.length });
+        for (const document of documents) yield `{"type":"document","collection":${JSON.stringify(name)},"document":${json(document)}}`;
+        yield `{"type":"collectionEnd","collection":${JSON.stringify(name)},"documents":${documents.length}}`;
+        line += 2 + indexes.length + documents.length;
+        count += documents.length;
       }
+      yield `{"type":"end","collections":${entries.length},"documents":${count}}`;
     }
+    /** `{ line }` of a failure or an error as `{ document }`, its place in its collection's array. */
+    const place = (failure) => {
+      const where = places.findLast((p) => p.name === failure.collection && failure.line >= p.first);
+      if (where !== undefined && typeof failure.line === 'number') {
+        failure.document = failure.line - where.first;
+        delete failure.line;
+      }
+      return failure;
+    };
     function* pieces() {
       let piece = '';
       for (const line of lines()) {
@@ -328,7 +351,18 @@ class BulkTasks {
       }
       if (piece) yield piece;
     }
-    return this.importFrom(db, engine, signal, onProgress, pieces());
+    const imported = this.importFrom(db, engine, signal, onProgress, pieces());
+    const placed = imported.then(
+      (summary) => ({ ...summary, failures: summary.failures.map(place) }),
+      (err) => {
+        throw place(err);
+      },
+    );
+    placed.on = (event, listener) => {
+      imported.on(event, listener);
+      return placed;
+    };
+    return placed;
   }
 
   /** Copies database `from` into `to` in the engine (documents as raw BSON, indexes, collection

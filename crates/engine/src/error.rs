@@ -104,6 +104,15 @@ pub enum Error {
     #[error("polymongo-rs: collection {collection:?}{}: {source}", .at.as_ref().map(|at| format!(", {at}")).unwrap_or_default())]
     Bulk { collection: String, at: Option<At>, source: Box<Error> },
 
+    /// An import stream that is not what it should be at `line` (not a record, not this format, cut
+    /// short).
+    #[error("polymongo-rs: line {line} of the import stream: {message}")]
+    Stream { line: u64, message: String },
+
+    /// A bulk task's failure whose rollback failed too: the task's error, with what was left undone.
+    #[error("{error}; and undoing it failed ({rollback}), so what it wrote there is still there")]
+    NotRolledBack { error: Box<Error>, rollback: String },
+
     /// A bulk task stopped by its `AbortSignal`: Node's AbortError.
     #[error("The operation was aborted")]
     Aborted,

@@ -106,6 +106,16 @@ fn describe(err: &Error) -> (String, Description) {
             return (w.message.clone(), d.with_details(details));
         }
         Error::Aborted => Description::ours(Class::Error, "AbortError", "ABORT_ERR"),
+        Error::Stream { line, .. } => {
+            Description::new(Class::Error, "MongoInvalidArgumentError").with_details(doc! { "line": *line as i64 })
+        }
+        Error::NotRolledBack { error, rollback } => {
+            let (message, d) = describe(error);
+            return (
+                format!("{message}; and undoing it failed ({rollback}), so what it wrote there is still there"),
+                d,
+            );
+        }
         Error::Bulk { collection, at, source } => {
             let (message, mut d) = describe(source);
             // Typed, so that the line and document are numbers in JS.

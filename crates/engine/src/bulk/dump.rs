@@ -237,12 +237,15 @@ pub async fn write_dump(mut exporter: Exporter, db: &str, dir: &Path, gzip: bool
     Ok(summary)
 }
 
+/// A file of a dump, and whether it is gzipped.
+type DumpFile = (PathBuf, bool);
+
 /// One collection of a dump folder: its data file (none for a view or a collection dumped without
-/// one) and its metadata file, each maybe gzipped.
+/// one), and its metadata (empty without a metadata file).
 #[derive(Debug, Default)]
 struct DumpedCollection {
-    data: Option<(PathBuf, bool)>,
-    metadata: Option<(PathBuf, bool)>,
+    data: Option<DumpFile>,
+    metadata: Document,
 }
 
 /// The folder of a dump of `db` in `dir`: `dir` itself when it holds `.bson` or `.metadata.json`
@@ -267,10 +270,14 @@ fn dump_folder(dir: &Path, db: &str) -> std::io::Result<PathBuf> {
     ))
 }
 
-/// The collections of a dump folder by name. Skipped as mongorestore skips them: `system.*` files
-/// (`system.profile`, `system.indexes`, ...), `$admin.*` user and role files, `prelude.json`.
+/// The collections of a dump folder by name: its files paired by their stem, each named by its
+/// metadata's `collectionName` (mongodump writes it; file names were escaped as a path segment by
+/// mongo-tools before 2021 and as a query string since, so `a+b` could be either), else by its
+/// unescaped stem. Skipped as mongorestore skips them: `system.*` collections, `$admin.*` user and
+/// role files, `prelude.json`. Errors: two files naming one collection; unreadable metadata.
 fn list_dump(folder: &Path) -> std::io::Result<BTreeMap<String, DumpedCollection>> {
-    let mut found: BTreeMap<String, DumpedCollection> = BTreeMap::new();
+    // Per stem: its data file and its metadata file.
+    let mut stems: BTreeMap<String, (Option<DumpFile>, Option<DumpFile>)> = BTreeMap::new();
     for entry in std::fs::read_dir(folder).map_err(|e| io_error(folder, e))? {
         let entry = entry?;
         let file = entry.file_name().to_string_lossy().into_owned();
@@ -286,27 +293,32 @@ fn list_dump(folder: &Path) -> std::io::Result<BTreeMap<String, DumpedCollection
         if stem.starts_with('$') {
             continue;
         }
-        let path = entry.path();
-        // A hashed long name: the whole one is in the metadata file.
-        let name = if stem.len() == MAX_STEM_BYTES && stem.contains("%24") {
-            let metadata = folder.join(format!("{stem}.metadata.json{}", if gzip { ".gz" } else { "" }));
-            collection_name(&metadata, gzip)?
-        } else {
-            query_unescape(stem).ok_or_else(|| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{}: not an escaped collection name", path.display()),
-                )
-            })?
+        let files = stems.entry(stem.to_owned()).or_default();
+        *(if is_data { &mut files.0 } else { &mut files.1 }) = Some((entry.path(), gzip));
+    }
+    let mut found = BTreeMap::new();
+    for (stem, (data, metadata_file)) in stems {
+        let metadata = match &metadata_file {
+            Some((path, gzip)) => read_metadata(path, *gzip)?,
+            None => Document::new(),
+        };
+        let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+        let name = match metadata.get_str("collectionName") {
+            Ok(name) => name.to_owned(),
+            Err(_) if stem.len() == MAX_STEM_BYTES && stem.contains("%24") => {
+                return Err(invalid(format!(
+                    "{}: a long name's metadata has no collectionName",
+                    folder.join(&stem).display()
+                )));
+            }
+            Err(_) => query_unescape(&stem)
+                .ok_or_else(|| invalid(format!("{}: not an escaped collection name", folder.join(&stem).display())))?,
         };
         if name.starts_with("system.") {
             continue;
         }
-        let entry = found.entry(name).or_default();
-        if is_data {
-            entry.data = Some((path, gzip));
-        } else {
-            entry.metadata = Some((path, gzip));
+        if found.insert(name.clone(), DumpedCollection { data, metadata }).is_some() {
+            return Err(invalid(format!("{}: two sets of files hold collection {name:?}", folder.display())));
         }
     }
     Ok(found)
@@ -334,12 +346,6 @@ fn read_metadata(path: &Path, gzip: bool) -> std::io::Result<Document> {
     }
 }
 
-fn collection_name(metadata: &Path, gzip: bool) -> std::io::Result<String> {
-    read_metadata(metadata, gzip)?.get_str("collectionName").map(str::to_owned).map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: no collectionName", metadata.display()))
-    })
-}
-
 /// Imports the dump of `db` in `dir` (see `dump_folder`) with `importer`: each collection created
 /// with its metadata's options, its documents, then its indexes, as `Importer` writes (whole or not
 /// at all). Views are created after the collections. Errors name the collection and the document's
@@ -354,13 +360,7 @@ pub async fn read_dump(
     let (dir, db_name) = (dir.to_owned(), db.to_owned());
     let listed = blocking(move || list_dump(&dump_folder(&dir, &db_name)?)).await?;
     let mut specs = Vec::new();
-    for (name, files) in listed.into_iter().filter(|(name, _)| filter.takes(name)) {
-        let metadata = match files.metadata.clone() {
-            Some((path, gzip)) => {
-                blocking(move || read_metadata(&path, gzip)).await.map_err(|e| in_collection(&name, None, e))?
-            }
-            None => Document::new(),
-        };
+    for (name, DumpedCollection { data, metadata }) in listed.into_iter().filter(|(name, _)| filter.takes(name)) {
         let options = metadata.get_document("options").cloned().unwrap_or_default();
         let kind = match metadata.get_str("type") {
             Ok(kind) => CollectionKind::parse(&name, kind).map_err(|e| in_collection(&name, None, e))?,
@@ -371,7 +371,7 @@ pub async fn read_dump(
             Ok(list) => list.iter().filter_map(|index| index.as_document().cloned()).collect(),
             Err(_) => Vec::new(),
         };
-        specs.push((CollectionSpec { name, kind, options, indexes }, files.data));
+        specs.push((CollectionSpec { name, kind, options, indexes }, data));
     }
     // Views after collections, as they read them.
     specs.sort_by_key(|(spec, _)| spec.kind == CollectionKind::View);

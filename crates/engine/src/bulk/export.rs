@@ -40,7 +40,28 @@ pub struct Exporter {
 struct Current {
     name: String,
     documents: u64,
-    cursor: Option<DocCursor>,
+    /// Chunks read ahead by the collection's reader task (none for a view): the server's next batch
+    /// is on its way while the one before is written. Dropping it stops the task and its cursor.
+    chunks: Option<tokio::sync::mpsc::Receiver<Result<Chunk, Error>>>,
+}
+
+/// Chunks read ahead of the writer: one waiting, one being read.
+const READ_AHEAD_CHUNKS: usize = 1;
+
+/// Reads `cursor` chunk by chunk in a task of its own, sending each chunk with documents; ends after
+/// the last one or an error, or once the receiver is gone.
+fn read_ahead(mut cursor: DocCursor) -> tokio::sync::mpsc::Receiver<Result<Chunk, Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD_CHUNKS);
+    tokio::spawn(async move {
+        loop {
+            let chunk = cursor.next_chunk().await;
+            let last = chunk.as_ref().map_or(true, |c| c.done);
+            if matches!(&chunk, Ok(c) if c.count == 0) || tx.send(chunk).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 impl Exporter {
@@ -71,13 +92,15 @@ impl Exporter {
         }
         if let Some(current) = &mut self.current {
             let name = &current.name;
-            let chunk = match &mut current.cursor {
-                Some(cursor) => cursor
-                    .next_chunk()
+            let chunk = match &mut current.chunks {
+                Some(chunks) => chunks
+                    .recv()
                     .await
+                    .transpose()
                     .map_err(|e| super::in_collection(name, Some(At::Document(current.documents)), e))?,
-                None => Chunk::default(),
-            };
+                None => None,
+            }
+            .unwrap_or_default();
             if chunk.count == 0 {
                 self.current = None;
                 return Ok(Some(ExportItem::End));
@@ -103,11 +126,11 @@ impl Exporter {
                     ..QueryOptions::default()
                 };
                 let request = CursorRequest::Find(FilterRequest { filter: filter.unwrap_or_default(), options });
-                (Some(DocCursor::new(ns, request, None)), total)
+                (Some(read_ahead(DocCursor::new(ns, request, None))), total)
             }
         };
         self.progress.start(&spec.name, total);
-        self.current = Some(Current { name: spec.name.clone(), documents: 0, cursor });
+        self.current = Some(Current { name: spec.name.clone(), documents: 0, chunks: cursor });
         Ok(Some(ExportItem::Collection(spec)))
     }
 }

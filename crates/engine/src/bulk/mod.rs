@@ -22,6 +22,10 @@ use crate::error::{At, Error};
 use crate::namespace::Namespace;
 use crate::sync::Mutex;
 
+/// The names of an import's temporary collections (`tmp.polymongo.<ObjectId>`): never exported, and
+/// never imported into.
+pub const TEMPORARY_PREFIX: &str = "tmp.polymongo.";
+
 /// Which collections a task takes: those named in `include` (every one when absent) but not in
 /// `exclude`. `system.*` collections are never taken (views travel as their definitions).
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -34,6 +38,7 @@ pub struct CollectionFilter {
 impl CollectionFilter {
     pub fn takes(&self, name: &str) -> bool {
         !name.starts_with("system.")
+            && !name.starts_with(TEMPORARY_PREFIX)
             && self.include.as_ref().is_none_or(|names| names.iter().any(|n| n == name))
             && !self.exclude.iter().any(|n| n == name)
     }

@@ -148,6 +148,9 @@ pub async fn db_size(client: &mongodb::Client, db: &str) -> Result<DbSize, Error
     let database = client.database(db);
     let stats = database.run_command(doc! { "dbStats": 1 }).await?;
     let mut names: Vec<String> = database.list_collection_names().filter(doc! { "type": "collection" }).await?;
+    // MongoDB's own (`system.views`, `system.profile`) are not the application's data, and some
+    // servers refuse `$collStats` on them.
+    names.retain(|name| !name.starts_with("system."));
     names.sort();
     let mut collections = Vec::with_capacity(names.len());
     for name in names {
