@@ -248,6 +248,15 @@ describe('bulk tasks', () => {
       await assert.rejects(wrapper.actions.importDBStream(freshDb(), Readable.from(['{"a":1}\n'])), /line 1 of the import stream/);
       await assert.rejects(wrapper.actions.importDBStream(freshDb(), Readable.from(['not json\n'])), /line 1 of the import stream/);
 
+      // A collection left out is read and skipped, and a failure in its lines undoes nothing of it.
+      const kept = freshDb();
+      await suite.client.db(kept).collection('keep').insertOne({ _id: 'mine' });
+      const leftOut = [lines[0], '{"type":"collection","collection":"keep"}', '{"type":"document","collection":"keep","document":{"_id":{"$oid":"x"}}}'];
+      await assert.rejects(wrapper.actions.importDBStream(kept, Readable.from([leftOut.join('\n')]), { collections: { exclude: ['keep'] } }), /collection "keep", line 3/);
+      assert.deepEqual(await suite.client.db(kept).collection('keep').find().toArray(), [{ _id: 'mine' }]);
+      const onlyFine = await wrapper.actions.importDBStream(kept, Readable.from([lines.join('\n')]), { collections: ['fine'] });
+      assert.deepEqual(onlyFine.collections.map((c) => c.collection), ['fine']);
+
       // A field named as an Extended JSON type would come back as that type: the export refuses it.
       const ambiguous = freshDb();
       await suite.client.db(ambiguous).collection('c').insertMany([{ ok: 1 }, { q: { $oid: '5f0000000000000000000000' } }]);
@@ -496,6 +505,25 @@ describe('bulk tasks', () => {
       });
       const without = await wrapper.actions.copyDatabase(to, freshDb(), { validate: true, collections: { exclude: ['customs'] } });
       assert.equal(without.insertedDocuments, 4);
+    } finally {
+      await wrapper.disconnect();
+    }
+  });
+
+  test('copy and drop across pools: a database with a pool of its own (dbSpecific)', async () => {
+    const from = await sourceDb();
+    const own = freshDb();
+    const wrapper = suite.wrap({ dbSpecific: [{ dbName: own, mongoURI: suite.uri, options: { maxConnections: 2 } }] });
+    try {
+      const summary = await wrapper.actions.copyDatabase(from, own, { collections: ['indexed', 'capped'] });
+      assert.equal(summary.insertedDocuments, 2502);
+      const pool = (await wrapper.stats.db(own)).poolStats;
+      assert.equal(pool.maxPoolSize, 2, "the copy wrote through the database's own pool");
+      const back = freshDb();
+      await wrapper.actions.copyDatabase(own, back);
+      assert.equal(await suite.client.db(back).collection('indexed').countDocuments(), 2500);
+      await wrapper.actions.dropDatabase(own);
+      assert.deepEqual(await suite.client.db(own).listCollections().toArray(), []);
     } finally {
       await wrapper.disconnect();
     }

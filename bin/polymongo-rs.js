@@ -250,8 +250,6 @@ function program() {
     .option('--gzip', 'gzip the output (dump: each file)')
     .option('--collection <name>', 'the collection of --format mongoexport')
     .addOption(new Option('--json-format <format>', 'mongoexport Extended JSON').choices(['relaxed', 'canonical']).default('relaxed'))
-    .option('--collections <names>', 'only these collections (comma-separated)', list)
-    .option('--exclude <names>', 'leave these collections out (comma-separated)', list)
     .action(exportCommand);
   cli
     .command('import <db> <source>')
@@ -260,17 +258,19 @@ function program() {
     .option('--gzip', 'the input is gzipped (implied by a .gz name)')
     .addOption(new Option('--format <format>', 'what the file holds').choices(['ndjson', 'mongoexport']).default('ndjson'))
     .option('--collection <name>', 'the collection of --format mongoexport')
-    .option('--collections <names>', 'only these collections (comma-separated)', list)
-    .option('--exclude <names>', 'leave these collections out (comma-separated)', list)
     .action(importCommand);
   cli
     .command('copy <from> <to>')
     .description('copy a database: documents, indexes and collection options')
     .option('--drop', 'replace the collections copied')
-    .option('--collections <names>', 'only these collections (comma-separated)', list)
-    .option('--exclude <names>', 'leave these collections out (comma-separated)', list)
     .action(copyCommand);
   cli.command('drop <db>').description('drop a database').option('--force', 'really drop it').action(dropCommand);
+  for (const name of ['export', 'import', 'copy']) {
+    cli.commands
+      .find((command) => command.name() === name)
+      .option('--collections <names>', 'only these collections (comma-separated)', list)
+      .option('--exclude <names>', 'leave these collections out (comma-separated)', list);
+  }
   return cli;
 }
 

@@ -31,7 +31,7 @@ pub struct Exporter {
     progress: Arc<Progress>,
     /// The collections still to read, once listed.
     plan: Option<VecDeque<CollectionSpec>>,
-    /// The collection being read: its documents so far and its cursor (none for a view).
+    /// The collection being read: its documents so far and its chunks (none for a view).
     current: Option<Current>,
     /// Whether documents read count in the progress (a copy counts those written instead).
     counts: bool,

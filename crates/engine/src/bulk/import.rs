@@ -119,6 +119,8 @@ enum Mode {
     Temporary(String),
     /// The target, which did not exist and was created by this import.
     Created,
+    /// Left out by the `collections` option: nothing is written, nothing is undone.
+    Skipped,
     /// The existing collection, with the `_id`s inserted so far for a rollback.
     Append(Vec<Bson>),
     View,
@@ -183,10 +185,11 @@ impl Importer {
         self
     }
 
-    /// Starts collection `spec.name` (ending the one before, as PolyMongo 1.3 does): creates the
-    /// temporary collection with its options, or the view. Its indexes are built at its end, with
-    /// those `add_index` adds. Errors: an invalid name; a view that exists without `drop`; the
-    /// server's (`Error::Bulk` naming the collection).
+    /// Starts collection `spec.name` (ending the one before, as PolyMongo 1.3 does): creates it with
+    /// its options (a temporary one when `drop` replaces it), or the view; skips it when the
+    /// `collections` option leaves it out. Its indexes are built at its end, with those `add_index`
+    /// adds. Errors: an invalid name, a `system.*` or temporary one; a view that exists without
+    /// `drop`; the server's (`Error::Bulk` naming the collection).
     pub async fn begin(&mut self, spec: CollectionSpec) -> Result<(), Error> {
         self.end().await?;
         let result = self.open(spec).await;
@@ -205,7 +208,7 @@ impl Importer {
         if !self.options.collections.takes(&name) {
             // Left out by `collections`: its records are read and skipped.
             let skipped =
-                Target { name, mode: Mode::View, indexes: Vec::new(), received: 0, inserted: 0, skipping: true };
+                Target { name, mode: Mode::Skipped, indexes: Vec::new(), received: 0, inserted: 0, skipping: true };
             self.current = Some(skipped);
             return Ok(());
         }
@@ -333,6 +336,7 @@ impl Importer {
                 self.summary.collections.push(CollectionSummary { collection: name, documents: 0, indexes: 0 });
                 return Ok(());
             }
+            Mode::Skipped => return Ok(()),
         };
         let indexes: Vec<Document> = target
             .indexes
@@ -382,6 +386,7 @@ impl Importer {
             Mode::Created => (name.clone(), batch.docs),
             Mode::Append(_) => (name.clone(), batch.docs.into_iter().map(with_id).collect::<Result<Vec<_>, _>>()?),
             Mode::View => return Err(Error::InvalidArgument(format!("view {name:?} has documents"))),
+            Mode::Skipped => return Ok(()),
         };
         let bypass = self.options.bypass_document_validation.then_some(true);
         let ns = self.db.with_collection(&coll_name)?;
@@ -528,6 +533,7 @@ impl Importer {
         let Some(target) = &mut self.current else { return Ok(()) };
         let database = self.db.database().await?;
         match &mut target.mode {
+            Mode::Skipped => {}
             Mode::Temporary(temporary) => database.collection::<Document>(temporary).drop().await?,
             Mode::Created | Mode::View => database.collection::<Document>(&target.name).drop().await?,
             Mode::Append(ids) => {
