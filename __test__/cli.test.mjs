@@ -86,9 +86,12 @@ describe('the CLI', () => {
     assert.equal(cli(['frobnicate']).code, 2);
     assert.equal(cli(['export']).code, 2);
     assert.equal(cli(['export', 'x', '--format', 'csv']).code, 2);
-    const noUri = cli(['ls'], { MONGODB_URI: undefined });
-    assert.equal(noUri.code, 2);
-    assert.match(noUri.stderr, /pass --uri or set MONGODB_URI/);
+    for (const unset of [undefined, '']) {
+      // An empty value, as a `.env` template leaves it, is no value.
+      const noUri = cli(['ls'], { MONGODB_URI: unset });
+      assert.equal(noUri.code, 2);
+      assert.match(noUri.stderr, /pass --uri or set MONGODB_URI/);
+    }
     const badUri = cli(['--uri', 'localhost:27017', 'ls']);
     assert.equal(badUri.code, 2);
     assert.match(badUri.stderr, /mongoURI/);
@@ -100,6 +103,13 @@ describe('the CLI', () => {
     const invalid = cli(['export', 'a.b']);
     assert.equal(invalid.code, 2);
     assert.match(invalid.stderr, /invalid database name/);
+  });
+
+  test('an empty MONGODB_URI counts as unset: the demo starts its own server', () => {
+    const demo = fileURLToPath(new URL('../examples/multi-tenant.mjs', import.meta.url));
+    const result = spawnSync(process.execPath, [demo], { env: { ...process.env, MONGODB_URI: '' }, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /demo against a local secantusd-rs test server/);
   });
 
   test('a wrong password fails with exit code 1 and is never printed', async () => {

@@ -70,7 +70,8 @@ class Reporter {
 
 /** The wrapper for `--uri` / MONGODB_URI. */
 function connect(options) {
-  const mongoURI = options.uri ?? process.env.MONGODB_URI;
+  // An empty value (a `.env` template's) counts as unset.
+  const mongoURI = options.uri || process.env.MONGODB_URI;
   if (!mongoURI) throw new UsageError('no connection string: pass --uri or set MONGODB_URI');
   return PolyMongo.createWrapper({ mongoURI, handleSignals: false, coldStart: true });
 }

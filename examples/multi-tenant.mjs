@@ -8,7 +8,7 @@ import { startServer } from '../scripts/test-server.mjs';
 const TENANTS = 300;
 const MAX_POOL_SIZE = 10;
 const server = process.env.MONGODB_URI ? null : await startServer();
-const uri = process.env.MONGODB_URI ?? server.uri;
+const uri = process.env.MONGODB_URI || server.uri;
 const run = `demo_${Date.now().toString(36)}`;
 
 const wrapper = PolyMongo.createWrapper({ mongoURI: uri, defaultDB: `${run}_main`, maxPoolSize: MAX_POOL_SIZE });

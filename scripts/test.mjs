@@ -20,7 +20,8 @@ function run(command, args, env = process.env) {
 if ((await run('node', ['scripts/build.mjs'])) !== 0) process.exit(1);
 
 const server = process.env.MONGODB_URI ? null : await startServer();
-const env = { ...process.env, MONGODB_URI: process.env.MONGODB_URI ?? server.uri };
+// An empty MONGODB_URI (a `.env` template's) counts as unset.
+const env = { ...process.env, MONGODB_URI: process.env.MONGODB_URI || server.uri };
 let failures = 0;
 try {
   // Release, like the addon build, so both share one build of the dependencies.
