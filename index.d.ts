@@ -73,7 +73,9 @@ export interface WrapperOptions {
   maxOpenPools?: number;
   /** The sum of the open pools' sizes, the shared pool's included. */
   maxTotalConnections?: number;
-  /** Close gracefully on SIGINT / SIGTERM (default true). */
+  /** On SIGINT / SIGTERM that the application does not listen for, close gracefully and exit with 130 /
+   *  143 (default true). An application listening for the signal owns its shutdown: the wrapper stays
+   *  open until it calls `actions.closeAll()` (a server drains its requests first). */
   handleSignals?: boolean;
   /** Databases whose Mongoose connection and model classes are kept ready (default 1000); past this,
    *  the least recently used are dropped and built again on their next use, in microseconds. */
@@ -216,6 +218,55 @@ export interface DbStats {
   config: GeneralStats['separateDB'][number]['config'] | null;
   poolStats: PoolStats;
   metrics: DatabaseMetrics | null;
+}
+
+/** What `stats.collector()` needs of a prom-client `Registry` (any version from 11). */
+export interface MetricsRegistry {
+  registerMetric(metric: any): void;
+  removeSingleMetric(name: string): void;
+  getSingleMetric(name: string): unknown;
+}
+
+export interface StatusHandlerOptions {
+  /** Rows in each list (busiest, slowest, waiting), 1..1000; default 10. */
+  limit?: number;
+  /** The page's polling period in ms, 100..60000; default 1000. */
+  refreshMs?: number;
+}
+
+/** `(req, res)` for Node's http, Express, Connect and Next.js pages API routes (it ends the response);
+ *  a web `Request` (App Router) gets a `Response` back. GET and HEAD; 405 otherwise. */
+export interface StatusHandler {
+  (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void;
+  (request: Request, context?: unknown): Response;
+}
+
+/** A database's line on the status page: its metrics, `lastUsed` aside. */
+export type StatusTenant = Omit<DatabaseMetrics, 'lastUsed'>;
+
+/** The status page's data (`?format=json`), read from `stats.general()`. */
+export interface StatusSnapshot {
+  /** ISO 8601. */
+  at: string;
+  pools: Array<{
+    /** `shared`, or the database of a dedicated pool. */
+    pool: string;
+    /** The URI's host list, without credentials or options. */
+    hosts: string;
+    state: ConnectionState;
+    connections: number;
+    inUse: number;
+    available: number;
+    waiting: number;
+    inFlight: number;
+    pendingCheckouts: number;
+    maxPoolSize: number;
+  }>;
+  /** Operations waiting for their turn, per database (most waiting first). */
+  admission: { queued: number; inFlight: number; databases: Array<Pick<StatusTenant, 'dbName' | 'pool' | 'queued' | 'inFlight' | 'concurrencyLimit'>> };
+  /** `busiest` by operations, `slowest` by p95 latency; `total` databases with metrics. */
+  tenants: { total: number; busiest: StatusTenant[]; slowest: StatusTenant[] };
+  streams: { open: number; connections: number };
 }
 
 export type DbEvent = 'connect' | 'disconnect' | 'reconnect' | 'onDbConnect' | 'onDbDisconnect';
@@ -410,7 +461,7 @@ export declare class PolyMongoWrapper {
     /** Closes every change stream of the wrapper; resolves to how many were open, once closed. */
     closeAllWatches(): Promise<number>;
   } & DataActions;
-  /** PolyMongo 1.3's names for the data actions. */
+  /** PolyMongo 1.2's names for the data actions (1.3 kept them). */
   readonly bulkTasks: {
     export: DataActions['exportDB'];
     import: DataActions['importDB'];
@@ -429,6 +480,18 @@ export declare class PolyMongoWrapper {
     listDatabases(): Promise<Array<{ dbName: string; sizeInMB: number }>>;
     /** The Prometheus text exposition format (0.0.4), for a `/metrics` route. No I/O. */
     prometheus(): string;
+    /** Registers the same series in an application's prom-client registry (`client.register`, or a
+     *  `new client.Registry()`), so the `/metrics` it already serves has them; one read of the engine
+     *  per scrape. Returns a function that unregisters them. One wrapper per registry: a second throws
+     *  prom-client's "already been registered". A TypeError `ERR_INVALID_ARG_TYPE` for anything else. */
+    collector(register: MetricsRegistry): () => void;
+    /** A status page (HTML, polling its own JSON) of the pools, the admission queue and the busiest and
+     *  slowest databases, served only where the application mounts it:
+     *  `app.get('/admin/polymongo', wrapper.stats.handler())`, or in a Next.js App Router route
+     *  `export const GET = wrapper.stats.handler()`. `?format=json` (or `Accept: application/json`)
+     *  gets `StatusSnapshot`. Hosts are shown, never a URI or credentials; database names are shown:
+     *  guard the route with what a browser resends by itself (a session cookie, Basic auth). */
+    handler(options?: StatusHandlerOptions): StatusHandler;
   };
   connect(): Promise<{ success: true; alreadyConnected: boolean; defaultDB: string; readonly connection: Connection; state: ConnectionState }>;
   disconnect(): Promise<{ success: true; alreadyDisconnected: boolean; state: 'disconnected' }>;
@@ -461,31 +524,55 @@ export declare class PolyMongoWrapper {
   getConnectionState(): ConnectionState;
 }
 
-/** polymongo-rs's own errors, by `code`: `ERR_WRAPPER_CLOSED` (an operation after `disconnect()` /
+/** The `code` of polymongo-rs's own errors: `ERR_WRAPPER_CLOSED` (an operation after `disconnect()` /
  *  `closeAll()`), `ERR_CURSOR_TIMED_OUT` (a cursor read after it sat unread for its pool's `ttl` and
- *  the pool closed; with `dbName`), `ERR_TOO_MANY_STREAMS`, `ERR_JAVASCRIPT_DISABLED`,
- *  `ERR_NOT_CASTABLE`, `ERR_INTERNAL` (a bug); and the subclasses below. The driver's errors are your
- *  `mongodb`'s classes. */
+ *  the pool closed; with `dbName`), `ERR_TOO_MANY_STREAMS` (past `maxOpenStreams`),
+ *  `ERR_JAVASCRIPT_DISABLED`, `ERR_NOT_CASTABLE`, `ERR_INTERNAL` (a bug), `ERR_WAIT_QUEUE_TIMEOUT`,
+ *  `ERR_POOL_LIMIT`. */
+export type PolyMongoErrorCode =
+  | 'ERR_WRAPPER_CLOSED'
+  | 'ERR_CURSOR_TIMED_OUT'
+  | 'ERR_TOO_MANY_STREAMS'
+  | 'ERR_JAVASCRIPT_DISABLED'
+  | 'ERR_NOT_CASTABLE'
+  | 'ERR_INTERNAL'
+  | 'ERR_WAIT_QUEUE_TIMEOUT'
+  | 'ERR_POOL_LIMIT';
+
+/** The `code` of the TypeErrors and RangeErrors thrown for bad arguments, as Node's own are coded:
+ *  `ERR_INVALID_DB_NAME` (with `dbName`), `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` and
+ *  `ERR_OUT_OF_RANGE` (an option's, with `option`). */
+export type ArgumentErrorCode = 'ERR_INVALID_DB_NAME' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE';
+
+/** A bad argument's error, for narrowing `catch (err)`: `(err as ArgumentError).code`. */
+export type ArgumentError = (TypeError | RangeError) & { code: ArgumentErrorCode; dbName?: string; option?: string };
+
+/** polymongo-rs's own errors, by `code` (see `PolyMongoErrorCode`), and the subclasses below. The
+ *  driver's errors are your `mongodb`'s classes (MongoServerError with `code` / `codeName`), and
+ *  Mongoose's are Mongoose's (ValidationError, CastError, ...). */
 export declare class PolyMongoError extends Error {
-  code: string;
+  code: PolyMongoErrorCode;
   /** The database, where the error concerns one. */
   dbName?: string;
 }
-/** An operation waited longer than `waitQueueTimeoutMS` for its turn (`ERR_WAIT_QUEUE_TIMEOUT`). */
+/** An operation waited longer than `waitQueueTimeoutMS` for its turn. */
 export declare class WaitQueueTimeoutError extends PolyMongoError {
+  code: 'ERR_WAIT_QUEUE_TIMEOUT';
   dbName: string;
 }
-/** A pool could not open within `waitQueueTimeoutMS` under `maxOpenPools` / `maxTotalConnections`
- *  (`ERR_POOL_LIMIT`). */
+/** A pool could not open within `waitQueueTimeoutMS` under `maxOpenPools` / `maxTotalConnections`. */
 export declare class PoolLimitError extends PolyMongoError {
+  code: 'ERR_POOL_LIMIT';
   dbName: string;
 }
 
-export declare const PolyMongo: {
-  createWrapper(options: WrapperOptions): PolyMongoWrapper;
-};
+/** PolyMongo's export, a class as PolyMongo 1.3's is: `PolyMongo.createWrapper(options)` or
+ *  `new PolyMongo(options)`. */
+export declare class PolyMongo extends PolyMongoWrapper {
+  static createWrapper(options: WrapperOptions): PolyMongo;
+}
 
-/** `PolyMongo.createWrapper`, also exported on its own (PolyMongo's CommonJS export is the class). */
+/** `PolyMongo.createWrapper`, also exported on its own (the CommonJS export is the class). */
 export declare const createWrapper: (typeof PolyMongo)['createWrapper'];
 
 /** A Mongoose driver (what `mongoose.setDriver()` takes) on polymongo-rs's engine. */

@@ -1,7 +1,7 @@
 'use strict';
 // polymongo-rs: the PolyMongo API over a MongoDB pool engine written in Rust. As PolyMongo's, the
-// CommonJS export is the class itself: `require('polymongo-rs').createWrapper(...)` and
-// `require('polymongo-rs').PolyMongo.createWrapper(...)` both work.
+// CommonJS export is the class itself: `require('polymongo-rs').createWrapper(...)`,
+// `require('polymongo-rs').PolyMongo.createWrapper(...)` and `new (require('polymongo-rs'))(...)` all work.
 const { PolyMongo, PolyMongoWrapper } = require('./lib/wrapper/polymongo');
 
 module.exports = PolyMongo;

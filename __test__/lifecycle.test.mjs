@@ -178,10 +178,10 @@ test('on SIGTERM with no listener of the app\'s, the wrapper closes and the proc
   assert.deepEqual(lines, [{ ready: 1 }, { disconnected: `${PREFIX}_child_signal` }]);
 });
 
-test('on SIGINT with a listener of the app\'s, the wrapper closes and the app decides when to exit', { timeout: 30_000 }, async () => {
+test('on SIGINT with a listener of the app\'s, the app owns the shutdown: the wrapper serves until it closes it', { timeout: 30_000 }, async () => {
   const { code, lines } = await child('own-signal');
   assert.equal(code, 0);
-  assert.deepEqual(lines, [{ ready: 1 }, { disconnected: `${PREFIX}_child_own-signal` }, { state: 'disconnected' }]);
+  assert.deepEqual(lines, [{ ready: 1 }, { state: 'connected', count: 1 }, { disconnected: `${PREFIX}_child_own-signal` }]);
 });
 
 test('handleSignals: false leaves signals to Node', { timeout: 30_000 }, async () => {

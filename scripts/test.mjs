@@ -1,6 +1,8 @@
 // `npm test`: builds the addon, starts the local test server (unless MONGODB_URI names one), runs the
 // Rust unit tests and the end-to-end suites against it, and stops the server whatever happened.
 import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './test-server.mjs';
 
@@ -19,9 +21,25 @@ function run(command, args, env = process.env) {
 
 if ((await run('node', ['scripts/build.mjs'])) !== 0) process.exit(1);
 
+/**
+ * The type-definition folder `napi build` compiled the addon with (`target/napi-rs/polymongo-rs-<hash>`,
+ * the newest one). napi-build's build script reruns when `NAPI_TYPE_DEF_TMP_FOLDER` changes, and the
+ * build script's run is shared by `cargo test` and `napi build`: a `cargo test` without the variable
+ * would recompile the addon's crate, and the next `npm run build` again (35 s each here).
+ */
+function napiTypeDefFolder() {
+  const dir = join(root, 'target', 'napi-rs');
+  const folders = readdirSync(dir)
+    .filter((name) => name.startsWith('polymongo-rs-'))
+    .map((name) => ({ path: join(dir, name), mtime: statSync(join(dir, name)).mtimeMs }));
+  return folders.sort((a, b) => b.mtime - a.mtime)[0]?.path;
+}
+
 const server = process.env.MONGODB_URI ? null : await startServer();
 // An empty MONGODB_URI (a `.env` template's) counts as unset.
 const env = { ...process.env, MONGODB_URI: process.env.MONGODB_URI || server.uri };
+const typeDefs = napiTypeDefFolder();
+if (typeDefs) env.NAPI_TYPE_DEF_TMP_FOLDER = typeDefs;
 let failures = 0;
 try {
   // Release, like the addon build, so both share one build of the dependencies.

@@ -10,6 +10,8 @@ void wrapper.disconnect();
 void createWrapper({ mongoURI: 'mongodb://127.0.0.1:27017' }).disconnect();
 void same.disconnect();
 // The default export is PolyMongo itself, not the CommonJS module object.
-type DefaultIsPolyMongo = keyof typeof PolyMongoDefault extends 'createWrapper' ? true : false;
+type DefaultIsPolyMongo = typeof PolyMongoDefault extends typeof PolyMongo ? (typeof PolyMongo extends typeof PolyMongoDefault ? true : false) : false;
+const constructed: PolyMongoWrapper = new PolyMongoDefault({ mongoURI: 'mongodb://127.0.0.1:27017' });
+void constructed.disconnect();
 const defaultIsPolyMongo: DefaultIsPolyMongo = true;
 void defaultIsPolyMongo;

@@ -14,8 +14,10 @@ const { endedWith } = require('../driver/session');
 const { streamsClosedWith } = require('../driver/change-stream');
 const signals = require('./signals');
 const { BulkTasks } = require('./bulk');
+const { collector } = require('./metrics');
+const { statusHandler } = require('./status');
 
-/** The data actions of `bulk` (a BulkTasks), under PolyMongo 1.2's names; see lib/wrapper/bulk.js. */
+/** The data actions of `bulk` (a BulkTasks), under PolyMongo 1.3's names; see lib/wrapper/bulk.js. */
 function dataActions(bulk) {
   return {
     exportDB: (db, options) => bulk.export(db, options),
@@ -91,6 +93,10 @@ class PolyMongoWrapper extends EventEmitter {
       listDatabases: () => this._operation(() => this._settle(this._native.listDatabases())),
       /** Pools and databases in the Prometheus text format (0.0.4), for a `/metrics` route. No I/O. */
       prometheus: () => this._native.prometheus(),
+      /** Registers the same series in an application's prom-client registry; returns an unregister function. */
+      collector: (register) => collector(this._native, register),
+      /** A `(req, res)` handler (or web `Request` → `Response`) serving a live status page and its JSON. */
+      handler: (options) => statusHandler(this.stats.general, options),
     };
     /** PolyMongo 1.3's access to the Mongoose side: the application's mongoose and its connections to
      *  each database, on this wrapper's engine (the connections wrapped models use). */
@@ -129,7 +135,7 @@ class PolyMongoWrapper extends EventEmitter {
       closeAllWatches: () => this._closeStreams(undefined),
       ...dataActions(bulk),
     };
-    /** PolyMongo 1.3's names for the data actions. */
+    /** PolyMongo 1.2's names for the data actions (1.3 kept them). */
     this.bulkTasks = {
       export: this.actions.exportDB,
       import: this.actions.importDB,
@@ -480,10 +486,12 @@ function appMongoose() {
   }
 }
 
-const PolyMongo = {
-  createWrapper(options) {
-    return new PolyMongoWrapper(options);
-  },
-};
+/** PolyMongo's export, a class as PolyMongo 1.3's is: `PolyMongo.createWrapper(options)`, or
+ *  `new PolyMongo(options)`; either is a PolyMongoWrapper. */
+class PolyMongo extends PolyMongoWrapper {
+  static createWrapper(options) {
+    return new PolyMongo(options);
+  }
+}
 
 module.exports = { PolyMongo, PolyMongoWrapper };

@@ -1,7 +1,9 @@
 'use strict';
-// SIGINT / SIGTERM: every wrapper watching closes gracefully. Unlike PolyMongo, the process is left
-// to the application when it listens for the signal itself; when it does not, it exits with the
-// conventional code once the wrappers are closed.
+// SIGINT / SIGTERM with no listener of the application's: every wrapper watching closes gracefully and
+// the process exits with the conventional code. An application that listens for the signal itself
+// owns its shutdown (a server drains its requests, then closes the wrapper), so the wrappers are left
+// open for it: closing them at once would fail the requests it is draining. PolyMongo closes and
+// calls process.exit(0) either way.
 
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 };
 
@@ -9,14 +11,12 @@ const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 };
 const watched = new Set();
 
 function onSignal(signal) {
+  if (process.listeners(signal).some((listener) => listener !== listeners[signal])) return;
   const wrappers = [...watched].map((ref) => ref.deref()).filter(Boolean);
   watched.clear();
-  uninstall();
   // With our listeners gone, a second signal gets Node's default: stop at once.
-  const appListens = process.listenerCount(signal) > 0;
-  Promise.allSettled(wrappers.map((wrapper) => wrapper._closeOnSignal())).then(() => {
-    if (!appListens) process.exit(EXIT_CODES[signal]);
-  });
+  uninstall();
+  Promise.allSettled(wrappers.map((wrapper) => wrapper._closeOnSignal())).then(() => process.exit(EXIT_CODES[signal]));
 }
 
 const listeners = Object.fromEntries(Object.keys(EXIT_CODES).map((signal) => [signal, () => onSignal(signal)]));

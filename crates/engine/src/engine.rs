@@ -111,9 +111,14 @@ impl Engine {
         Ok((pool, info))
     }
 
-    /// The Prometheus text of `general_stats`. No I/O.
+    /// The Prometheus text of `metric_families` (exposition format 0.0.4). No I/O.
     pub fn prometheus(&self) -> String {
-        stats::prometheus::render(&self.general_stats(), &self.databases)
+        stats::prometheus::render(&self.metric_families())
+    }
+
+    /// The pools' and databases' metric families (what `prometheus` writes). No I/O.
+    pub fn metric_families(&self) -> Vec<stats::prometheus::Family> {
+        stats::prometheus::families(&self.general_stats(), &self.databases)
     }
 
     /// The size of `db` and of each of its collections, asked of its own pool; a look, not a use (the

@@ -395,6 +395,13 @@ impl NativeWrapper {
         self.engine.prometheus()
     }
 
+    /// The same metrics as JSON: `[{ name, type, help, samples: [{ name, labels: [[key, value]], value }] }]`,
+    /// for an application's prom-client registry. No I/O.
+    #[napi(catch_unwind)]
+    pub fn metric_families(&self) -> napi::Result<String> {
+        serde_json::to_string(&self.engine.metric_families()).map_err(|err| napi::Error::from_reason(err.to_string()))
+    }
+
     /// Resolves to the round-trip time in milliseconds.
     #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn ping<'e>(&self, env: &'e Env, db: Option<String>) -> napi::Result<PromiseRaw<'e, f64>> {

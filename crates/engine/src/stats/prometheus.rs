@@ -27,11 +27,44 @@ struct DbSeries {
     sum_seconds: f64,
 }
 
-pub fn render(stats: &GeneralStats, databases: &Databases) -> String {
-    let mut text = Text::default();
-    let pools: Vec<(Vec<(&str, String)>, &PoolInfo)> = stats.pools().map(|p| (pool_labels(p), p)).collect();
+/// One metric family: its samples under one `# HELP` / `# TYPE`, as the exposition format and
+/// prom-client's `Registry` (`{ name, help, type, values }`) both group them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Family {
+    pub name: &'static str,
+    /// `gauge`, `counter` or `histogram`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub help: &'static str,
+    pub samples: Vec<Sample>,
+}
+
+/// One sample of a family.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Sample {
+    /// The sample's full name: the family's, or with `_bucket` / `_sum` / `_count` for a histogram.
+    pub name: String,
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+impl Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Self {
+        Self { name, kind, help, samples: Vec::new() }
+    }
+
+    fn sample(&mut self, suffix: &str, labels: Vec<(&'static str, String)>, value: f64) {
+        self.samples.push(Sample { name: format!("{}{suffix}", self.name), labels, value });
+    }
+}
+
+/// The wrapper's pools and databases as metric families: what `render` writes, and what the JS
+/// collector hands to an application's prom-client registry.
+pub fn families(stats: &GeneralStats, databases: &Databases) -> Vec<Family> {
+    let mut out = Vec::new();
+    let pools: Vec<(Vec<(&'static str, String)>, &PoolInfo)> = stats.pools().map(|p| (pool_labels(p), p)).collect();
     type PoolValue = fn(&PoolInfo) -> f64;
-    let pool_series: [(&str, &str, &str, PoolValue); 10] = [
+    let pool_series: [(&'static str, &'static str, &'static str, PoolValue); 10] = [
         ("polymongo_pool_open", "gauge", "Whether the pool's client is open (1) or not (0).", |p| {
             f64::from(u8::from(p.cluster.open))
         }),
@@ -60,39 +93,58 @@ pub fn render(stats: &GeneralStats, databases: &Databases) -> String {
         }),
     ];
     for (name, kind, help, value) in pool_series {
-        text.family(name, kind, help);
+        let mut family = Family::new(name, kind, help);
         for (labels, pool) in &pools {
-            text.sample(name, labels, value(pool));
+            family.sample("", labels.clone(), value(pool));
         }
+        out.push(family);
     }
 
     let series = database_series(stats, databases);
     type DbValue = fn(&DbSeries) -> f64;
-    let db_series: [(&str, &str, &str, DbValue); 4] = [
+    let db_series: [(&'static str, &'static str, &'static str, DbValue); 4] = [
         ("polymongo_db_operations_total", "counter", "Operations run on the database.", |s| s.ops as f64),
         ("polymongo_db_errors_total", "counter", "Operations that failed.", |s| s.errors as f64),
         ("polymongo_db_operations_in_flight", "gauge", "Operations running now.", |s| s.in_flight as f64),
         ("polymongo_db_operations_queued", "gauge", "Operations waiting for their turn.", |s| s.queued as f64),
     ];
     for (name, kind, help, value) in db_series {
-        text.family(name, kind, help);
+        let mut family = Family::new(name, kind, help);
         for (db, s) in &series {
-            text.sample(name, &[("db", db.clone())], value(s));
+            family.sample("", vec![("db", db.clone())], value(s));
         }
+        out.push(family);
     }
-    let name = "polymongo_db_operation_duration_seconds";
-    text.family(name, "histogram", "Operation latency, from the call to its result, admission wait included.");
+    let mut family = Family::new(
+        "polymongo_db_operation_duration_seconds",
+        "histogram",
+        "Operation latency, from the call to its result, admission wait included.",
+    );
     for (db, s) in &series {
         let mut cumulative = 0;
         for (bound, count) in BUCKETS.iter().zip(s.buckets) {
             cumulative += count;
-            text.sample(&format!("{name}_bucket"), &[("db", db.clone()), ("le", bound.to_string())], cumulative as f64);
+            family.sample("_bucket", vec![("db", db.clone()), ("le", bound.to_string())], cumulative as f64);
         }
-        text.sample(&format!("{name}_bucket"), &[("db", db.clone()), ("le", "+Inf".into())], s.count as f64);
-        text.sample(&format!("{name}_sum"), &[("db", db.clone())], s.sum_seconds);
-        text.sample(&format!("{name}_count"), &[("db", db.clone())], s.count as f64);
+        family.sample("_bucket", vec![("db", db.clone()), ("le", "+Inf".into())], s.count as f64);
+        family.sample("_sum", vec![("db", db.clone())], s.sum_seconds);
+        family.sample("_count", vec![("db", db.clone())], s.count as f64);
     }
-    text.out
+    out.push(family);
+    out
+}
+
+/// `families` in the text exposition format.
+pub fn render(families: &[Family]) -> String {
+    let mut out = String::new();
+    for family in families {
+        let Family { name, kind, help, samples } = family;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for sample in samples {
+            write_sample(&mut out, sample);
+        }
+    }
+    out
 }
 
 fn pool_labels(pool: &PoolInfo) -> Vec<(&'static str, String)> {
@@ -140,28 +192,17 @@ fn database_series(stats: &GeneralStats, databases: &Databases) -> Vec<(String, 
     labelled
 }
 
-#[derive(Default)]
-struct Text {
-    out: String,
-}
-
-impl Text {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, String)], value: f64) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (key, value)) in labels.iter().enumerate() {
-                let sep = if i == 0 { "" } else { "," };
-                let _ = write!(self.out, "{sep}{key}=\"{}\"", escape(value));
-            }
-            self.out.push('}');
+fn write_sample(out: &mut String, Sample { name, labels, value }: &Sample) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (key, value)) in labels.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(out, "{sep}{key}=\"{}\"", escape(value));
         }
-        let _ = writeln!(self.out, " {value}");
+        out.push('}');
     }
+    let _ = writeln!(out, " {value}");
 }
 
 /// A label value as the format wants it: backslash, double quote and line feed escaped.
@@ -181,8 +222,8 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped() {
-        let mut text = Text::default();
-        text.sample("m", &[("a", "x\"y\\z\nw".into())], 1.5);
-        assert_eq!(text.out, "m{a=\"x\\\"y\\\\z\\nw\"} 1.5\n");
+        let mut out = String::new();
+        write_sample(&mut out, &Sample { name: "m".into(), labels: vec![("a", "x\"y\\z\nw".into())], value: 1.5 });
+        assert_eq!(out, "m{a=\"x\\\"y\\\\z\\nw\"} 1.5\n");
     }
 }
