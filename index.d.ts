@@ -31,13 +31,15 @@ export interface WrapperOptions {
   defaultDB?: string;
   /** Connections per server of the shared pool (default 10). */
   maxPoolSize?: number;
-  /** Connections kept open even when idle (the pool's minimum, default 0). */
+  /** Connections the shared pool keeps open even when idle (its minimum, default 0); pools of a
+   *  database's own keep none. */
   minFreeConnections?: number;
   /** Close pooled connections idle this long, in ms. */
   idleTimeoutMS?: number;
   /** true (default): connect on first use; false: connect at creation. */
   coldStart?: boolean;
-  /** Extra attempts at the initial connection, with backoff (default 0). */
+  /** Extra attempts at opening a pool, with backoff (default 0, at most 10; PolyMongo 1.3's `retry`, an
+   *  interval in ms, is refused). */
   retry?: number;
   /** true: debug-level records too, to the console unless `logger` / `logHandler` takes them.
    *  PolyMongo 1.3's object form: `logPath` (a folder for rotating files) and `logHandler` (gets each

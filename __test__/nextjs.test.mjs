@@ -161,6 +161,7 @@ describe('the Next.js example', () => {
     }
     assert.equal((await api(tenantA, 'not json')).status, 400);
     assert.equal((await api(tenantA, '"a string"')).status, 400);
+    assert.deepEqual(await api(tenantA, '[{"text":"x"}]'), { status: 400, body: { error: 'expected a JSON object' } });
     assert.equal((await stored(tenantA)).length, 3, 'nothing refused was written');
     // Reading a tenant with no notes (the API and the page above) did not create its database.
     const { databases } = await suite.client.db('admin').command({ listDatabases: 1, nameOnly: true });

@@ -22,6 +22,8 @@ test('the URI must be a mongodb:// or mongodb+srv:// string', () => {
   rejects({ mongoURI: 42 }, TypeError, 'mongoURI');
   rejects({ mongoURI: 'http://127.0.0.1' }, TypeError, 'mongoURI');
   rejects({ mongoURI: 'mongodb://' }, TypeError, 'mongoURI');
+  // An environment variable set but empty, told as such.
+  assert.throws(() => PolyMongo.createWrapper({ mongoURI: '' }), { name: 'TypeError', option: 'mongoURI', message: /got an empty string/ });
   assert.throws(() => PolyMongo.createWrapper(), TypeError);
   assert.throws(() => PolyMongo.createWrapper('mongodb://x'), TypeError);
 });
@@ -36,6 +38,9 @@ test('pool sizes and timeouts must be sensible numbers', () => {
   rejects({ mongoURI: NOWHERE, maxPoolSize: 5, minFreeConnections: 6 }, RangeError, 'minFreeConnections');
   rejects({ mongoURI: NOWHERE, idleTimeoutMS: -1 }, RangeError, 'idleTimeoutMS');
   rejects({ mongoURI: NOWHERE, retry: -1 }, RangeError, 'retry');
+  // PolyMongo 1.3's retry was an interval in ms: as a count, 3000 would hold operations for hours.
+  assert.throws(() => PolyMongo.createWrapper({ mongoURI: NOWHERE, retry: 3000 }), { name: 'RangeError', option: 'retry', message: /at most 10.*reconnect interval/ });
+  assert.doesNotThrow(() => PolyMongo.createWrapper({ mongoURI: NOWHERE, retry: 10 }));
   rejects({ mongoURI: NOWHERE, coldStart: 'yes' }, TypeError, 'coldStart');
 });
 
@@ -85,6 +90,15 @@ test('wrapModel takes only Mongoose models', () => {
   // A handle or a database's class given again is that model's handle.
   assert.equal(wrapper.wrapModel(User), User);
   assert.equal(wrapper.wrapModel(User.db('t')), User);
+  // Another wrapper's handle or database class: the application's model, wrapped for that wrapper.
+  const other = PolyMongo.createWrapper({ mongoURI: NOWHERE });
+  const Again = other.wrapModel(User);
+  assert.notEqual(Again, User);
+  assert.equal(other.wrapModel(User.db('t')), Again);
+  assert.equal(other.wrapModel(User.db('t').base.models.User), Again);
+  assert.equal(other.wrapModel(Again), Again);
+  assert.equal(Again.db('t').db.name, 't');
+  assert.notEqual(Again.db('t').db, User.db('t').db, "a database's connection is its wrapper's");
   // The first call decides the options: the same again is fine, others are refused, as is a non-object.
   const Org = wrapper.wrapModel(model('Org', { name: String }), { autoIndex: false });
   assert.equal(wrapper.wrapModel(Org, { autoIndex: false }), Org);

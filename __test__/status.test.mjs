@@ -148,8 +148,9 @@ test('handler: JSON from stats.general(), HTML, methods, limits, web Request for
     assert.equal((await web.json()).pools[0].pool, 'shared');
     assert.equal((await handler(new Request('http://app.test/admin/status'))).headers.get('content-type'), 'text/html; charset=utf-8');
 
-    for (const [options, code] of [[{ limit: 0 }, 'ERR_OUT_OF_RANGE'], [{ limit: 1.5 }, 'ERR_INVALID_ARG_TYPE'], [{ refreshMs: 50 }, 'ERR_OUT_OF_RANGE'], ['x', 'ERR_INVALID_ARG_TYPE']]) {
-      assert.throws(() => wrapper.stats.handler(options), { code });
+    for (const [options, code, option] of [[{ limit: 0 }, 'ERR_OUT_OF_RANGE', 'limit'], [{ limit: 1.5 }, 'ERR_INVALID_ARG_TYPE', 'limit'],
+      [{ refreshMs: 50 }, 'ERR_OUT_OF_RANGE', 'refreshMs'], [{ limits: 5 }, 'ERR_INVALID_ARG_TYPE', 'limits'], ['x', 'ERR_INVALID_ARG_TYPE', undefined]]) {
+      assert.throws(() => wrapper.stats.handler(options), (err) => err.code === code && err.option === option, JSON.stringify(options));
     }
   } finally {
     await wrapper.disconnect();

@@ -278,7 +278,8 @@ function program() {
 /** Prints a failure: a line on stderr, or with --json a JSON object on stdout. */
 function report(argv, name, message, code) {
   if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { name, message, code } })}\n`);
-  else process.stderr.write(`polymongo-rs: ${name === 'AbortError' ? 'interrupted' : message}\n`);
+  // Our own errors' messages already start with the name.
+  else process.stderr.write(`polymongo-rs: ${name === 'AbortError' ? 'interrupted' : message.replace(/^polymongo-rs: /, '')}\n`);
 }
 
 async function main(argv) {

@@ -22,6 +22,8 @@ const TENANT_ID = /^[a-z][a-z0-9_]{0,31}$/;
  * @returns {{ app: import('express').Express, wrapper: import('polymongo-rs').PolyMongoWrapper, register: import('prom-client').Registry }}
  */
 function createApp({ mongoURI, baseDomain, dbPrefix = 'tenant_', adminToken } = {}) {
+  // Checked once here rather than failing every request: prefix + tenant id must be a database name.
+  if (!/^[a-z][a-z0-9_]{0,31}$/.test(dbPrefix)) throw new TypeError(`dbPrefix must match /^[a-z][a-z0-9_]{0,31}$/, got ${JSON.stringify(dbPrefix)}`);
   // One wrapper, and so one connection pool, for every tenant. The entry point owns the process's
   // signals (handleSignals: false): it stops the HTTP server before the pools close.
   const wrapper = PolyMongo.createWrapper({ mongoURI, maxPoolSize: 10, handleSignals: false });

@@ -41,7 +41,9 @@ const postSchema = new mongoose.Schema(
       index: true,
       // A ref alone accepts any id. `this.model('User')` is the User model of the post's own
       // database, so the author must be a user of the same tenant.
-      validate: { validator(id) { return this.model('User').exists({ _id: id }); }, message: 'no such user' },
+      // `exists()` resolves to null when there is none: compared, since Mongoose 9 takes a validator
+      // resolving to null for a pass.
+      validate: { async validator(id) { return (await this.model('User').exists({ _id: id })) !== null; }, message: 'no such user' },
     },
   },
   { timestamps: true, toJSON },

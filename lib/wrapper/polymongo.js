@@ -17,6 +17,11 @@ const { BulkTasks } = require('./bulk');
 const { collector } = require('./metrics');
 const { statusHandler } = require('./status');
 
+/** The application's model behind what any wrapper's `wrapModel` returned (its handle) or made (a
+ *  model's layer, which each database's class extends): so a model wrapped by one wrapper can be given
+ *  to another, which wraps the application's model again. */
+const WRAPPED_ROOTS = new WeakMap();
+
 /** The data actions of `bulk` (a BulkTasks), under PolyMongo 1.3's names; see lib/wrapper/bulk.js. */
 function dataActions(bulk) {
   return {
@@ -50,8 +55,6 @@ class PolyMongoWrapper extends EventEmitter {
     this._tenantCacheSize = tenantCacheSize;
     /** Wrapped models: the application's model → `{ handle, options }` (the first call's, as JSON). */
     this._handles = new WeakMap();
-    /** Each handle's application model. */
-    this._handleRoots = new WeakMap();
     /** The models wrapped, in order: what `validate: true` checks imports against. */
     this._wrappedModels = new Set();
     this._handleSignals = handleSignals;
@@ -294,7 +297,7 @@ class PolyMongoWrapper extends EventEmitter {
    *  from the schema there. The first call for a model decides its options. */
   wrapModel(model, options) {
     const checked = checkModelOptions(options);
-    // A model this wrapper already wrapped, given again (its handle, or a database's class of it).
+    // A model a wrapper already wrapped, given again (its handle, or a database's class of it).
     const root = this._wrappedRoot(model);
     if (root !== undefined) model = root;
     else if (!isMongooseModel(model)) {
@@ -306,9 +309,11 @@ class PolyMongoWrapper extends EventEmitter {
       // AsyncLocalStorage are theirs.
       this._modelsMongoose ??= model.base;
       const tenancy = this._tenancy(model.base);
-      entry = { handle: wrappedHandle(tenancy, tenancy.wrap(model, checked)), options: JSON.stringify(checked) };
+      const layer = tenancy.wrap(model, checked);
+      entry = { handle: wrappedHandle(tenancy, layer), options: JSON.stringify(checked) };
       this._handles.set(model, entry);
-      this._handleRoots.set(entry.handle, model);
+      WRAPPED_ROOTS.set(entry.handle, model);
+      WRAPPED_ROOTS.set(layer.Layer, model);
       this._wrappedModels.add(model);
     } else if (options !== undefined && JSON.stringify(checked) !== entry.options) {
       const err = new TypeError(`polymongo-rs: wrapModel(${model.modelName}) was first called with options ${entry.options}; `
@@ -319,16 +324,12 @@ class PolyMongoWrapper extends EventEmitter {
     return entry.handle;
   }
 
-  /** The application's model behind `model` when it is one this wrapper wrapped: its handle, or a
-   *  database's class of it. */
+  /** The application's model behind `model` when a wrapper (this one or another) wrapped it: its
+   *  handle, or a database's class of it. */
   _wrappedRoot(model) {
     if (typeof model !== 'function') return undefined;
-    const root = this._handleRoots.get(model);
-    if (root !== undefined) return root;
-    // A database's class extends the model's layer, which extends the model.
-    const layer = Object.getPrototypeOf(model);
-    const candidate = typeof layer === 'function' ? Object.getPrototypeOf(layer) : undefined;
-    return this._handles.has(candidate) && model.prototype instanceof this._handles.get(candidate).handle ? candidate : undefined;
+    // A database's class extends the model's layer.
+    return WRAPPED_ROOTS.get(model) ?? WRAPPED_ROOTS.get(Object.getPrototypeOf(model));
   }
 
   /** The models and database connections of Mongoose instance `mongoose` under this wrapper. */

@@ -65,6 +65,9 @@ function hosts(uri) {
  */
 function statusHandler(readGeneral, options = {}) {
   if (options === null || typeof options !== 'object') throw invalidType('stats.handler(options): options must be an object');
+  for (const name of Object.keys(options)) {
+    if (name !== 'limit' && name !== 'refreshMs') throw invalidType(`stats.handler(options): unknown option ${name}`, name);
+  }
   const limit = integer(options.limit, 'limit', 10, 1, 1000);
   const refreshMs = integer(options.refreshMs, 'refreshMs', 1000, 100, 60_000);
   const page = PAGE.replace('__REFRESH_MS__', String(refreshMs));
@@ -92,15 +95,16 @@ function statusHandler(readGeneral, options = {}) {
 
 function integer(value, name, fallback, min, max) {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value)) throw invalidType(`stats.handler(options): ${name} must be an integer`);
+  if (!Number.isInteger(value)) throw invalidType(`stats.handler(options): ${name} must be an integer`, name);
   if (value < min || value > max) {
-    throw Object.assign(new RangeError(`stats.handler(options): ${name} must be within ${min}..${max}, got ${value}`), { code: 'ERR_OUT_OF_RANGE' });
+    throw Object.assign(new RangeError(`stats.handler(options): ${name} must be within ${min}..${max}, got ${value}`), { code: 'ERR_OUT_OF_RANGE', option: name });
   }
   return value;
 }
 
-function invalidType(message) {
-  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' });
+/** A TypeError as the wrapper's options raise them: `code`, and the option's name when there is one. */
+function invalidType(message, option) {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' }, option === undefined ? {} : { option });
 }
 
 // The page's script: polls the JSON beside it and renders with textContent only.
@@ -129,11 +133,12 @@ async function refresh() {
     if (!response.ok) throw new Error('HTTP ' + response.status);
     const s = await response.json();
     const seconds = previous ? (Date.parse(s.at) - Date.parse(previous.at)) / 1000 : 0;
-    const before = new Map((previous?.tenants.busiest ?? []).map((t) => [t.dbName, t.ops]));
+    const before = new Map([...(previous?.tenants.busiest ?? []), ...(previous?.tenants.slowest ?? [])].map((t) => [t.dbName, t.ops]));
     const rate = (t) => (seconds > 0 && before.has(t.dbName) ? (t.ops - before.get(t.dbName)) / seconds : null);
-    $('summary').textContent = s.pools.length + ' pools · ' + fmt(s.pools.reduce((n, p) => n + p.connections, 0)) + ' connections · ' +
-      fmt(s.tenants.total) + ' databases · ' + fmt(s.admission.inFlight) + ' operations in flight · ' + fmt(s.admission.queued) + ' waiting · ' +
-      fmt(s.streams.open) + ' change streams';
+    const count = (n, one, many) => fmt(n) + ' ' + (n === 1 ? one : many);
+    $('summary').textContent = [count(s.pools.length, 'pool', 'pools'), count(s.pools.reduce((n, p) => n + p.connections, 0), 'connection', 'connections'),
+      count(s.tenants.total, 'database', 'databases'), count(s.admission.inFlight, 'operation in flight', 'operations in flight'),
+      fmt(s.admission.queued) + ' waiting', count(s.streams.open, 'change stream', 'change streams')].join(' · ');
     fill('pools', s.pools, (p) => [p.pool, p.hosts, p.state, p.connections, p.inUse, p.available, p.waiting, p.inFlight, p.pendingCheckouts, p.maxPoolSize]);
     fill('admission', s.admission.databases, (d) => [d.dbName, d.pool, d.queued, d.inFlight, d.concurrencyLimit]);
     const tenant = (t) => [t.dbName, t.pool, t.ops, rate(t), t.errors, t.inFlight, t.queued, t.latencyMs?.p50, t.latencyMs?.p95, t.latencyMs?.p99, t.latencyMs?.max];

@@ -165,7 +165,12 @@ impl WrapperConfig {
 fn check_uri(option: &'static str, uri: &str) -> Result<(), Error> {
     let rest = uri.strip_prefix("mongodb://").or_else(|| uri.strip_prefix("mongodb+srv://"));
     let Some(rest) = rest.filter(|rest| !rest.is_empty()) else {
-        return Err(Error::type_error(option, "must be a mongodb:// or mongodb+srv:// connection string"));
+        // An empty string is most often an environment variable set but empty (a `.env` template's).
+        let got = if uri.is_empty() { ", got an empty string" } else { "" };
+        return Err(Error::type_error(
+            option,
+            format!("must be a mongodb:// or mongodb+srv:// connection string{got}"),
+        ));
     };
     // The characters a username or password must percent-encode, read as the Node driver reads them
     // (the userinfo ends at the first `@`), which refuses them. The Rust driver ends the userinfo at a
@@ -227,6 +232,27 @@ pub fn whole_number(option: &'static str, value: f64) -> Result<u32, Error> {
     }
 }
 
+/// The most extra attempts `retry` takes. Each attempt waits up to the URI's server selection timeout
+/// (30 s by default) plus a backoff of up to 5 s, so ten already hold an operation for minutes.
+pub const MAX_RETRY: u32 = 10;
+
+/// `retry`: extra attempts at opening a pool, 0..=`MAX_RETRY`. PolyMongo 1.3's `retry` was a
+/// reconnect interval in ms (`retry: 3000`), which as a count would hold operations for hours: refused
+/// with a message that says so.
+pub fn retry_attempts(value: f64) -> Result<u32, Error> {
+    let attempts = whole_number("retry", value)?;
+    if attempts > MAX_RETRY {
+        return Err(Error::range(
+            "retry",
+            format!(
+                "is a number of extra attempts at opening a pool, at most {MAX_RETRY}, got {attempts} (PolyMongo 1.3's \
+                 retry was a reconnect interval in ms: leave it out, the driver reconnects by itself)"
+            ),
+        ));
+    }
+    Ok(attempts)
+}
+
 /// A JS number of milliseconds as a duration.
 pub fn millis(option: &'static str, value: f64) -> Result<Duration, Error> {
     if value.is_finite() && value >= 0.0 {
@@ -244,6 +270,20 @@ mod tests {
         match result {
             Err(Error::Config { option, .. }) => option,
             other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_is_a_small_count_not_polymongo_13s_interval() {
+        assert_eq!(retry_attempts(0.0).unwrap(), 0);
+        assert_eq!(retry_attempts(f64::from(MAX_RETRY)).unwrap(), MAX_RETRY);
+        for value in [3000.0, 11.0, -1.0, 1.5] {
+            match retry_attempts(value) {
+                Err(Error::Config { option: "retry", range: true, message }) => {
+                    assert!(value != 3000.0 || message.contains("reconnect interval"), "{message}");
+                }
+                other => panic!("{value}: {other:?}"),
+            }
         }
     }
 

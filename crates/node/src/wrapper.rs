@@ -16,7 +16,9 @@ use super::errors::{build_error, js_error, promise, CommandEventValue, Heartbeat
 use super::namespace::NativeNamespace;
 use super::session::NativeSession;
 use super::stats::{self, DatabaseSizeObject, DbStatsObject, GeneralObject};
-use polymongo_engine::config::{millis, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE};
+use polymongo_engine::config::{
+    millis, retry_attempts, whole_number, DbSpecific, WrapperConfig, DEFAULT_MAX_POOL_SIZE,
+};
 use polymongo_engine::engine::Engine;
 use polymongo_engine::error::Error;
 use polymongo_engine::events::{CommandEvent, HeartbeatEvent, PoolEvent};
@@ -93,7 +95,7 @@ fn config(options: WrapperOptions) -> Result<WrapperConfig, Error> {
         options.min_free_connections.map_or(Ok(0), |v| whole_number("minFreeConnections", v))?;
     config.idle_timeout = options.idle_timeout_ms.map(|v| millis("idleTimeoutMS", v)).transpose()?;
     config.cold_start = options.cold_start.unwrap_or(true);
-    config.retry = options.retry.map_or(Ok(0), |v| whole_number("retry", v))?;
+    config.retry = options.retry.map_or(Ok(0), retry_attempts)?;
     config.db_specific =
         options.db_specific.unwrap_or_default().into_iter().map(db_specific).collect::<Result<_, _>>()?;
     config.max_concurrent_per_db =

@@ -16,7 +16,7 @@ export async function POST(request, { params }) {
   const Note = notesOf((await params).tenant);
   if (!Note) return badTenant();
   const body = await request.json().catch(() => null);
-  if (body === null || typeof body !== 'object') return Response.json({ error: 'expected a JSON object' }, { status: 400 });
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return Response.json({ error: 'expected a JSON object' }, { status: 400 });
   try {
     // Only the fields a client may set: never the whole body.
     const note = await Note.create({ text: body.text });
