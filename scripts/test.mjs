@@ -1,6 +1,7 @@
 // `npm test`: builds the addon, starts the local test server (unless MONGODB_URI names one), runs the
 // Rust unit tests and the end-to-end suites against it, and stops the server whatever happened.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,20 @@ function napiTypeDefFolder() {
   return folders.sort((a, b) => b.mtime - a.mtime)[0]?.path;
 }
 
+/**
+ * Headless Chromium for the status page's test: Debian's `chromium` package, installed with apt as the
+ * test server's cmake is when it is missing and this runs as root; otherwise that test is skipped and
+ * says why. CHROMIUM_PATH names another browser.
+ */
+function ensureChromium() {
+  if (process.env.CHROMIUM_PATH || existsSync('/usr/bin/chromium')) return;
+  const apt = (args) => spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  if (process.getuid?.() !== 0 || spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status !== 0) return;
+  console.error('polymongo-rs: installing chromium with apt for the status page test (one time)');
+  if (!apt(['update', '-qq']) || !apt(['install', '-y', '-qq', 'chromium'])) console.error('polymongo-rs: chromium not installed: the status page test will be skipped');
+}
+
+ensureChromium();
 const server = process.env.MONGODB_URI ? null : await startServer();
 // An empty MONGODB_URI (a `.env` template's) counts as unset.
 const env = { ...process.env, MONGODB_URI: process.env.MONGODB_URI || server.uri };
