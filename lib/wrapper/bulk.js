@@ -89,6 +89,12 @@ class BulkTasks {
     return err?.code === 'ABORT_ERR' ? err : this.wrapper._fromNative(err);
   }
 
+  /** The same for a task that `signal` may have aborted: an abort is Node's AbortError, with the
+   *  signal's reason as its cause. */
+  fromAborted(err, signal) {
+    return err?.code === 'ABORT_ERR' ? abortError(signal) : this.fromNative(err);
+  }
+
   /** `pending` (a native promise), its rejection as the application's error. */
   settle(pending) {
     return pending.catch((err) => {
@@ -176,7 +182,7 @@ class BulkTasks {
           },
           (err) => {
             reading = false;
-            this.destroy(err?.code === 'ABORT_ERR' ? abortError(signal) : tasks.fromNative(err));
+            this.destroy(tasks.fromAborted(err, signal));
           },
         );
       },
@@ -279,8 +285,7 @@ class BulkTasks {
         // A source that failed (a read error, a stream destroyed) leaves the engine's collection
         // open: roll it back. After the engine's own failure this finds nothing to undo.
         await sink?.abort().catch(() => {});
-        if (err?.code === 'ABORT_ERR') throw abortError(signal);
-        throw this.fromNative(err);
+        throw this.fromAborted(err, signal);
       }
     }, native);
   }

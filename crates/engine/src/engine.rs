@@ -306,6 +306,16 @@ impl Engine {
         decode_request("bulk task options", options, self.config.javascript_enabled)
     }
 
+    /// A dump task's options, its folder and whether its files are gzipped. Errors: options that are
+    /// not a dump's (`format: 'dump'` with a `dir`).
+    fn dump_options(&self, options: &[u8]) -> Result<(BulkOptions, std::path::PathBuf, bool), Error> {
+        let mut options = self.bulk_options(options)?;
+        let Format::Dump { dir, gzip } = options.format()? else {
+            return Err(Error::InvalidArgument("a dump needs format 'dump' and a dir".into()));
+        };
+        Ok((options, dir, gzip))
+    }
+
     /// An export of database `db` as NDJSON text (ours, or `mongoexport`'s with `format:
     /// 'mongoexport'`); nothing is read until its first `next`. Errors: an invalid name or options.
     pub fn export_ndjson(&self, db: &str, options: &[u8], progress: Arc<Progress>) -> Result<NdjsonExport, Error> {
@@ -345,10 +355,7 @@ impl Engine {
     /// Writes database `db` into `options.dir` in mongodump's layout. Errors: as `export_ndjson`,
     /// a file that cannot be written.
     pub async fn export_dump(&self, db: &str, options: &[u8], progress: Arc<Progress>) -> Result<DumpSummary, Error> {
-        let mut options = self.bulk_options(options)?;
-        let Format::Dump { dir, gzip } = options.format()? else {
-            return Err(Error::InvalidArgument("a dump needs format 'dump' and a dir".into()));
-        };
+        let (options, dir, gzip) = self.dump_options(options)?;
         let ns = self.namespace(Some(db), None)?;
         bulk::dump::write_dump(Exporter::new(ns, options, progress), db, &dir, gzip).await
     }
@@ -362,10 +369,7 @@ impl Engine {
         progress: Arc<Progress>,
         validators: Validators,
     ) -> Result<Summary, Error> {
-        let mut options = self.bulk_options(options)?;
-        let Format::Dump { dir, .. } = options.format()? else {
-            return Err(Error::InvalidArgument("a dump needs format 'dump' and a dir".into()));
-        };
+        let (options, dir, _) = self.dump_options(options)?;
         let ns = self.namespace(Some(db), None)?;
         let filter = options.collections.clone();
         let importer = Importer::new(ns, options, progress.clone()).validating(validators);

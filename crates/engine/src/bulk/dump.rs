@@ -158,6 +158,8 @@ pub async fn write_dump(mut exporter: Exporter, db: &str, dir: &Path, gzip: bool
     let create = folder.clone();
     blocking(move || std::fs::create_dir_all(&create).map_err(|e| io_error(&create, e))).await?;
     let suffix = if gzip { ".gz" } else { "" };
+    // A collection's file of `kind` ("bson" or "metadata.json"), as mongodump names it.
+    let file = |name: &str, kind: &str| folder.join(format!("{}.{kind}{suffix}", file_stem(name)));
     let mut summary =
         DumpSummary { database: db.to_owned(), path: folder.display().to_string(), ..DumpSummary::default() };
     let mut current: Option<(CollectionSpec, PathBuf, Option<Sink>, u64)> = None;
@@ -165,7 +167,7 @@ pub async fn write_dump(mut exporter: Exporter, db: &str, dir: &Path, gzip: bool
         while let Some(item) = exporter.next().await? {
             match item {
                 ExportItem::Collection(spec) => {
-                    let data = folder.join(format!("{}.bson{suffix}", file_stem(&spec.name)));
+                    let data = file(&spec.name, "bson");
                     let sink = match spec.kind {
                         CollectionKind::View => None,
                         CollectionKind::Collection => {
@@ -195,7 +197,7 @@ pub async fn write_dump(mut exporter: Exporter, db: &str, dir: &Path, gzip: bool
                 }
                 ExportItem::End => {
                     let Some((spec, path, sink, count)) = current.take() else { continue };
-                    let metadata = folder.join(format!("{}.metadata.json{suffix}", file_stem(&spec.name)));
+                    let metadata = file(&spec.name, "metadata.json");
                     let json = metadata_json(&spec);
                     let meta_path = metadata.clone();
                     blocking(move || {
@@ -223,7 +225,7 @@ pub async fn write_dump(mut exporter: Exporter, db: &str, dir: &Path, gzip: bool
     let result: Result<(), Error> = written.await;
     if let Err(err) = result {
         if let Some((spec, data, _, _)) = current {
-            let metadata = folder.join(format!("{}.metadata.json{suffix}", file_stem(&spec.name)));
+            let metadata = file(&spec.name, "metadata.json");
             // The collection that failed leaves no file that mongorestore would take for whole.
             blocking(move || {
                 let _ = std::fs::remove_file(&data);
